@@ -30,7 +30,8 @@ class ModelOutput:
     spatial_attention: Tensor | None = None
     # CSPA's visual-guided audio attention Z_att^a: (B, T, H*W) (C_a2 = H x W, Fig. 3).
     audio_attention: Tensor | None = None
-    # CSEA's channel attention F_att^a (B, T, C_a) and F_att^v (B, T, C_v).
+    # CSEA's channel attention F_att^a (B, T, C_a) and F_att^v (B, T, H, W, C_v) (eq. 3 ii acts on
+    # every grid position; average over H, W for one vector per segment).
     channel_attention_audio: Tensor | None = None
     channel_attention_visual: Tensor | None = None
     # Features for t-SNE and analysis, each (B, T, dim): "raw_audio", "raw_visual" (grid-pooled),

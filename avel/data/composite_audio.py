@@ -1,0 +1,95 @@
+"""The soundtrack of a composite video: ambient bed + event recording at a set SNR, level-free.
+
+Recordings are first reduced to their active content (gaps and digital silence dropped), so an
+"audible" second really contains the sound. Every second of the mix is then brought to the same
+RMS with a gain that changes only in short ramps at the boundaries: the event seconds are not
+louder than the others, so level alone does not reveal the label.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from avel.data.composite_config import CompositeConfig
+from avel.data.composite_media import load_wav
+from avel.data.composite_plan import VideoPlan
+
+FRAME_S = 0.025  # analysis frame for finding the active content (one mel hop of VGGish is 10 ms)
+MIN_RUN_S = 0.1  # active runs shorter than this are dropped: too short to fade in and out
+
+
+def fade(x: np.ndarray, n: int) -> np.ndarray:
+    """A copy of `x` with `n`-sample raised-cosine fades at both ends (no clicks at cuts)."""
+    y = x.astype(np.float32, copy=True)
+    n = min(n, len(y) // 2)
+    if n > 0:
+        ramp = (0.5 - 0.5 * np.cos(np.linspace(0, np.pi, n, endpoint=False))).astype(np.float32)
+        y[:n] *= ramp
+        y[len(y) - n :] *= ramp[::-1]
+    return y
+
+
+def active_content(x: np.ndarray, cfg: CompositeConfig, where: Path) -> np.ndarray:
+    """The runs of `x` louder than `active_floor_db` below its loudest frame, each faded, chained."""
+    hop = int(FRAME_S * cfg.sample_rate)
+    frames = len(x) // hop
+    rms = np.sqrt((x[: frames * hop].reshape(frames, hop) ** 2).mean(axis=1))  # (frames,)
+    if frames == 0 or rms.max() == 0:
+        raise ValueError(f"{where}: expected a recording with sound, found {len(x)} samples of silence")
+    active = rms > rms.max() * 10 ** (cfg.active_floor_db / 20)
+    # run boundaries: indices where `active` switches on / off
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], active.astype(np.int8), [0]])))
+    runs = [(a * hop, b * hop) for a, b in zip(edges[::2], edges[1::2], strict=True)]
+    long_runs = [r for r in runs if r[1] - r[0] >= MIN_RUN_S * cfg.sample_rate]
+    runs = long_runs or [max(runs, key=lambda r: r[1] - r[0])]  # a clip of clicks keeps its longest
+    n_fade = int(cfg.fade_s * cfg.sample_rate)
+    return np.concatenate([fade(x[a:b], n_fade) for a, b in runs])
+
+
+def loop_to(x: np.ndarray, n: int, phase: float) -> np.ndarray:
+    """`n` samples of `x` repeated, starting at `phase` (share of its length); x's ends are faded."""
+    start = int(phase * len(x)) % len(x)
+    reps = -(-(start + n) // len(x))  # ceil
+    return np.tile(x, reps)[start : start + n]
+
+
+def rms(x: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(np.square(x, dtype=np.float64)))) if len(x) else 0.0
+
+
+def level_per_second(x: np.ndarray, cfg: CompositeConfig) -> np.ndarray:
+    """Bring every 1-s segment to `target_dbfs` RMS; the gain ramps over `gain_ramp_s` at boundaries."""
+    sr, seconds = cfg.sample_rate, len(x) // cfg.sample_rate
+    segments = x[: seconds * sr].reshape(seconds, sr)  # (T, sr)
+    seg_rms = np.sqrt(np.mean(np.square(segments, dtype=np.float64), axis=1))  # (T,)
+    target, cap = 10 ** (cfg.target_dbfs / 20), 10 ** (cfg.max_gain_db / 20)
+    gain = np.minimum(target / np.maximum(seg_rms, 1e-12), cap)  # (T,)
+    curve = np.repeat(gain, sr)  # (T * sr,) piecewise constant
+    half = int(cfg.gain_ramp_s * sr) // 2
+    ramp = 0.5 - 0.5 * np.cos(np.linspace(0, np.pi, 2 * half, endpoint=False))  # (2 * half,)
+    for t in range(1, seconds):
+        lo = t * sr - half
+        curve[lo : lo + 2 * half] = gain[t - 1] + (gain[t] - gain[t - 1]) * ramp
+    # Peaks above full scale (crest factor > -target_dbfs) are clipped; rare at -23 dBFS.
+    return np.clip(x[: seconds * sr] * curve, -1.0, 1.0).astype(np.float32)
+
+
+def render_audio(plan: VideoPlan, media_root: Path, cfg: CompositeConfig) -> np.ndarray:
+    """The video's 16-kHz mono soundtrack, float32 of `seconds * sample_rate` samples."""
+    sr, n = cfg.sample_rate, cfg.seconds * cfg.sample_rate
+    bed = np.concatenate(
+        [active_content(load_wav(media_root / p, sr), cfg, media_root / p) for p in plan.ambient]
+    )
+    ambient = loop_to(bed, n, plan.ambient_phase)
+    mix = ambient.copy()
+    start, end = plan.audible
+    if end > start:
+        lo, hi = start * sr, end * sr
+        sound = active_content(load_wav(media_root / plan.sound, sr), cfg, media_root / plan.sound)
+        event = fade(loop_to(sound, hi - lo, plan.sound_phase), int(cfg.fade_s * sr))
+        # SNR = 20 log10(rms(event) / rms(ambient)) over the audible seconds
+        event *= 10 ** (plan.snr_db / 20) * rms(ambient[lo:hi]) / max(rms(event), 1e-12)
+        mix[lo:hi] += event
+    return level_per_second(mix, cfg)

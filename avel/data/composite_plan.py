@@ -1,0 +1,297 @@
+"""The sampling plan of the composite benchmark: what goes into each video, drawn once from a seed.
+
+Every random choice is made here, in one seeded pass; rendering is a pure function of a
+`VideoPlan`, so videos can be rendered by any number of workers in any order and a re-run with the
+same seed rebuilds the same files. The plan is also the ground truth written to the manifest.
+
+Labels follow AVE: a second is an audio-visual event when the event object is visible AND its
+sound is audible. Event spans are copied from AVE annotations of the same class, so their length
+and position statistics are AVE's. Next to the span, each side independently gets background
+seconds where only one modality carries the class (object visible but silent, or sound audible
+with the object off-screen), so both modalities are needed to label a second.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from avel.classes import BACKGROUND_INDEX, class_index
+from avel.data.annotations import Annotation
+from avel.data.composite_config import SPLITS, CompositeConfig
+from avel.data.composite_media import AMBIENT, DISTRACTOR, MediaCatalog, MediaItem
+
+log = logging.getLogger(__name__)
+
+Interval = tuple[int, int]  # [start, end) in whole seconds; (0, 0) is empty
+Box = tuple[int, int, int, int]  # (x0, y0, x1, y1) in pixels, x1/y1 exclusive
+EVENT, BACKGROUND = "event", "background"  # the two kinds of video
+BACKDROP = "backdrop"  # deck of the distractor photos used as backdrops
+
+
+@dataclass(frozen=True)
+class Placement:
+    """A photo pasted over the backdrop, visible on [visible) and sliding from `origin` to `target`."""
+
+    image: str  # media path (relative to the media root)
+    size: tuple[int, int]  # (width, height) in pixels once pasted
+    origin: tuple[int, int]  # top-left (x, y) on the first visible frame
+    target: tuple[int, int]  # top-left (x, y) on the last visible frame
+    visible: Interval
+
+    def frame_range(self, fps: int) -> range:
+        return range(self.visible[0] * fps, self.visible[1] * fps)
+
+    def top_left(self, frame: int, fps: int) -> tuple[int, int]:
+        """Position on `frame` (which must be visible): a smoothstep from origin to target."""
+        frames = self.frame_range(fps)
+        u = (frame - frames.start) / max(1, len(frames) - 1)
+        u = u * u * (3 - 2 * u)  # smoothstep: starts and stops without a jump in speed
+        return (
+            round(self.origin[0] + u * (self.target[0] - self.origin[0])),
+            round(self.origin[1] + u * (self.target[1] - self.origin[1])),
+        )
+
+    def boxes_per_second(self, seconds: int, fps: int) -> list[Box | None]:
+        """Per second: the union of the photo's boxes over that second's frames, None when hidden."""
+        boxes: list[Box | None] = []
+        w, h = self.size
+        for second in range(seconds):
+            if not self.visible[0] <= second < self.visible[1]:
+                boxes.append(None)
+                continue
+            corners = [self.top_left(f, fps) for f in range(second * fps, (second + 1) * fps)]
+            xs, ys = [c[0] for c in corners], [c[1] for c in corners]
+            boxes.append((min(xs), min(ys), max(xs) + w, max(ys) + h))
+        return boxes
+
+
+@dataclass(frozen=True)
+class VideoPlan:
+    """Everything that decides one video's pixels, samples and labels."""
+
+    name: str
+    split: str
+    kind: str  # EVENT (one event span) or BACKGROUND (AVE's noisy set: never both at once)
+    event_class: str  # the class whose photo and recording appear (in background videos too)
+    ave_source: str  # the AVE video whose annotated span was copied
+    backdrop: str
+    distractors: tuple[Placement, ...]
+    event_object: Placement  # its `visible` interval is when the object is on screen
+    sound: str  # the event recording
+    audible: Interval  # when the event recording is mixed in
+    sound_phase: float  # where in the recording (share of its length) the audible part starts
+    snr_db: float  # event over ambient, in the audible seconds
+    ambient: tuple[str, ...]  # recordings chained into the 10-s ambient bed
+    ambient_phase: float
+
+    @property
+    def visible(self) -> Interval:
+        return self.event_object.visible
+
+    @property
+    def event_span(self) -> Interval:
+        """Visible AND audible: the audio-visual event, [start, end) (empty: (0, 0))."""
+        start, end = max(self.visible[0], self.audible[0]), min(self.visible[1], self.audible[1])
+        return (start, end) if start < end else (0, 0)
+
+    def labels(self, seconds: int) -> list[int]:
+        """Class index per second: the event class inside the span, background (28) elsewhere."""
+        start, end = self.event_span
+        index = class_index(self.event_class)
+        return [index if start <= t < end else BACKGROUND_INDEX for t in range(seconds)]
+
+    def media(self) -> list[str]:
+        """Every media file this video uses."""
+        return [self.backdrop, *(d.image for d in self.distractors), self.event_object.image,
+                self.sound, *self.ambient]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> VideoPlan:
+        """Inverse of `to_dict` (JSON turns tuples into lists; they are turned back)."""
+
+        def placement(p: dict[str, Any]) -> Placement:
+            return Placement(p["image"], tuple(p["size"]), tuple(p["origin"]), tuple(p["target"]),
+                             tuple(p["visible"]))
+
+        return cls(**{
+            **d,
+            "distractors": tuple(placement(p) for p in d["distractors"]),
+            "event_object": placement(d["event_object"]),
+            "audible": tuple(d["audible"]),
+            "ambient": tuple(d["ambient"]),
+        })
+
+
+class _Deck:
+    """Draws items in shuffled rounds, so every file is used before any is used twice."""
+
+    def __init__(self, items: Sequence[MediaItem], rng: np.random.Generator, what: str) -> None:
+        if not items:
+            raise ValueError(f"no media for {what}: the media manifest has no such files")
+        self.items, self.rng, self._order = list(items), rng, list[int]()
+
+    def draw(self) -> MediaItem:
+        if not self._order:
+            self._order = self.rng.permutation(len(self.items)).tolist()
+        return self.items[self._order.pop()]
+
+
+class Planner:
+    """Draws `VideoPlan`s from the media of the usable classes and AVE's event spans."""
+
+    def __init__(
+        self,
+        catalog: MediaCatalog,
+        spans: Sequence[Annotation],
+        cfg: CompositeConfig,
+        seed: int,
+        classes: Sequence[str] | None = None,
+        splits: tuple[str, ...] = SPLITS,
+    ) -> None:
+        self.cfg = cfg
+        usable = catalog.usable_classes(splits)
+        self.classes = tuple(classes) if classes is not None else usable
+        if not self.classes or not set(self.classes) <= set(usable):
+            raise ValueError(
+                f"classes {list(self.classes)}: expected a non-empty subset of the classes with photos "
+                f"and recordings in splits {list(splits)}: {list(usable)}"
+            )
+        self.spans = {c: [a for a in spans if a.category == c and a.end > a.start] for c in self.classes}
+        missing = [c for c, rows in self.spans.items() if not rows]
+        if missing:
+            raise ValueError(f"no AVE annotation with an event second for {missing}")
+        self.rng = np.random.default_rng(seed)
+        # Decks get their own generators in a fixed order, so a deck's draws do not depend on
+        # which other decks were drawn from before.
+        keys = [(c, m, s) for s in splits for c in self.classes for m in ("audio", "image")]
+        keys += [(AMBIENT, "audio", s) for s in splits] + [(DISTRACTOR, "image", s) for s in splits]
+        pools = {k: catalog.pool(*k) for k in keys}
+        for s in splits:  # backdrops: the distractor photos big enough to look like a scene
+            pools[(DISTRACTOR, BACKDROP, s)] = [
+                item for item in pools[(DISTRACTOR, "image", s)]
+                if min(item.width, item.height) >= cfg.backdrop_min_side
+            ]
+        streams = self.rng.spawn(len(pools))
+        self.decks = {k: _Deck(v, g, "/".join(k)) for (k, v), g in zip(pools.items(), streams, strict=True)}
+        self.items = catalog.items
+
+    def plan(self) -> list[VideoPlan]:
+        """Event videos of every split (classes balanced), then the background-only train videos."""
+        plans = []
+        for split in SPLITS:
+            for i, name in enumerate(self._class_sequence(self.cfg.count(split))):
+                plans.append(self.video(f"{split}_{i:04d}", split, name, EVENT))
+        for i, name in enumerate(self._class_sequence(self.cfg.n_background)):
+            plans.append(self.video(f"background_{i:04d}", "train", name, BACKGROUND))
+        return plans
+
+    def _class_sequence(self, n: int) -> list[str]:
+        """`n` class names, each class n // C or n // C + 1 times, in random order."""
+        order = self.rng.permutation(len(self.classes))
+        names = [self.classes[order[i % len(order)]] for i in range(n)]
+        return [names[i] for i in self.rng.permutation(n)]
+
+    def video(self, name: str, split: str, event_class: str, kind: str) -> VideoPlan:
+        """One video of `event_class` from `split` media; `kind` EVENT or BACKGROUND."""
+        cfg, rng = self.cfg, self.rng
+        source = self.spans[event_class][rng.integers(len(self.spans[event_class]))]
+        visible, audible = (
+            self._event_intervals(source) if kind == EVENT else self._background_intervals(source)
+        )
+        backdrop = self.decks[(DISTRACTOR, BACKDROP, split)].draw()
+        distractor_deck = self.decks[(DISTRACTOR, "image", split)]
+        distractors = tuple(
+            self._placement(distractor_deck.draw(), cfg.distractor_scale, cfg.distractor_travel,
+                            (0, cfg.seconds))
+            for _ in range(rng.integers(cfg.n_distractors[0], cfg.n_distractors[1] + 1))
+        )
+        photo = self.decks[(event_class, "image", split)].draw()
+        sound = self.decks[(event_class, "audio", split)].draw()
+        return VideoPlan(
+            name=name,
+            split=split,
+            kind=kind,
+            event_class=event_class,
+            ave_source=source.line(),
+            backdrop=backdrop.path,
+            distractors=distractors,
+            event_object=self._placement(photo, cfg.object_scale, cfg.object_travel, visible),
+            sound=sound.path,
+            audible=audible,
+            sound_phase=float(rng.random()),
+            snr_db=round(float(rng.uniform(*cfg.snr_db)), 2),
+            ambient=self._ambient(split),
+            ambient_phase=float(rng.random()),
+        )
+
+    def _event_intervals(self, span: Annotation) -> tuple[Interval, Interval]:
+        """Visible and audible intervals whose intersection is exactly the AVE span.
+
+        On each side of the span the extra seconds go to one modality only (or to none).
+        """
+        start_v = start_a = span.start
+        end_v = end_a = span.end
+        for side, room in (("before", span.start), ("after", self.cfg.seconds - span.end)):
+            if room == 0:
+                continue
+            p_vis, p_aud = self.cfg.p_visible_only, self.cfg.p_audible_only
+            which = self.rng.choice(3, p=[p_vis, p_aud, 1 - p_vis - p_aud])  # 2: plain background
+            extra = int(self.rng.integers(1, room + 1))
+            if which == 0 and side == "before":
+                start_v -= extra
+            elif which == 0:
+                end_v += extra
+            elif which == 1 and side == "before":
+                start_a -= extra
+            elif which == 1:
+                end_a += extra
+        return (start_v, end_v), (start_a, end_a)
+
+    def _background_intervals(self, span: Annotation) -> tuple[Interval, Interval]:
+        """Visible and audible intervals that never overlap: the span goes to one modality, or is
+        cut in two with the object shown in one part and heard in the other."""
+        start, end = span.start, span.end
+        which = int(self.rng.integers(3))
+        if which == 0 or (which == 2 and end - start < 2):
+            return (start, end), (0, 0)
+        if which == 1:
+            return (0, 0), (start, end)
+        cut = int(self.rng.integers(start + 1, end))
+        first, second = (start, cut), (cut, end)
+        return (first, second) if self.rng.random() < 0.5 else (second, first)
+
+    def _placement(
+        self, item: MediaItem, scale: tuple[float, float], travel: tuple[float, float], visible: Interval
+    ) -> Placement:
+        """A random size, start position and straight path that keep the photo inside the frame."""
+        frame = self.cfg.frame_size
+        long_side = self.rng.uniform(*scale) * frame
+        aspect = item.width / item.height
+        w, h = (long_side, long_side / aspect) if aspect >= 1 else (long_side * aspect, long_side)
+        w, h = max(8, round(w)), max(8, round(h))
+        x0, y0 = int(self.rng.integers(0, frame - w + 1)), int(self.rng.integers(0, frame - h + 1))
+        angle, dist = self.rng.uniform(0, 2 * math.pi), self.rng.uniform(*travel) * frame
+        x1 = int(np.clip(round(x0 + dist * math.cos(angle)), 0, frame - w))
+        y1 = int(np.clip(round(y0 + dist * math.sin(angle)), 0, frame - h))
+        return Placement(item.path, (w, h), (x0, y0), (x1, y1), visible)
+
+    def _ambient(self, split: str) -> tuple[str, ...]:
+        """Different ambient recordings, chained until they cover the video (at most 4)."""
+        deck, chosen, total = self.decks[(AMBIENT, "audio", split)], list[str](), 0.0
+        while total < self.cfg.seconds and len(chosen) < 4:
+            item = deck.draw()
+            if item.path in chosen:
+                break
+            chosen.append(item.path)
+            total += item.duration_s
+        return tuple(chosen)
+

@@ -1,0 +1,111 @@
+"""The AVE baselines of Tian et al. (ECCV 2018), the paper's point of comparison (Tables II-IV).
+
+- SEL/WSEL: "Audio-visual + Att" (official models.py / models_weakly.py, att_Net): audio-guided
+  attention over the H x W grid, audio and visual BiLSTMs, classifier on the concatenation.
+- CML: AVDLN (official cmm_train.py): two per-segment MLP branches embed the audio vector and the
+  grid-averaged visual vector, trained with the contrastive loss.
+
+Both reuse the co-attention model's BiLSTMs, heads and losses (avel/models/heads.py), so the
+comparison isolates the attention. Differences from the official code are in docs/fidelity.md.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from avel.config import ModelConfig
+from avel.models.heads import MatchingHead, StreamHead, check_inputs
+from avel.models.output import ModelOutput
+
+
+def _check_baseline_cfg(name: str, cfg: ModelConfig, tasks: tuple[str, ...]) -> None:
+    if cfg.model != "baseline" or cfg.task not in tasks:
+        raise ValueError(
+            f"{name}: expected cfg.model='baseline' and cfg.task in {tasks}, "
+            f"got model={cfg.model!r}, task={cfg.task!r}"
+        )
+
+
+def _xavier_init(module: nn.Module) -> None:
+    """Xavier-uniform weights on every linear layer, as the official code initialises them."""
+    for layer in module.modules():
+        if isinstance(layer, nn.Linear):
+            nn.init.xavier_uniform_(layer.weight)
+
+
+class AudioGuidedAttention(nn.Module):
+    """Tian et al. Sec. 3.2: x_t = w_h^T tanh(W_v U_v(v_t) + W_g U_a(a_t) 1^T), w_t = softmax(x_t)."""
+
+    def __init__(self, audio_dim: int, visual_dim: int, num_positions: int) -> None:
+        super().__init__()
+        hidden = visual_dim  # official hidden_size = 512 = C_v
+        self.affine_audio = nn.Linear(audio_dim, hidden)  # U_a
+        self.affine_visual = nn.Linear(visual_dim, hidden)  # U_v
+        self.affine_v = nn.Linear(hidden, num_positions, bias=False)  # W_v (official: 49 = H x W)
+        self.affine_g = nn.Linear(hidden, num_positions, bias=False)  # W_g
+        self.affine_h = nn.Linear(num_positions, 1, bias=False)  # w_h
+
+    def forward(self, audio: Tensor, grid: Tensor) -> tuple[Tensor, Tensor]:
+        """audio (B, T, C_a), grid (B, T, P, C_v) -> attended visual (B, T, C_v), weights (B, T, P)."""
+        u_v = F.relu(self.affine_visual(grid))  # U_v(v_t): (B, T, P, hidden)
+        u_a = F.relu(self.affine_audio(audio))  # U_a(a_t): (B, T, hidden)
+        content = self.affine_v(u_v) + self.affine_g(u_a).unsqueeze(-2)  # (B, T, P, P)
+        scores = self.affine_h(torch.tanh(content)).squeeze(-1)  # x_t: (B, T, P)
+        weights = torch.softmax(scores, dim=-1)  # w_t over the P positions
+        attended = (weights.unsqueeze(-2) @ grid).squeeze(-2)  # sum_i w_t^i v_t^i: (B, T, C_v)
+        return attended, weights
+
+
+class AudioVisualAttentionNet(nn.Module):
+    """Tian et al.'s "Audio-visual + Att" for SEL/WSEL: one stream, stream_weights [1.0]."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        _check_baseline_cfg("AudioVisualAttentionNet", cfg, ("sel", "wsel"))
+        self.cfg = cfg
+        self.attention = AudioGuidedAttention(cfg.audio_dim, cfg.visual_dim, cfg.num_positions)
+        # Raw audio and attended visual into the BiLSTMs, then the MLP (64, C): as att_Net.
+        self.stream = StreamHead(cfg.audio_dim, cfg.visual_dim, cfg)
+        _xavier_init(self)
+
+    def forward(self, audio: Tensor, visual: Tensor) -> ModelOutput:
+        """audio (B, T, C_a), visual (B, T, H, W, C_v) -> logits (B, T, C) and the grid attention."""
+        check_inputs(audio, visual, self.cfg)
+        b, t, h, w, c_v = visual.shape
+        grid = visual.reshape(b, t, h * w, c_v)  # (B, T, P, C_v)
+        attended, weights = self.attention(audio, grid)
+        return ModelOutput(
+            stream_logits=[self.stream(audio, attended)],
+            stream_weights=[1.0],
+            spatial_attention=weights.reshape(b, t, h, w),  # (B, T, H, W)
+            features={"raw_audio": audio, "raw_visual": grid.mean(dim=-2)},
+        )
+
+
+class AVDLN(nn.Module):
+    """Audio-visual distance learning network for CML: per-segment MLP branches, no LSTM."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        _check_baseline_cfg("AVDLN", cfg, ("cml",))
+        self.cfg = cfg
+        # Official branches: Dense(128), LeakyReLU(0.3), Dense(64) = the CML MatchingHead.
+        self.branches = MatchingHead(cfg.audio_dim, cfg.visual_dim, cfg.cml_dims)
+        _xavier_init(self)  # Keras' Dense default (glorot_uniform) in the official code
+
+    def forward(self, audio: Tensor, visual: Tensor) -> ModelOutput:
+        """audio (B, T, C_a), visual (B, T, H, W, C_v) -> [(m^a, m^v)], each (B, T, D)."""
+        check_inputs(audio, visual, self.cfg)
+        visual_vec = visual.mean(dim=(2, 3))  # grid average (official visual_feature_vec): (B, T, C_v)
+        return ModelOutput(
+            stream_embeddings=[self.branches(audio, visual_vec)],
+            stream_weights=[1.0],
+            features={"raw_audio": audio, "raw_visual": visual_vec},
+        )
+
+
+def build_baseline(cfg: ModelConfig) -> nn.Module:
+    """Tian et al.'s model for `cfg.task`: AVDLN for CML, Audio-visual + Att otherwise."""
+    return AVDLN(cfg) if cfg.task == "cml" else AudioVisualAttentionNet(cfg)

@@ -1,0 +1,41 @@
+"""Plotting for avel: plain functions from numpy arrays and lists to figures, images and text.
+
+Nothing here knows about models: the app, the reports and notebooks pass arrays in and get
+matplotlib Figures, plotly Figures, RGB uint8 arrays or strings back. Seconds follow one
+convention everywhere: segment t covers [t, t+1) s and spans are written by their boundaries
+("Bark, seconds 3-7" = segments 3..6).
+"""
+
+from viz.cml import cml_distance_figure
+from viz.colors import BACKGROUND_COLOR, class_colors, model_colors
+from viz.confusion import confusion_matrix_figure, normalize_rows, per_class_accuracy_figure
+from viz.export import figure_to_image, save_figure
+from viz.heatmap import attention_gallery, attention_overlay, attention_overlays, upsample_attention
+from viz.summary import NO_EVENT, label_spans, summarize_events, top_k_headers, top_k_table
+from viz.timeline import event_timeline
+from viz.tsne import stratified_subsample, tsne_embedding, tsne_figure
+
+__all__ = [
+    "BACKGROUND_COLOR",
+    "NO_EVENT",
+    "attention_gallery",
+    "attention_overlay",
+    "attention_overlays",
+    "class_colors",
+    "cml_distance_figure",
+    "confusion_matrix_figure",
+    "event_timeline",
+    "figure_to_image",
+    "label_spans",
+    "model_colors",
+    "normalize_rows",
+    "per_class_accuracy_figure",
+    "save_figure",
+    "stratified_subsample",
+    "summarize_events",
+    "top_k_headers",
+    "top_k_table",
+    "tsne_embedding",
+    "tsne_figure",
+    "upsample_attention",
+]

@@ -1,0 +1,128 @@
+"""Spatial attention over video frames: the CSPA map Z_att^v (or the baseline's) as a heat overlay.
+
+The attention lives on the backbone's H x W grid (7 x 7 for VGG19/MobileNetV2 at 224 px); it is
+upsampled bicubically to the frame so the hot spot is a smooth blob at the attended cells, not
+a block mosaic (Fig. 6 of the paper).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from matplotlib import colormaps
+from PIL import Image, ImageDraw, ImageFont
+
+from viz.summary import span_label
+
+CAPTION_HEIGHT_PX = 22  # strip above each tile in the gallery grid, for "3-4 s: Bark"
+TILE_GAP_PX = 4  # white gap between gallery tiles
+
+
+def _check_frame(name: str, frame: np.ndarray) -> None:
+    if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
+        raise ValueError(
+            f"{name}: expected an RGB image (H, W, 3) uint8, got shape {frame.shape} {frame.dtype}"
+        )
+
+
+def upsample_attention(attention: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Bicubic (height, width) map of the (h, w) grid, min-max normalised to [0, 1] for display.
+
+    Cell (i, j) covers pixels [i*height/h, (i+1)*height/h) x [j*width/w, (j+1)*width/w) (cell
+    centres align with pixel centres, as PIL resizes). A flat map carries no location: all zeros.
+    """
+    attention = np.asarray(attention, dtype=np.float32)
+    if attention.ndim != 2 or attention.size == 0 or not np.isfinite(attention).all():
+        raise ValueError(f"attention: expected a finite (h, w) grid, got shape {attention.shape}")
+    upsampled = np.asarray(Image.fromarray(attention, mode="F").resize((width, height), Image.BICUBIC))
+    # bicubic overshoots beyond the grid's range and would draw dark rings round a peak
+    upsampled = np.clip(upsampled, attention.min(), attention.max())
+    low, high = float(upsampled.min()), float(upsampled.max())
+    if high - low <= 1e-12 * max(1.0, abs(high)):
+        return np.zeros((height, width), dtype=np.float32)
+    return ((upsampled - low) / (high - low)).astype(np.float32)  # (height, width) in [0, 1]
+
+
+def attention_overlay(
+    frame: np.ndarray, attention: np.ndarray, alpha: float = 0.5, colormap: str = "jet"
+) -> np.ndarray:
+    """Blend a colour-mapped attention grid onto a frame; the output has the frame's exact size.
+
+    frame: (H, W, 3) uint8 RGB. attention: (h, w) weights, e.g. Z_att^v of one segment.
+    alpha: weight of the heat map (0 = frame only, 1 = heat map only).
+    """
+    frame = np.asarray(frame)
+    _check_frame("frame", frame)
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha: expected a blend weight in [0, 1], got {alpha}")
+    if colormap not in colormaps:
+        raise ValueError(f"colormap: unknown matplotlib colormap {colormap!r}; e.g. jet, inferno, viridis")
+    heat = upsample_attention(attention, frame.shape[0], frame.shape[1])  # (H, W) in [0, 1]
+    heat_rgb = colormaps[colormap](heat)[..., :3] * 255.0  # (H, W, 3), RGBA -> RGB
+    blended = (1.0 - alpha) * frame.astype(np.float32) + alpha * heat_rgb
+    return np.clip(np.rint(blended), 0, 255).astype(np.uint8)
+
+
+def _segment_captions(count: int, labels: list[str] | None) -> list[str]:
+    if labels is not None and len(labels) != count:
+        raise ValueError(f"labels: expected one label per segment ({count}), got {len(labels)}")
+    return [
+        f"{span_label(t, t + 1)} s" + (f": {labels[t]}" if labels is not None else "") for t in range(count)
+    ]
+
+
+def attention_overlays(
+    frames: np.ndarray,
+    attentions: np.ndarray,
+    labels: list[str] | None = None,
+    alpha: float = 0.5,
+    colormap: str = "jet",
+) -> list[tuple[np.ndarray, str]]:
+    """Per-segment (overlay, caption) pairs, the value a gr.Gallery takes.
+
+    frames: (T, H, W, 3) uint8, one frame per 1-s segment; attentions: (T, h, w);
+    labels: optional per-segment text (e.g. the predicted class) appended to "3-4 s".
+    """
+    frames = np.asarray(frames)
+    attentions = np.asarray(attentions)
+    if frames.ndim != 4 or attentions.ndim != 3 or frames.shape[0] != attentions.shape[0]:
+        raise ValueError(
+            f"frames/attentions: expected (T, H, W, 3) and (T, h, w) with the same T, "
+            f"got {frames.shape} and {attentions.shape}"
+        )
+    captions = _segment_captions(frames.shape[0], labels)
+    return [
+        (attention_overlay(frame, attention, alpha, colormap), caption)
+        for frame, attention, caption in zip(frames, attentions, captions, strict=True)
+    ]
+
+
+def attention_gallery(
+    frames: np.ndarray,
+    attentions: np.ndarray,
+    labels: list[str] | None = None,
+    columns: int = 5,
+    alpha: float = 0.5,
+    colormap: str = "jet",
+) -> np.ndarray:
+    """All segments' overlays tiled in one RGB image (rows of `columns`), each under its caption.
+
+    Returns (rows * (CAPTION_HEIGHT_PX + H) + gaps, cols * W + gaps, 3) uint8, for a report or PNG.
+    """
+    if columns < 1:
+        raise ValueError(f"columns: expected >= 1, got {columns}")
+    overlays = attention_overlays(frames, attentions, labels, alpha, colormap)
+    height, width = overlays[0][0].shape[:2]
+    cols = min(columns, len(overlays))
+    rows = -(-len(overlays) // cols)  # ceil
+    tile_h, tile_w = CAPTION_HEIGHT_PX + height, width
+    canvas = Image.new(
+        "RGB", (cols * tile_w + (cols - 1) * TILE_GAP_PX, rows * tile_h + (rows - 1) * TILE_GAP_PX), "white"
+    )
+    draw = ImageDraw.Draw(canvas)
+    font = ImageFont.load_default(size=CAPTION_HEIGHT_PX - 8)
+    for index, (overlay, caption) in enumerate(overlays):
+        left = (index % cols) * (tile_w + TILE_GAP_PX)
+        top = (index // cols) * (tile_h + TILE_GAP_PX)
+        draw.text((left + 2, top + 3), caption, fill="black", font=font)
+        canvas.paste(Image.fromarray(overlay), (left, top + CAPTION_HEIGHT_PX))
+    return np.asarray(canvas)

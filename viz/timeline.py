@@ -1,0 +1,156 @@
+"""Event timeline: one row of 1-s cells per model (plus ground truth), coloured by class.
+
+Built from horizontal bars, one trace per row and one bar per second, so each cell carries its
+own colour, outline and hover text; seconds where the models disagree are outlined in their
+rows and marked in an extra "Disagreement" row.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+from viz.colors import class_colors
+from viz.summary import span_label, top_k_indices
+from viz.validate import Classes, check_labels, check_probabilities
+
+GROUND_TRUTH_ROW = "Ground truth"
+DISAGREEMENT_ROW = "Disagreement"
+HOVER_TOP_K = 3  # alternatives listed in each cell's hover text
+DISAGREE_LINE_WIDTH = 3.0  # outline of a cell where the models disagree (px)
+CELL_LINE_WIDTH = 1.0  # thin white gap between ordinary cells (px)
+ROW_HEIGHT_PX = 48
+
+
+def _cell_hover(row: str, t: int, probs: np.ndarray, classes: Classes) -> str:
+    """'Co-attention, 3-4 s: Bark 81%' and the top-3 below it."""
+    ranked = top_k_indices(probs[None], min(HOVER_TOP_K, len(classes)))[0]
+    best = ranked[0]
+    alternatives = ", ".join(f"{classes[i]} {probs[i]:.0%}" for i in ranked)
+    head = f"{row}, {span_label(t, t + 1)} s: <b>{classes[best]}</b> {probs[best]:.0%}"
+    return f"{head}<br>top-{len(ranked)}: {alternatives}"
+
+
+def _row_trace(
+    row: str, labels: np.ndarray, hover: list[str], colors: list[str], outline: np.ndarray
+) -> go.Bar:
+    """A row of 1-s cells: bar t spans [t, t+1) on the x axis."""
+    t_count = len(labels)
+    return go.Bar(
+        orientation="h",
+        y=[row] * t_count,
+        x=[1] * t_count,
+        base=list(range(t_count)),
+        marker={
+            "color": [colors[i] for i in labels],
+            "line": {
+                "color": ["black" if o else "white" for o in outline],
+                "width": [DISAGREE_LINE_WIDTH if o else CELL_LINE_WIDTH for o in outline],
+            },
+        },
+        hovertext=hover,
+        hoverinfo="text",
+        name=row,
+        showlegend=False,
+        meta={"role": "row"},
+    )
+
+
+def _disagreement_trace(
+    predicted: dict[str, np.ndarray], disagree: np.ndarray, classes: Classes
+) -> go.Scatter:
+    """A marker at the centre of every second where the models' top classes differ."""
+    seconds = np.flatnonzero(disagree)
+    hover = [
+        f"{span_label(t, t + 1)} s: "
+        + ", ".join(f"{name}: {classes[lab[t]]}" for name, lab in predicted.items())
+        for t in seconds
+    ]
+    return go.Scatter(
+        x=(seconds + 0.5).tolist(),  # centre of cell [t, t+1)
+        y=[DISAGREEMENT_ROW] * len(seconds),
+        mode="markers",
+        marker={"symbol": "x", "size": 12, "color": "black"},
+        hovertext=hover,
+        hoverinfo="text",
+        name=DISAGREEMENT_ROW,
+        showlegend=False,
+        meta={"role": "disagreement"},
+    )
+
+
+def _legend_traces(indices: list[int], classes: Classes, colors: list[str]) -> list[go.Scatter]:
+    """Empty traces that only put a class-coloured square and the class name in the legend."""
+    return [
+        go.Scatter(
+            x=[None],
+            y=[None],
+            mode="markers",
+            marker={"symbol": "square", "size": 12, "color": colors[index]},
+            name=classes[index],
+            meta={"role": "legend"},
+        )
+        for index in indices
+    ]
+
+
+def event_timeline(
+    predictions: dict[str, np.ndarray],
+    classes: Classes,
+    ground_truth: np.ndarray | None = None,
+    background_index: int | None = -1,
+    title: str | None = None,
+) -> go.Figure:
+    """Per-second class timeline of each model, e.g. {"Co-attention": p1, "Baseline": p2}.
+
+    predictions: model name -> (T, C) class probabilities (softmax of the scores), same T for all.
+    ground_truth: (T,) class indices, drawn as the top row when given.
+    Traces carry `meta["role"]`: "row" (one per row), "disagreement", "legend" (one per class shown).
+    """
+    if not predictions:
+        raise ValueError("predictions: expected at least one model name -> (T, C) probabilities, got none")
+    probs = {
+        name: check_probabilities(f"predictions[{name!r}]", p, classes) for name, p in predictions.items()
+    }
+    lengths = {name: p.shape[0] for name, p in probs.items()}
+    t_count = next(iter(lengths.values()))
+    if len(set(lengths.values())) != 1:
+        raise ValueError(f"predictions: expected the same number of segments for every model, got {lengths}")
+    colors = class_colors(classes, background_index)
+    predicted = {name: p.argmax(axis=1) for name, p in probs.items()}  # name -> (T,) class indices
+    stacked = np.stack(list(predicted.values()))  # (models, T)
+    disagree = (stacked != stacked[0]).any(axis=0)  # (T,): some model differs from the first
+
+    traces: list[go.BaseTraceType] = []
+    rows: list[str] = []
+    shown = set()
+    if ground_truth is not None:
+        truth = check_labels("ground_truth", ground_truth, len(classes), length=t_count)
+        hover = [
+            f"{GROUND_TRUTH_ROW}, {span_label(t, t + 1)} s: <b>{classes[c]}</b>" for t, c in enumerate(truth)
+        ]
+        traces.append(_row_trace(GROUND_TRUTH_ROW, truth, hover, colors, np.zeros(t_count, dtype=bool)))
+        rows.append(GROUND_TRUTH_ROW)
+        shown.update(truth.tolist())
+    for name, labels in predicted.items():
+        hover = [_cell_hover(name, t, probs[name][t], classes) for t in range(t_count)]
+        traces.append(_row_trace(name, labels, hover, colors, disagree))
+        rows.append(name)
+        shown.update(labels.tolist())
+    if len(predicted) > 1:
+        traces.append(_disagreement_trace(predicted, disagree, classes))
+        rows.append(DISAGREEMENT_ROW)
+    traces += _legend_traces(sorted(shown), classes, colors)
+
+    fig = go.Figure(traces)
+    fig.update_layout(
+        title=title,
+        barmode="overlay",  # one trace per row: no side-by-side slots
+        height=120 + ROW_HEIGHT_PX * len(rows),
+        margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
+        legend={"orientation": "h", "yanchor": "top", "y": -0.25},
+        plot_bgcolor="white",
+    )
+    fig.update_xaxes(title_text="seconds", range=[0, t_count], dtick=1, showgrid=False)
+    fig.update_yaxes(categoryorder="array", categoryarray=rows, autorange="reversed")
+    return fig

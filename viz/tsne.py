@@ -1,0 +1,122 @@
+"""t-SNE of segment features before and after the co-attention streams (the paper's Fig. 7).
+
+t-SNE is quadratic-ish in the number of points, so large feature sets are subsampled first,
+stratified by class when labels are given so that rare events keep some points.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from sklearn.manifold import TSNE
+
+from viz.colors import class_colors
+from viz.export import new_figure
+from viz.validate import Classes, check_labels
+
+logger = logging.getLogger(__name__)
+
+PERPLEXITY = 30.0  # van der Maaten & Hinton's usual value; lowered for tiny sets (must be < n)
+PANEL_SIDE_IN = 3.5
+POINT_SIZE = 6
+
+
+def stratified_subsample(labels: np.ndarray, max_points: int, seed: int = 0) -> np.ndarray:
+    """Sorted indices of `max_points` items whose class proportions follow `labels`.
+
+    Each class gets its share rounded by largest remainder (so the total is exact), then its
+    items are drawn at random without replacement.
+    """
+    classes, sizes = np.unique(labels, return_counts=True)
+    quota = sizes * max_points / len(labels)  # (K,) ideal, fractional
+    take = np.floor(quota).astype(np.int64)
+    for k in np.argsort(-(quota - take), kind="stable")[: max_points - take.sum()]:
+        take[k] += 1  # largest remainders first
+    rng = np.random.default_rng(seed)
+    chosen = [
+        rng.choice(np.flatnonzero(labels == cls), size=n, replace=False)
+        for cls, n in zip(classes, take, strict=True)
+    ]
+    return np.sort(np.concatenate(chosen))
+
+
+def tsne_embedding(
+    features: np.ndarray, seed: int = 0, max_points: int = 2000, labels: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """2-D t-SNE coordinates of (N, D) features: returns (coords (n, 2), kept_indices (n,)).
+
+    With more than `max_points` rows a seeded subsample is embedded (stratified by `labels`
+    when given); `kept_indices` says which rows, so labels can be matched: labels[kept_indices].
+    """
+    features = np.asarray(features, dtype=np.float32)
+    if features.ndim != 2 or features.shape[0] < 3 or not np.isfinite(features).all():
+        raise ValueError(f"features: expected finite (N, D) features with N >= 3, got shape {features.shape}")
+    if max_points < 3:
+        raise ValueError(f"max_points: expected >= 3, got {max_points}")
+    n = features.shape[0]
+    if labels is not None:
+        labels = check_labels("labels", labels, int(np.max(labels)) + 1, length=n)
+    if n <= max_points:
+        kept = np.arange(n)
+    elif labels is not None:
+        kept = stratified_subsample(labels, max_points, seed)
+    else:
+        kept = np.sort(np.random.default_rng(seed).choice(n, size=max_points, replace=False))
+    logger.info("t-SNE on %d of %d points", len(kept), n)
+    perplexity = min(PERPLEXITY, (len(kept) - 1) / 3)  # sklearn requires perplexity < n
+    tsne = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed)
+    coords = tsne.fit_transform(features[kept])  # (n, 2)
+    return coords, kept
+
+
+def tsne_figure(
+    panels: dict[str, tuple[np.ndarray, np.ndarray]],
+    classes: Classes,
+    background_index: int | None = -1,
+    columns: int = 3,
+) -> Figure:
+    """Scatter panels of 2-D embeddings coloured by class, with one legend of class names.
+
+    panels: title -> (coords (n, 2), labels (n,)), e.g. "Audio raw", "Audio CSPA", "Audio CSEA",
+    "Visual raw", ... as in Fig. 7. Colours follow `class_colors`, the same in every panel.
+    """
+    if not panels:
+        raise ValueError("panels: expected at least one title -> (coords, labels), got none")
+    if columns < 1:
+        raise ValueError(f"columns: expected >= 1, got {columns}")
+    colors = class_colors(classes, background_index)
+    checked = {}
+    for title, (coords, labels) in panels.items():
+        coords = np.asarray(coords)
+        if coords.ndim != 2 or coords.shape[1] != 2:
+            raise ValueError(f"panels[{title!r}]: expected coords of shape (n, 2), got {coords.shape}")
+        checked[title] = (
+            coords,
+            check_labels(f"panels[{title!r}] labels", labels, len(classes), len(coords)),
+        )
+
+    cols = min(columns, len(checked))
+    rows = -(-len(checked) // cols)  # ceil
+    fig = new_figure(PANEL_SIDE_IN * cols + 2.5, PANEL_SIDE_IN * rows)
+    axes = fig.subplots(rows, cols, squeeze=False).ravel()
+    present = sorted({int(c) for _, labels in checked.values() for c in labels})
+    for ax, (title, (coords, labels)) in zip(axes, checked.items(), strict=False):
+        for index in present:
+            mask = labels == index
+            if mask.any():
+                ax.scatter(
+                    *coords[mask].T, s=POINT_SIZE, color=colors[index], label=f"{index} {classes[index]}"
+                )
+        ax.set_title(title)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    for ax in axes[len(checked) :]:
+        ax.set_visible(False)
+    handles = [
+        Line2D([], [], marker="o", linestyle="", color=colors[i], label=f"{i} {classes[i]}") for i in present
+    ]
+    fig.legend(handles=handles, loc="outside right center", fontsize=8, title="class")
+    return fig
