@@ -1,0 +1,5 @@
+"""Entry point of `python -m avel` (see avel/cli.py)."""
+
+from avel.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,263 @@
+"""Checkpoints that rebuild themselves: weights plus everything needed to use them.
+
+A checkpoint is a plain dict (strings, numbers, lists, dicts, tensors) saved with `torch.save`
+so `torch.load(..., weights_only=True)` can read it without executing code:
+
+    format         FORMAT
+    model_config   asdict(ModelConfig)       rebuilds the network
+    train_config   asdict(TrainConfig)
+    classes        list of class names        index = output unit
+    feature_dims   asdict(FeatureDims)        the features the model was trained on
+    features       {"info": features.json or None, "projection": projection.pt dict or None}
+    metrics        {"val": {...}, "test": {...}}
+    epoch          last finished epoch (1-based)
+    model_state    state_dict
+
+`last.pt` adds "optimizer", "rng" and "best_val" so a run resumes exactly (avel/train.py).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from avel.config import ModelConfig, TrainConfig, from_dict
+from avel.data import FeatureDims
+from avel.models import build_model
+
+log = logging.getLogger(__name__)
+
+FORMAT = "avel.checkpoint/1"  # bump when the dict's keys or meaning change
+REQUIRED_KEYS = ("format", "model_config", "train_config", "classes", "feature_dims", "model_state")
+FEATURES_INFO_FILE = "features.json"  # written by the feature extractor beside the h5 files
+PROJECTION_FILE = "projection.pt"  # PCA to the AVE sizes (avel/projection.py), when one was used
+MAX_LISTED = 5  # mismatching tensors named in an error message
+BEST, LAST = "best.pt", "last.pt"  # a run directory's selected and latest checkpoints (avel/train.py)
+
+
+@dataclass
+class LoadedModel:
+    """A checkpoint's model (eval mode, on its device) and the facts needed to use it."""
+
+    model: nn.Module
+    model_config: ModelConfig
+    train_config: TrainConfig
+    classes: tuple[str, ...]
+    feature_dims: FeatureDims
+    features: dict[str, Any]
+    metrics: dict[str, Any]
+    epoch: int
+    path: Path
+
+
+def read_features(data_dir: str | Path) -> dict[str, Any]:
+    """The extractor's description of a data folder: {"info": features.json, "projection": dict}.
+
+    Either entry is None when its file is absent (e.g. the official AVE features, which have no
+    extractor record and no projection).
+    """
+    data_dir = Path(data_dir)
+    info_path, projection_path = data_dir / FEATURES_INFO_FILE, data_dir / PROJECTION_FILE
+    info = json.loads(info_path.read_text(encoding="utf-8")) if info_path.is_file() else None
+    projection = (
+        torch.load(projection_path, map_location="cpu", weights_only=True)
+        if projection_path.is_file()
+        else None
+    )
+    return {"info": info, "projection": projection}
+
+
+def make_checkpoint(
+    model: nn.Module,
+    model_config: ModelConfig,
+    train_config: TrainConfig,
+    classes: tuple[str, ...],
+    feature_dims: FeatureDims,
+    features: dict[str, Any],
+    metrics: dict[str, Any],
+    epoch: int,
+) -> dict[str, Any]:
+    """The checkpoint dict of the module docstring (weights copied to CPU)."""
+    return {
+        "format": FORMAT,
+        "model_config": asdict(model_config),
+        "train_config": asdict(train_config),
+        "classes": list(classes),
+        "feature_dims": asdict(feature_dims),
+        "features": features,
+        "metrics": metrics,
+        "epoch": epoch,
+        "model_state": {name: value.detach().cpu().clone() for name, value in model.state_dict().items()},
+    }
+
+
+def save_checkpoint(checkpoint: dict[str, Any], path: str | Path) -> None:
+    """Write atomically (temporary file + rename) so an interrupted save never leaves half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(checkpoint, tmp)
+    os.replace(tmp, path)
+
+
+def checkpoint_path(path: str | Path) -> Path:
+    """A checkpoint file, or a run directory's best.pt when given a directory."""
+    path = Path(path)
+    return path / BEST if path.is_dir() else path
+
+
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """The raw checkpoint dict after checking it is one; ValueError says what was expected vs found."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch.load fails on garbage in many ways (unpickling, struct, zip, EOF)
+        raise ValueError(
+            f"{path}: expected an avel checkpoint (torch.save dict), cannot read it: {err}"
+        ) from err
+    if not isinstance(checkpoint, dict):
+        raise ValueError(f"{path}: expected a checkpoint dict, found {type(checkpoint).__name__}")
+    if checkpoint.get("format") != FORMAT:
+        raise ValueError(f"{path}: expected checkpoint format {FORMAT!r}, found {checkpoint.get('format')!r}")
+    missing = [key for key in REQUIRED_KEYS if key not in checkpoint]
+    if missing:
+        raise ValueError(f"{path}: checkpoint lacks keys {missing} (expected {list(REQUIRED_KEYS)})")
+    return checkpoint
+
+
+def _check_dims(path: Path, config: ModelConfig, dims: FeatureDims, num_classes: int, features: dict) -> None:
+    """The model config, the feature dims, the class list and the projection must agree."""
+    pairs = [
+        ("audio_dim", config.audio_dim, dims.audio_dim),
+        ("visual_dim", config.visual_dim, dims.visual_dim),
+        ("grid_h", config.grid_h, dims.grid_h),
+        ("grid_w", config.grid_w, dims.grid_w),
+        ("num_classes", config.num_classes, num_classes),
+    ]
+    projection = (features or {}).get("projection")
+    if projection is not None:
+        pairs += [
+            ("projection audio_out_dim", dims.audio_dim, projection.get("audio_out_dim")),
+            ("projection visual_out_dim", dims.visual_dim, projection.get("visual_out_dim")),
+        ]
+    wrong = [
+        f"{name}: expected {expected}, found {found}" for name, expected, found in pairs if expected != found
+    ]
+    if wrong:
+        raise ValueError(f"{path}: model config and features disagree: {'; '.join(wrong)}")
+
+
+def check_state_shapes(expected: dict[str, torch.Tensor], found: dict[str, torch.Tensor], where: str) -> None:
+    """Raise a ValueError listing missing, unexpected and wrongly shaped tensors (never torch's traceback)."""
+    problems = [
+        f"missing {name} {tuple(value.shape)}" for name, value in expected.items() if name not in found
+    ]
+    problems += [f"unexpected {name}" for name in found if name not in expected]
+    problems += [
+        f"{name}: expected {tuple(value.shape)}, found {tuple(found[name].shape)}"
+        for name, value in expected.items()
+        if name in found and tuple(found[name].shape) != tuple(value.shape)
+    ]
+    if problems:
+        shown = "; ".join(problems[:MAX_LISTED]) + (
+            f"; ... {len(problems) - MAX_LISTED} more" if len(problems) > MAX_LISTED else ""
+        )
+        raise ValueError(f"{where}: weights do not fit the model described by its model_config: {shown}")
+
+
+def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> LoadedModel:
+    """Rebuild the model of a checkpoint and load its weights (eval mode)."""
+    path = Path(path)
+    checkpoint = read_checkpoint(path)
+    config = from_dict(ModelConfig, checkpoint["model_config"])
+    dims = from_dict(FeatureDims, checkpoint["feature_dims"])
+    classes = tuple(checkpoint["classes"])
+    features = checkpoint.get("features") or {"info": None, "projection": None}
+    _check_dims(path, config, dims, len(classes), features)
+    model = build_model(config)
+    check_state_shapes(model.state_dict(), checkpoint["model_state"], str(path))
+    model.load_state_dict(checkpoint["model_state"])
+    return LoadedModel(
+        model=model.to(device).eval(),
+        model_config=config,
+        train_config=from_dict(TrainConfig, checkpoint["train_config"]),
+        classes=classes,
+        feature_dims=dims,
+        features=features,
+        metrics=checkpoint.get("metrics") or {},
+        epoch=int(checkpoint.get("epoch", 0)),
+        path=path,
+    )
+
+
+def _extractor_facts(info: dict[str, Any] | None) -> dict[str, Any]:
+    """What features.json says about the features' basis: backbones, and the PCA fit when projected."""
+    info = info or {}
+    facts = {key: info[key] for key in ("visual_backbone", "audio_backbone", "projected") if key in info}
+    if isinstance(info.get("projection"), dict) and "id" in info["projection"]:
+        facts["projection id"] = info["projection"]["id"]  # same backbones, other PCA = other basis
+    return facts
+
+
+def check_data_matches(
+    loaded: LoadedModel, dims: FeatureDims, classes: tuple[str, ...], data_dir: Path
+) -> None:
+    """Refuse to evaluate a checkpoint on features of other sizes, classes or backbones."""
+    wrong = [
+        f"{name}: expected {getattr(loaded.feature_dims, name)}, found {getattr(dims, name)}"
+        for name in ("audio_dim", "visual_dim", "grid_h", "grid_w")
+        if getattr(loaded.feature_dims, name) != getattr(dims, name)
+    ]
+    if tuple(classes) != loaded.classes:
+        differ = next(
+            (i for i, pair in enumerate(zip(loaded.classes, classes, strict=False)) if len(set(pair)) > 1),
+            None,
+        )
+        detail = (
+            ""
+            if differ is None
+            else f", first difference at {differ}: {loaded.classes[differ]!r} vs {classes[differ]!r}"
+        )
+        wrong.append(f"classes: expected {len(loaded.classes)}, found {len(classes)}{detail}")
+    stored, current = (
+        _extractor_facts(loaded.features.get("info")),
+        _extractor_facts(read_features(data_dir)["info"]),
+    )
+    wrong += [
+        f"{key}: expected {stored[key]!r}, found {current[key]!r}"
+        for key in sorted(stored.keys() & current.keys())
+        if stored[key] != current[key]
+    ]
+    if wrong:
+        raise ValueError(f"features in {data_dir} do not match checkpoint {loaded.path}: {'; '.join(wrong)}")
+
+
+def init_from_checkpoint(model: nn.Module, path: str | Path) -> tuple[list[str], list[str]]:
+    """Copy the tensors of another checkpoint whose name and shape match (e.g. CML from MMEL).
+
+    Returns (loaded, skipped) tensor names of `model`; raises when nothing matches, since a
+    silent no-op would train from scratch while the user believes otherwise.
+    """
+    source = read_checkpoint(path)["model_state"]
+    target = model.state_dict()
+    loaded = [name for name, value in target.items() if name in source and source[name].shape == value.shape]
+    skipped = [name for name in target if name not in loaded]
+    if not loaded:
+        raise ValueError(
+            f"--init {path}: no tensor matches the model in name and shape (expected some of {len(target)})"
+        )
+    model.load_state_dict({name: source[name] for name in loaded}, strict=False)
+    log.info("init from %s: loaded %d tensors, skipped %d", path, len(loaded), len(skipped))
+    log.debug("init loaded: %s", ", ".join(loaded))
+    if skipped:
+        log.info("init skipped (new or reshaped): %s", ", ".join(skipped))
+    return loaded, skipped

@@ -1,0 +1,144 @@
+"""Accuracy metrics of the AVE protocol (notes/ave-format.md; paper Sec. IV-A "Evaluation Metrics").
+
+SEL/WSEL are scored per segment over the whole split, background included. CML follows the
+official `cmm_test.py`: the event span of the query modality slides over the other modality and
+the window with the smallest summed distance must start where the event starts.
+All functions take numpy arrays so the app, the CLI and the tests share them without a model.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+CML_DIRECTIONS = ("a2v", "v2a")
+_NO_CML_VIDEO = "no video can be scored for CML: every event is empty, gapped or fills the video"
+
+
+def _check_same_shape(pred: np.ndarray, truth: np.ndarray) -> None:
+    if pred.shape != truth.shape:
+        raise ValueError(f"predictions have shape {pred.shape} but labels have shape {truth.shape}")
+    if pred.size == 0:
+        raise ValueError("no segments to score: predictions and labels are empty")
+
+
+def segment_accuracy(pred: np.ndarray, truth: np.ndarray) -> float:
+    """Share of segments whose predicted class equals the true class (background counted).
+
+    pred, truth: integer class indices of any matching shape, e.g. (N, T).
+    """
+    _check_same_shape(pred, truth)
+    return float(np.mean(pred == truth))
+
+
+def confusion_matrix(pred: np.ndarray, truth: np.ndarray, num_classes: int) -> np.ndarray:
+    """(C, C) int64 counts; row = true class, column = predicted class; sums to the segment count."""
+    _check_same_shape(pred, truth)
+    pred, truth = pred.ravel().astype(np.int64), truth.ravel().astype(np.int64)
+    for name, values in (("predictions", pred), ("labels", truth)):
+        if values.min() < 0 or values.max() >= num_classes:
+            raise ValueError(
+                f"{name} hold class indices in [{values.min()}, {values.max()}], "
+                f"expected [0, {num_classes - 1}]"
+            )
+    flat = np.bincount(truth * num_classes + pred, minlength=num_classes * num_classes)
+    return flat.reshape(num_classes, num_classes)  # (C*C,) -> (C, C)
+
+
+def per_class_accuracy(confusion: np.ndarray) -> np.ndarray:
+    """(C,) share of each true class's segments predicted correctly; NaN where a class is absent."""
+    totals = confusion.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(totals > 0, np.diag(confusion) / totals, np.nan)
+
+
+def majority_chance(truth: np.ndarray, num_classes: int) -> float:
+    """Chance level of SEL/WSEL: share of the most frequent class among the split's segments.
+
+    The paper quotes background's share (17.1%) as chance; this is the same rule on any split.
+    """
+    counts = np.bincount(truth.ravel().astype(np.int64), minlength=num_classes)
+    return float(counts.max() / counts.sum())
+
+
+def event_span(event: np.ndarray) -> tuple[int, int] | None:
+    """(start, length) of the event in a (T,) 0/1 mask, or None when it is not one contiguous span.
+
+    None also covers an empty mask; an all-event mask returns (0, T) (callers decide to skip it).
+    """
+    positions = np.flatnonzero(np.asarray(event) > 0.5)
+    if positions.size == 0 or positions[-1] - positions[0] + 1 != positions.size:
+        return None
+    return int(positions[0]), int(positions.size)
+
+
+def cml_window_distances(distances: np.ndarray, start: int, length: int, direction: str) -> np.ndarray:
+    """Summed distance of the query span at each of the T - l + 1 positions of the other modality.
+
+    distances: (T, T), entry [i, j] = distance of audio segment i to visual segment j.
+    a2v: the audio span [start, start + l) is the query, visual windows are searched:
+        score[k] = sum_m distances[start + m, k + m].
+    v2a: the visual span is the query, audio windows are searched:
+        score[k] = sum_m distances[k + m, start + m].
+    """
+    if direction not in CML_DIRECTIONS:
+        raise ValueError(f"unknown CML direction {direction!r}; valid: {', '.join(CML_DIRECTIONS)}")
+    if distances.ndim != 2 or distances.shape[0] != distances.shape[1]:
+        raise ValueError(f"distances must be (T, T), got shape {distances.shape}")
+    num_segments = distances.shape[0]
+    if length < 1 or start < 0 or start + length > num_segments:
+        raise ValueError(f"span start={start} length={length} does not fit T={num_segments} segments")
+    pairs = distances if direction == "a2v" else distances.T  # rows: query modality, columns: searched
+    offsets = np.arange(length)
+    query_rows = start + offsets  # (l,)
+    windows = np.arange(num_segments - length + 1)[:, None] + offsets[None, :]  # (T-l+1, l)
+    return pairs[query_rows[None, :], windows].sum(axis=1)  # (T-l+1,)
+
+
+def cml_spans(event_mask: np.ndarray) -> list[tuple[int, int, int]]:
+    """(video index, event start, event length) of every video the CML protocol evaluates.
+
+    Skipped, as in the official cmm_test.py: videos whose segments are all event (nothing to
+    search). Also skipped here: an empty event, and an event that is not one contiguous span
+    (the official code would index an empty span or slide a gapped query; AVE has neither).
+    """
+    if event_mask.ndim != 2:
+        raise ValueError(f"event_mask must be (N, T), got shape {event_mask.shape}")
+    spans = []
+    for index, event in enumerate(event_mask):
+        span = event_span(event)
+        if span is not None and span[1] < len(event):
+            spans.append((index, *span))
+    return spans
+
+
+def cml_predictions(distances: np.ndarray, event_mask: np.ndarray, direction: str) -> list[tuple[int, int]]:
+    """(true start, predicted start) of every video in `cml_spans`; ties go to the earliest window.
+
+    distances: (N, T, T) audio-vs-visual distances; event_mask: (N, T) 0/1.
+    """
+    if distances.ndim != 3 or event_mask.shape != distances.shape[:2]:
+        raise ValueError(
+            f"expected distances (N, T, T) and event_mask (N, T), "
+            f"got {distances.shape} and {event_mask.shape}"
+        )
+    return [
+        (start, int(np.argmin(cml_window_distances(distances[index], start, length, direction))))
+        for index, start, length in cml_spans(event_mask)
+    ]
+
+
+def cml_accuracy(distances: np.ndarray, event_mask: np.ndarray, direction: str) -> float:
+    """Share of evaluated videos whose best window starts at the true event start (A2V or V2A)."""
+    results = cml_predictions(distances, event_mask, direction)
+    if not results:
+        raise ValueError(_NO_CML_VIDEO)
+    return float(np.mean([truth == predicted for truth, predicted in results]))
+
+
+def cml_chance(event_mask: np.ndarray) -> float:
+    """Chance level of CML: mean of 1 / (T - l + 1) over the videos the protocol evaluates."""
+    spans = cml_spans(event_mask)
+    if not spans:
+        raise ValueError(_NO_CML_VIDEO)
+    num_segments = event_mask.shape[1]
+    return float(np.mean([1.0 / (num_segments - length + 1) for _, _, length in spans]))

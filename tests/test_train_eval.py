@@ -1,0 +1,212 @@
+"""Training, resuming, selection, --init, checkpoints and evaluation on the tiny `random_ave_dir`."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from avel.checkpoint import check_data_matches, init_from_checkpoint, load_checkpoint, read_checkpoint
+from avel.cli import main
+from avel.config import ModelConfig, RunConfig, TrainConfig, from_dict
+from avel.data import AVEDirectory
+from avel.metrics import cml_chance, majority_chance
+from avel.models import build_model
+from avel.train import TrainResult, train, with_lambda
+
+LEARN_EPOCHS = 15  # enough for SEL to separate the fixture's 4 event prototypes from noise
+TINY_BATCH = 8  # 3 shuffled batches per epoch: resuming must restore the shuffling too
+
+
+def _run(data: Path, out: Path, task: str = "sel", model: str = "coatt", **train_args: object) -> RunConfig:
+    # CPU even where CUDA exists: bit-exact determinism and resume are promised on CPU only.
+    train_config = TrainConfig(**{"epochs": 2, "batch_size": TINY_BATCH, "device": "cpu", **train_args})
+    return RunConfig(
+        data=str(data), out=str(out), model=ModelConfig(model=model, task=task), train=train_config
+    )
+
+
+def _history(out: Path) -> list[dict]:
+    return [json.loads(line) for line in (out / "history.jsonl").read_text().splitlines()]
+
+
+def _weights(path: Path) -> dict[str, torch.Tensor]:
+    return read_checkpoint(path)["model_state"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread() -> Iterator[None]:
+    """One intra-op thread: these models are tiny, and spinning threads cost more on a shared CPU."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def sel_run(one_thread: None, random_ave_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> TrainResult:
+    return train(_run(random_ave_dir, tmp_path_factory.mktemp("runs") / "sel", epochs=LEARN_EPOCHS))
+
+
+def test_sel_beats_chance_and_selects_on_validation(sel_run: TrainResult) -> None:
+    assert sel_run.test["accuracy"] > sel_run.test["chance"] + 0.15
+    history = _history(sel_run.out)
+    assert [record["epoch"] for record in history] == list(range(1, LEARN_EPOCHS + 1))
+    val = [record["val_accuracy"] for record in history]
+    assert sel_run.best_epoch == int(np.argmax(val)) + 1  # first epoch with the best validation score
+    best = read_checkpoint(sel_run.out / "best.pt")
+    assert best["epoch"] == sel_run.best_epoch
+    assert best["metrics"]["val"]["accuracy"] == pytest.approx(max(val))
+    assert best["metrics"]["test"]["accuracy"] == pytest.approx(sel_run.test["accuracy"])
+    assert {p.name for p in sel_run.out.iterdir()} == {"best.pt", "last.pt", "history.jsonl", "config.json"}
+
+
+@pytest.mark.parametrize(
+    ("task", "model"),
+    [("sel", "baseline"), ("wsel", "coatt"), ("wsel", "baseline"), ("cml", "coatt"), ("cml", "baseline")],
+)
+def test_cli_trains_and_evaluates_every_task(
+    task: str,
+    model: str,
+    random_ave_dir: Path,
+    sel_run: TrainResult,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    out = tmp_path / "run"
+    args = ["train", "--task", task, "--model", model, "--data", str(random_ave_dir), "--out", str(out)]
+    args += ["--epochs", "2", "--batch-size", str(TINY_BATCH), "--lambda", "0.9", "--device", "cpu"]
+    if (task, model) == ("cml", "coatt"):
+        args += ["--init", str(sel_run.out / "best.pt")]  # CML starts from the MMEL model, as in the paper
+    assert main(args) == 0
+    assert f"best epoch {read_checkpoint(out / 'best.pt')['epoch']} of 2" in capsys.readouterr().out
+    config = json.loads((out / "config.json").read_text())
+    assert config["model"][{"sel": "lambda_s", "wsel": "lambda_w", "cml": "lambda_c"}[task]] == 0.9
+    assert (config["model"]["audio_dim"], config["model"]["visual_dim"], config["model"]["grid_h"]) == (
+        128,
+        16,
+        3,
+    )
+
+    assert main(["evaluate", str(out), "--data", str(random_ave_dir), "--json", "--device", "cpu"]) == 0
+    printed = capsys.readouterr().out.strip().splitlines()
+    result = json.loads(printed[-1])
+    assert (result["task"], result["model"], result["ablation"], result["split"]) == (
+        task,
+        model,
+        "full",
+        "test",
+    )
+    stored_test = read_checkpoint(out / "best.pt")["metrics"]["test"]
+    test_split = AVEDirectory(random_ave_dir).dataset("test", task)
+    if task == "cml":
+        assert printed[0].startswith("Table II (CML)")
+        assert 0.0 <= result["a2v"] <= 1.0 and 0.0 <= result["v2a"] <= 1.0
+        assert (result["a2v"], result["v2a"]) == pytest.approx((stored_test["a2v"], stored_test["v2a"]))
+        assert result["chance"] == pytest.approx(cml_chance(test_split.event))
+    else:
+        assert printed[0].startswith(f"Table {'III' if task == 'sel' else 'IV'} ({task.upper()})")
+        assert result["accuracy"] == pytest.approx(stored_test["accuracy"])
+        assert result["chance"] == pytest.approx(majority_chance(test_split.labels.argmax(-1), 29))
+        assert sum(map(sum, result["confusion"])) == result["num_segments"] == 80
+        assert len(result["per_class"]) == 29
+
+
+def test_same_seed_same_weights(random_ave_dir: Path, tmp_path: Path) -> None:
+    runs = {
+        name: _run(random_ave_dir, tmp_path / name, epochs=1, seed=seed)
+        for name, seed in (("a", 0), ("b", 0), ("c", 1))
+    }
+    for run in runs.values():
+        train(run)
+    first, again, other = (_weights(Path(run.out) / "last.pt") for run in runs.values())
+    assert all(torch.equal(first[name], again[name]) for name in first)
+    assert not all(torch.equal(first[name], other[name]) for name in first)
+
+
+def test_resumed_run_equals_uninterrupted_run(random_ave_dir: Path, tmp_path: Path) -> None:
+    interrupted = tmp_path / "interrupted"
+    train(_run(random_ave_dir, interrupted, epochs=2))  # as if stopped after epoch 2 of 4
+    resumed = train(_run(random_ave_dir, interrupted, epochs=4))
+    whole = train(_run(random_ave_dir, tmp_path / "whole", epochs=4))
+
+    resumed_state, whole_state = _weights(interrupted / "last.pt"), _weights(tmp_path / "whole" / "last.pt")
+    assert all(torch.equal(resumed_state[name], whole_state[name]) for name in whole_state)
+    drop_time = [{k: v for k, v in record.items() if k != "seconds"} for record in _history(interrupted)]
+    assert drop_time == [
+        {k: v for k, v in record.items() if k != "seconds"} for record in _history(whole.out)
+    ]
+    assert (resumed.best_epoch, resumed.test) == (whole.best_epoch, whole.test)
+
+    again = train(_run(random_ave_dir, interrupted, epochs=4))  # a finished run trains no further
+    assert len(_history(interrupted)) == 4 and again.best_epoch == whole.best_epoch
+    with pytest.raises(ValueError, match=r"train\.lr: expected 0\.001, found 0\.01"):
+        train(_run(random_ave_dir, interrupted, epochs=5, lr=0.01))
+
+
+def test_init_copies_matching_layers_only(sel_run: TrainResult) -> None:
+    source = _weights(sel_run.out / "best.pt")
+    sel_config = from_dict(ModelConfig, read_checkpoint(sel_run.out / "best.pt")["model_config"])
+    model = build_model(replace(sel_config, task="cml"))
+    loaded, skipped = init_from_checkpoint(model, sel_run.out / "best.pt")
+    state = model.state_dict()
+    assert any("lstm" in name for name in loaded) and skipped  # encoders shared, CML heads new
+    assert all(torch.equal(state[name], source[name]) for name in loaded)
+    assert all(name not in source or source[name].shape != state[name].shape for name in skipped)
+    with pytest.raises(ValueError, match="no tensor matches"):
+        init_from_checkpoint(nn.Linear(3, 3), sel_run.out / "best.pt")
+
+
+def test_with_lambda_sets_the_tasks_stream_weight() -> None:
+    assert with_lambda(ModelConfig(task="wsel"), 0.2).cspa_weight == 0.2
+    assert with_lambda(ModelConfig(task="cml"), 1.0).lambda_s == ModelConfig().lambda_s
+    with pytest.raises(ValueError, match=r"\[0, 1\], got 1.5"):
+        with_lambda(ModelConfig(), 1.5)
+
+
+def test_bad_checkpoints_give_clear_errors(
+    sel_run: TrainResult, random_ave_dir: Path, tmp_path: Path
+) -> None:
+    good = read_checkpoint(sel_run.out / "best.pt")
+    name = next(k for k, v in good["model_state"].items() if v.dim() == 2)
+    shape = tuple(good["model_state"][name].shape)
+    cases = {
+        "reshaped": (
+            {"model_state": {**good["model_state"], name: torch.zeros(shape[0] + 1, shape[1])}},
+            rf"{re.escape(name)}: expected \({shape[0]}, {shape[1]}\), found \({shape[0] + 1}, {shape[1]}\)",
+        ),
+        "config": (
+            {"model_config": {**good["model_config"], "audio_dim": 64}},
+            "audio_dim: expected 64, found 128",
+        ),
+        "format": ({"format": "other/9"}, "expected checkpoint format 'avel.checkpoint/1', found 'other/9'"),
+    }
+    for case, (change, message) in cases.items():
+        torch.save({**good, **change}, tmp_path / f"{case}.pt")
+        with pytest.raises(ValueError, match=message):
+            load_checkpoint(tmp_path / f"{case}.pt")
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="expected an avel checkpoint"):
+        load_checkpoint(tmp_path / "junk.pt")
+
+    loaded = load_checkpoint(sel_run.out / "best.pt")
+    data = AVEDirectory(random_ave_dir)
+    with pytest.raises(ValueError, match="visual_dim: expected 16, found 32"):
+        check_data_matches(loaded, replace(data.dims, visual_dim=32), data.classes, random_ave_dir)
+    with pytest.raises(ValueError, match="first difference at 1: 'Male speech, man speaking' vs 'Dog'"):
+        check_data_matches(loaded, data.dims, (data.classes[0], "Dog", *data.classes[2:]), random_ave_dir)
+    (tmp_path / "features.json").write_text(
+        json.dumps({"visual_backbone": "vgg19", "audio_backbone": "vggish"})
+    )
+    mobilenet = replace(
+        loaded, features={"info": {"visual_backbone": "mobilenet_v2", "audio_backbone": "vggish"}}
+    )
+    with pytest.raises(ValueError, match="visual_backbone: expected 'mobilenet_v2', found 'vgg19'"):
+        check_data_matches(mobilenet, data.dims, data.classes, tmp_path)
