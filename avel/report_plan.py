@@ -1,0 +1,202 @@
+"""The runs behind RESULTS.md: which model, task, ablation, lambda and seed, and where each one lives.
+
+A run is a `RunSpec`; its `name` is a stable directory under the runs folder, so the report
+command finds the runs it trained before and trains only the missing ones. Three sections:
+    main       co-attention vs. baseline on SEL, WSEL, CML for every seed (Tables II-IV)
+    ablations  the Table V variants of the co-attention model, first seed only
+    sweeps     lambda_c, lambda_s, lambda_w over Fig. 5's grid, first seed only
+CML runs start from the matching SEL run's best.pt, as the paper starts CML from the MMEL model;
+the baseline's CML network (AVDLN) shares no layers with its SEL network and starts from nothing.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+
+from avel.config import ABLATIONS, MODELS, TASKS, ModelConfig, RunConfig, TrainConfig, check_choice
+from avel.evaluate import DEVICES
+from avel.train import BEST, with_lambda
+
+SECTIONS = ("main", "ablations", "sweeps")
+ONLY_CHOICES = (*SECTIONS, "all")
+SWEEP_LAMBDAS = (0.0, 0.1, 0.3, 0.5, 0.7, 0.9, 1.0)  # Fig. 5's grid
+MIN_SEEDS = 3  # the issue asks for mean +- std over at least 3 seeds
+
+
+@dataclass
+class ReportConfig:
+    """Everything `python -m avel report` is asked to do (the CLI fills it)."""
+
+    data: str  # AVE-layout feature folder
+    out: str = "RESULTS.md"
+    runs: str = "runs/report"  # one sub-folder per run (RunSpec.name)
+    figures: str = "docs/figures"
+    seeds: tuple[int, ...] = (0, 1, 2)  # main comparison; ablations and sweeps use seeds[0]
+    lambdas: tuple[float, ...] = SWEEP_LAMBDAS
+    epochs: int | None = None  # SEL/WSEL; None: the paper's 300
+    cml_epochs: int | None = None  # None: the paper's 30
+    device: str = "auto"  # training device; the report's own evaluations run on the CPU
+    only: str = "all"  # one of ONLY_CHOICES
+    chance_margin: float = 0.05  # "well above chance": at least 5 points above it
+    swap_seed: int = 0  # the fixed permutation of the modality check
+    tsne_classes: int = 7  # Fig. 7 shows the 7 most frequent event classes
+    tsne_max_points: int = 1000  # t-SNE cost grows quickly with points; subsampled above this
+
+    def __post_init__(self) -> None:
+        check_choice("--only", self.only, ONLY_CHOICES)
+        check_choice("--device", self.device, DEVICES)
+        self.seeds, self.lambdas = tuple(self.seeds), tuple(self.lambdas)
+        if not self.seeds or len(set(self.seeds)) != len(self.seeds):
+            raise ValueError(f"--seeds: expected distinct seeds, got {list(self.seeds)}")
+        if not self.lambdas or len(set(self.lambdas)) != len(self.lambdas):
+            raise ValueError(f"--lambdas: expected distinct values, got {list(self.lambdas)}")
+        if any(not 0.0 <= value <= 1.0 for value in self.lambdas):
+            raise ValueError(f"--lambdas: expected stream weights in [0, 1], got {list(self.lambdas)}")
+        for name, value in (("--epochs", self.epochs), ("--cml-epochs", self.cml_epochs)):
+            if value is not None and value < 1:
+                raise ValueError(f"{name}: expected >= 1, got {value}")
+
+    @property
+    def sections(self) -> tuple[str, ...]:
+        """The sections --only selects."""
+        return SECTIONS if self.only == "all" else (self.only,)
+
+    def requested_epochs(self, task: str) -> int | None:
+        """--epochs or --cml-epochs as given (None: the paper's)."""
+        return self.cml_epochs if task == "cml" else self.epochs
+
+    def epochs_for(self, task: str) -> int:
+        """Epochs a run of `task` trains for, the paper's filled in."""
+        return TrainConfig(epochs=self.requested_epochs(task)).resolved(task).epochs
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One training run; `init` is the SEL run whose best.pt starts a co-attention CML run."""
+
+    task: str
+    model: str = "coatt"
+    ablation: str = "full"
+    stream_weight: float | None = None  # the task's lambda (eq. 5-7); None: the paper's value
+    seed: int = 0
+    init: RunSpec | None = None
+
+    @property
+    def name(self) -> str:
+        """Stable folder name, e.g. "sel-coatt-full-seed0", "cml-coatt-full-lambda0.1-seed0"."""
+        parts = [self.task, self.model]
+        if self.model == "coatt":
+            parts.append(self.ablation)
+        if self.stream_weight is not None:
+            parts.append(f"lambda{self.stream_weight:g}")
+        return "-".join([*parts, f"seed{self.seed}"])
+
+    @property
+    def stream_weight_used(self) -> float:
+        """The lambda the run trains with: the swept value, or the paper's (Sec. IV-A)."""
+        paper = ModelConfig(task=self.task).cspa_weight
+        return paper if self.stream_weight is None else self.stream_weight
+
+
+@dataclass
+class Plan:
+    """Runs in training order (each init before the runs it starts) and what each section shows."""
+
+    runs: dict[str, RunSpec]
+    sections: dict[str, list[str]]  # section -> run names, in table order
+
+    def section_of(self, name: str) -> list[str]:
+        """The sections that show a run (empty for a run planned only as another's init)."""
+        return [section for section, names in self.sections.items() if name in names]
+
+
+def _task_runs(model: str, ablation: str, seed: int) -> list[RunSpec]:
+    """SEL, WSEL and CML of one model variant; co-attention CML starts from its SEL run."""
+    sel = RunSpec("sel", model, ablation, seed=seed)
+    cml = RunSpec("cml", model, ablation, seed=seed, init=sel if model == "coatt" else None)
+    return [sel, RunSpec("wsel", model, ablation, seed=seed), cml]
+
+
+def _sweep_runs(lambdas: tuple[float, ...], seed: int) -> list[RunSpec]:
+    """Fig. 5: each task's lambda over the grid; the paper's value maps onto the main run's name."""
+    sel = RunSpec("sel", seed=seed)
+    runs = []
+    for task in TASKS:
+        paper = ModelConfig(task=task).cspa_weight
+        for value in lambdas:
+            weight = None if value == paper else value
+            runs.append(RunSpec(task, stream_weight=weight, seed=seed, init=sel if task == "cml" else None))
+    return runs
+
+
+def plan_runs(config: ReportConfig) -> Plan:
+    """Every run the requested sections need, once each, inits first."""
+    first = config.seeds[0]
+    wanted = {
+        "main": [
+            spec for model in MODELS for seed in config.seeds for spec in _task_runs(model, "full", seed)
+        ],
+        "ablations": [spec for ablation in ABLATIONS for spec in _task_runs("coatt", ablation, first)],
+        "sweeps": _sweep_runs(config.lambdas, first),
+    }
+    runs: dict[str, RunSpec] = {}
+    sections = {}
+    for section in config.sections:
+        sections[section] = [spec.name for spec in wanted[section]]
+        for spec in wanted[section]:
+            if spec.init is not None:
+                runs.setdefault(spec.init.name, spec.init)
+            runs.setdefault(spec.name, spec)
+    ordered = sorted(runs.values(), key=lambda spec: spec.init is not None)  # stable: inits stay first
+    return Plan(runs={spec.name: spec for spec in ordered}, sections=sections)
+
+
+def run_dir(config: ReportConfig, spec: RunSpec) -> Path:
+    """Where a run lives: RUNS/<spec.name>."""
+    return Path(config.runs) / spec.name
+
+
+def run_config(config: ReportConfig, spec: RunSpec) -> RunConfig:
+    """The train() request of a run; the init path is written as --runs was given (see train_command)."""
+    model = ModelConfig(model=spec.model, task=spec.task, ablation=spec.ablation)
+    if spec.stream_weight is not None:
+        model = with_lambda(model, spec.stream_weight)
+    train = TrainConfig(
+        epochs=config.requested_epochs(spec.task),
+        seed=spec.seed,
+        device=config.device,
+        init=None if spec.init is None else str(run_dir(config, spec.init) / BEST),
+    )
+    return RunConfig(data=config.data, out=str(run_dir(config, spec)), model=model, train=train)
+
+
+def train_command(config: ReportConfig, spec: RunSpec) -> str:
+    """The `python -m avel train` line that trains the same run (shown in the report's appendix)."""
+    run = run_config(config, spec)
+    words = ["python", "-m", "avel", "train", "--task", spec.task, "--model", spec.model]
+    if spec.model == "coatt":
+        words += ["--ablation", spec.ablation]
+    if spec.stream_weight is not None:
+        words += ["--lambda", f"{spec.stream_weight:g}"]
+    words += ["--seed", str(spec.seed)]
+    if run.train.epochs is not None:
+        words += ["--epochs", str(run.train.epochs)]
+    if run.train.init is not None:
+        words += ["--init", run.train.init]
+    return shlex.join([*words, "--data", run.data, "--out", run.out])
+
+
+def report_command(config: ReportConfig) -> str:
+    """The `python -m avel report` line that reproduces this report (defaults left out)."""
+    words = ["python", "-m", "avel", "report", "--data", config.data, "--out", config.out]
+    words += ["--runs", config.runs, "--figures", config.figures, "--seeds", *map(str, config.seeds)]
+    if config.lambdas != SWEEP_LAMBDAS:
+        words += ["--lambdas", *(f"{value:g}" for value in config.lambdas)]
+    for option, value in (("--epochs", config.epochs), ("--cml-epochs", config.cml_epochs)):
+        if value is not None:
+            words += [option, str(value)]
+    if config.only != "all":
+        words += ["--only", config.only]
+    return shlex.join(words)

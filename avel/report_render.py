@@ -1,0 +1,478 @@
+"""RESULTS.md as a pure function of the collected results: same runs and data, same bytes.
+
+Only the "Generated:" line changes between renderings. Percentages carry one decimal; a cell of
+several seeds is "mean ± sample std (n=k)". Our numbers and the paper's are never in one table.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from avel.config import ABLATIONS, MODELS, TASKS, ModelConfig, TrainConfig
+from avel.evaluate import PAPER_RESULTS
+from avel.report_figures import FIGURE_FILES, LAMBDA_NAMES, frequent_event_classes
+from avel.report_plan import MIN_SEEDS, report_command, train_command
+from avel.report_results import (
+    MODEL_LABELS,
+    REPORT_SPLIT,
+    SUBTASKS,
+    SWAP_KEYS,
+    SWEEP_COLUMNS,
+    ReportResults,
+    RunResult,
+    mean_std,
+    subtask_scores,
+    sweep_points,
+)
+
+PAPER_LABEL = "paper, real AVE, VGG19/VGGish features"
+GENERATED_PREFIX = "Generated: "  # the one line that differs between two renderings
+SUBTASK_LABELS = {"a2v": "A2V", "v2a": "V2A", "sel": "SEL", "wsel": "WSEL"}
+ABLATION_LABELS = {  # Table V's row names
+    "full": "CSPA + CSEA (full model)",
+    "cspa": "CSPA only",
+    "csea": "CSEA only",
+    "cspa_no_aa": "(CSPA /aa) + CSEA",
+    "csea_no_v2a": "CSPA + (CSEA /v2a)",
+    "csea_no_a2v": "CSPA + (CSEA /a2v)",
+}
+CHANCE_RULES = {
+    "a2v": "mean of 1/(T - l + 1) over the scored videos (l = event length)",
+    "v2a": "mean of 1/(T - l + 1) over the scored videos (l = event length)",
+    "sel": "share of the most frequent class (majority-class guess)",
+    "wsel": "share of the most frequent class (majority-class guess)",
+}
+SWAP_LABELS = {
+    "both": "both modalities",
+    "audio_swapped": "audio swapped",
+    "visual_swapped": "visual swapped",
+}
+
+
+def percent(value: float) -> str:
+    """An accuracy in [0, 1] as a percentage with one decimal, as the paper's tables print it."""
+    return f"{100 * value:.1f}"
+
+
+def format_mean_std(values: Sequence[float]) -> str:
+    """ "76.5 ± 1.2 (n=3)" in percent; one value: "76.5 (n=1)"; none: "-"."""
+    if not values:
+        return "-"
+    mean, std = mean_std(values)
+    spread = "" if std is None else f" ± {percent(std)}"
+    return f"{percent(mean)}{spread} (n={len(values)})"
+
+
+def format_duration(seconds: float) -> str:
+    """Seconds, minutes or hours, whichever keeps the number short."""
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {secs:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A GitHub-markdown table."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join([*lines, *("| " + " | ".join(row) + " |" for row in rows)])
+
+
+def _runs_of(results: ReportResults, section: str) -> list[RunResult]:
+    return [results.runs[name] for name in results.plan.sections.get(section, [])]
+
+
+def _scores_by_subtask(runs: Sequence[RunResult]) -> dict[str, list[float]]:
+    collected: dict[str, list[float]] = {subtask: [] for subtask in SUBTASKS}
+    for run in runs:
+        for subtask, value in run.scores.items():
+            collected[subtask].append(value)
+    return collected
+
+
+def _chances(results: ReportResults) -> dict[str, float]:
+    """Chance of each sub-task on the test split (labels only: the same for every run of a task)."""
+    return {subtask: run.chance for run in results.runs.values() for subtask in run.scores}
+
+
+def _figure(results: ReportResults, figures: dict[str, Path], key: str, caption: str) -> str:
+    if key not in figures:
+        return f"_Figure {FIGURE_FILES[key]} was not drawn._"
+    link = Path(os.path.relpath(figures[key], Path(results.config.out).resolve().parent)).as_posix()
+    return f"![{caption}]({link})"
+
+
+def _header(results: ReportResults, generated: str) -> str:
+    return "\n".join(
+        [
+            "# Results: audio-visual event localization, co-attention vs. baseline",
+            "",
+            f"{GENERATED_PREFIX}{generated}",
+            "",
+            f"Reproduce: `{report_command(results.config)}`",
+            "",
+            f"Every number below is ours, measured on `{results.data.path}`, unless its table is labelled "
+            f'"{PAPER_LABEL}". The paper\'s numbers are shown for reference only: they compare with ours '
+            "only on the same data and features.",
+        ]
+    )
+
+
+def _setup(results: ReportResults) -> str:
+    data, config = results.data, results.config
+    info = data.features_info or {}
+    backbones = (
+        f"visual backbone `{info.get('visual_backbone')}`, audio backbone `{info.get('audio_backbone')}`"
+        if info
+        else "no features.json (as with the official AVE VGG19/VGGish features)"
+    )
+    sizes = {
+        order: "/".join(str(split_sizes[split]) for split in ("train", "val", "test"))
+        for order, split_sizes in data.split_sizes.items()
+    }
+    dims = data.dims
+    epochs = {
+        task: sorted({run.epochs for run in results.runs.values() if run.spec.task == task}) for task in TASKS
+    }
+    paper = {task: TrainConfig().resolved(task) for task in TASKS}
+    seeds = ", ".join(map(str, config.seeds))
+    lines = [
+        "## Setup",
+        "",
+        f"- Data: `{data.path}`, {data.num_videos} videos, {data.num_classes} classes; "
+        f"train/val/test videos {sizes['sel']} (SEL/WSEL), {sizes['cml']} (CML); "
+        f"T = {dims.num_segments} one-second segments, audio C_a = {dims.audio_dim}, visual "
+        f"{dims.grid_h}x{dims.grid_w}x{dims.visual_dim}; {backbones}.",
+        "- Selection: each run keeps the epoch with the best validation score (SEL/WSEL segment "
+        "accuracy, CML mean of A2V and V2A); the test split is scored once, for that epoch only. "
+        "Nothing here was tuned on the test split.",
+        f"- Seeds: {seeds} for the co-attention vs. baseline comparison; the ablations and the lambda "
+        f"sweep use seed {config.seeds[0]} only (one seed).",
+        "- Epochs: "
+        + ", ".join(f"{task.upper()} {'/'.join(map(str, epochs[task])) or '-'}" for task in TASKS)
+        + f" (paper: {paper['sel'].epochs} SEL/WSEL, {paper['cml'].epochs} CML); batch "
+        f"{paper['sel'].batch_size} SEL/WSEL, {paper['cml'].batch_size} CML; Adam, lr {paper['sel'].lr:g}.",
+        "- CML runs start from the matching SEL run's best.pt (the paper starts CML from the MMEL "
+        "model); the baseline's CML network (AVDLN) shares no layers with it and starts from scratch.",
+        *_hardware_lines(results),
+        f"- Training time: {format_duration(sum(run.seconds for run in results.runs.values()))} in all "
+        f"over {len(results.runs)} runs ("
+        + ", ".join(
+            f"{section} {format_duration(sum(run.seconds for run in _runs_of(results, section)))}"
+            for section in results.plan.sections
+        )
+        + "; a run shared by sections is counted in each), the sum of the per-epoch times in "
+        "history.jsonl; per run in the appendix.",
+        "- The report's own evaluations (modality check, Fig. 4, Fig. 7) run on the CPU.",
+    ]
+    if len(config.seeds) < MIN_SEEDS:
+        lines.append(
+            f"- **Only {len(config.seeds)} seed(s): fewer than the {MIN_SEEDS} the comparison calls for.**"
+        )
+    return "\n".join(lines)
+
+
+def _hardware_lines(results: ReportResults) -> list[str]:
+    counts = Counter(run.hardware for run in results.runs.values())
+    lines = [
+        f"- Hardware ({count} runs): {hardware}."
+        for hardware, count in sorted(counts.items(), key=str)
+        if hardware is not None
+    ]
+    if None in counts:
+        lines.append(f"- Hardware ({counts[None]} runs): not recorded (trained outside `avel report`)")
+    return lines
+
+
+def _chance_section(results: ReportResults) -> str:
+    chances, margin = _chances(results), results.config.chance_margin
+    rows = [[SUBTASK_LABELS[s], percent(chances[s]), CHANCE_RULES[s]] for s in SUBTASKS if s in chances]
+    lines = [
+        "## Chance levels and the chance check",
+        "",
+        table(["sub-task", f"chance on {REPORT_SPLIT} (%)", "rule"], rows),
+        "",
+    ]
+    flags = results.chance_flags
+    if not flags:
+        lines.append(
+            f"Check passed: all {len(results.runs)} trained runs score at least {percent(margin)} points "
+            "above chance on every sub-task they are scored on."
+        )
+    else:
+        lines += [
+            f"**Check failed: {len(flags)} score(s) below chance + {percent(margin)} points:**",
+            "",
+            table(
+                ["run", "sub-task", "test (%)", "chance (%)"],
+                [
+                    [f"`{f.run}`", SUBTASK_LABELS[f.subtask], percent(f.value), percent(f.chance)]
+                    for f in flags
+                ],
+            ),
+        ]
+    return "\n".join(lines)
+
+
+def _paper_row(model: str, ablation: str) -> list[str]:
+    paper = PAPER_RESULTS.get((model, ablation), {})
+    return [f"{paper[s]:.1f}" if s in paper else "-" for s in SUBTASKS]
+
+
+def _main_section(results: ReportResults) -> str:
+    runs = _runs_of(results, "main")
+    scores = {model: _scores_by_subtask([r for r in runs if r.spec.model == model]) for model in MODELS}
+    chances = _chances(results)
+    header = ["method", *(SUBTASK_LABELS[s] for s in SUBTASKS)]
+    rows = [[f"ours: {MODEL_LABELS[m]}", *(format_mean_std(scores[m][s]) for s in SUBTASKS)] for m in MODELS]
+    rows.append(["chance", *(percent(chances[s]) if s in chances else "-" for s in SUBTASKS)])
+    lines = [
+        "## Tables II-IV analogue: co-attention vs. baseline",
+        "",
+        f"Test accuracy (%), mean ± sample std over seeds {', '.join(map(str, results.config.seeds))} "
+        "(n shown). A2V/V2A: cross-modality localization (Table II); SEL: supervised event localization "
+        "(Table III); WSEL: weakly supervised (Table IV).",
+        "",
+        table(header, rows),
+        "",
+        *_comparison_lines(scores),
+        "",
+        f"### The paper's numbers ({PAPER_LABEL}; not ours)",
+        "",
+        table(
+            header,
+            [
+                ["co-attention (paper, Tables II-V)", *_paper_row("coatt", "full")],
+                ["baseline: AVDLN / Audio-visual+Att (paper)", *_paper_row("baseline", "full")],
+            ],
+        ),
+    ]
+    return "\n".join(lines)
+
+
+def _comparison_lines(scores: dict[str, dict[str, list[float]]]) -> list[str]:
+    """Per sub-task: does the co-attention model beat the baseline on the mean? Said either way."""
+    lines = []
+    for subtask in SUBTASKS:
+        ours, base = scores["coatt"][subtask], scores["baseline"][subtask]
+        if not ours or not base:
+            continue
+        (ours_mean, ours_std), (base_mean, base_std) = mean_std(ours), mean_std(base)
+        verdict = "beats the baseline" if ours_mean > base_mean else "**does not beat the baseline**"
+        spread = [std for std in (ours_std, base_std) if std is not None]
+        within = spread and abs(ours_mean - base_mean) < max(spread)
+        lines.append(
+            f"- {SUBTASK_LABELS[subtask]}: co-attention {verdict} ({percent(ours_mean)} vs. "
+            f"{percent(base_mean)}, difference {100 * (ours_mean - base_mean):+.1f} points"
+            + ("; within the seeds' spread)" if within else ")")
+        )
+    return lines
+
+
+def _modality_section(results: ReportResults) -> str:
+    swaps = results.swaps
+    lines = [
+        "## Modality check: SEL with one modality taken from another video",
+        "",
+        f"Each {REPORT_SPLIT} video's audio (then visual) features are replaced by those of another "
+        f"{REPORT_SPLIT} video (a fixed derangement, seed {results.config.swap_seed}); labels stay. "
+        "A model that uses both modalities must lose accuracy both times. "
+        "Segment accuracy (%), mean ± std over seeds:",
+        "",
+    ]
+    rows = []
+    for model in MODELS:
+        model_runs = [name for name in swaps if results.runs[name].spec.model == model]
+        rows.append(
+            [
+                MODEL_LABELS[model],
+                *(format_mean_std([swaps[name][key] for name in model_runs]) for key in SWAP_KEYS),
+            ]
+        )
+    lines += [table(["model", *(SWAP_LABELS[key] for key in SWAP_KEYS)], rows), ""]
+    failures = [
+        f"- **`{name}`: accuracy does not drop with the {key.split('_')[0]} swapped "
+        f"({percent(accuracies[key])} vs. {percent(accuracies['both'])})**"
+        for name, accuracies in swaps.items()
+        for key in SWAP_KEYS[1:]
+        if accuracies[key] >= accuracies["both"]
+    ]
+    lines += failures or [
+        f"Check passed: all {len(swaps)} SEL runs lose accuracy with either modality swapped."
+    ]
+    return "\n".join(lines)
+
+
+def _fig4_section(results: ReportResults, figures: dict[str, Path]) -> str:
+    dataset = results.dataset
+    seed = results.config.seeds[0]
+    lines = [
+        f"## Fig. 4 analogue: confusion matrices and per-class accuracy (SEL, {REPORT_SPLIT}, seed {seed})",
+        "",
+        _figure(results, figures, "confusion_baseline", "confusion matrix, baseline"),
+        _figure(results, figures, "confusion_coatt", "confusion matrix, co-attention"),
+        _figure(results, figures, "per_class", "per-class accuracy"),
+        "",
+    ]
+    if dataset is None:
+        return "\n".join(lines)
+    coatt, base = dataset.models["coatt"], dataset.models["baseline"]
+    counts = coatt.confusion.sum(axis=1)  # (C,) true segments per class
+    present = np.flatnonzero(counts)
+    rows = [
+        [
+            str(i),
+            dataset.classes[i],
+            str(int(counts[i])),
+            percent(coatt.per_class[i]),
+            percent(base.per_class[i]),
+        ]
+        for i in present
+    ]
+    better = int((coatt.per_class[present] > base.per_class[present]).sum())
+    worse = int((coatt.per_class[present] < base.per_class[present]).sum())
+    lines += [
+        table(["#", "class", "segments", "co-attention (%)", "baseline (%)"], rows),
+        "",
+        f"Co-attention is more accurate on {better}, less accurate on {worse}, of the {len(present)} "
+        f"classes present in the {REPORT_SPLIT} split.",
+    ]
+    return "\n".join(lines)
+
+
+def _fig7_section(results: ReportResults, figures: dict[str, Path]) -> str:
+    dataset, config = results.dataset, results.config
+    shown = ""
+    if dataset is not None:
+        classes = frequent_event_classes(dataset.labels, len(dataset.classes), config.tsne_classes)
+        shown = ", ".join(f"{i} {dataset.classes[i]}" for i in classes)
+    return "\n".join(
+        [
+            "## Fig. 7 analogue: t-SNE of raw, CSPA and CSEA features",
+            "",
+            f"Co-attention SEL model, seed {config.seeds[0]}, {REPORT_SPLIT} segments of its "
+            f"(up to) {config.tsne_classes} most frequent event classes ({shown}), "
+            f"at most {config.tsne_max_points} points per panel (stratified subsample). Raw: the input "
+            "features (visual averaged over the grid); CSPA / CSEA: each stream's features before its LSTM.",
+            "",
+            _figure(results, figures, "tsne", "t-SNE of raw, CSPA and CSEA features"),
+        ]
+    )
+
+
+def _ablation_section(results: ReportResults) -> str:
+    runs = _runs_of(results, "ablations")
+    scores = {a: _scores_by_subtask([r for r in runs if r.spec.ablation == a]) for a in ABLATIONS}
+    header = ["variant", *(SUBTASK_LABELS[s] for s in SUBTASKS)]
+    best = {s: max(ABLATIONS, key=lambda a, s=s: scores[a][s][0] if scores[a][s] else -1.0) for s in SUBTASKS}
+    return "\n".join(
+        [
+            f"## Table V analogue: ablations (test, seed {results.config.seeds[0]} only: one seed)",
+            "",
+            "Test accuracy (%) of each co-attention variant; with one seed, differences smaller than the "
+            "seed spread of the main table are not evidence.",
+            "",
+            table(
+                header,
+                [[ABLATION_LABELS[a], *(format_mean_std(scores[a][s]) for s in SUBTASKS)] for a in ABLATIONS],
+            ),
+            "",
+            "Best variant per sub-task (ours): "
+            + "; ".join(f"{SUBTASK_LABELS[s]}: {ABLATION_LABELS[best[s]]}" for s in SUBTASKS)
+            + ".",
+            "",
+            f"### Table V of the paper ({PAPER_LABEL}; not ours)",
+            "",
+            table(header, [[ABLATION_LABELS[a], *_paper_row("coatt", a)] for a in ABLATIONS]),
+        ]
+    )
+
+
+def _sweep_section(results: ReportResults, figures: dict[str, Path]) -> str:
+    points = sweep_points(results)
+    by_lambda: dict[float, dict[str, float]] = {}
+    for task_points in points.values():
+        for value, scores in task_points:
+            by_lambda.setdefault(value, {}).update(scores)
+    columns = [(task, column) for task in SWEEP_COLUMNS for column in SWEEP_COLUMNS[task]]
+    header = ["lambda", *(f"{SUBTASK_LABELS[c]} ({LAMBDA_NAMES[t]})" for t, c in columns)]
+    rows = [
+        [f"{value:g}", *(percent(by_lambda[value][c]) if c in by_lambda[value] else "-" for _, c in columns)]
+        for value in sorted(by_lambda)
+    ]
+    paper = ", ".join(f"{LAMBDA_NAMES[t]} = {ModelConfig(task=t).cspa_weight:g}" for t in SWEEP_COLUMNS)
+    return "\n".join(
+        [
+            f"## Fig. 5 analogue: the stream weights lambda (test, seed {results.config.seeds[0]} only)",
+            "",
+            "Each task's lambda is its CSPA stream's share of the loss (CSEA gets 1 - lambda; eq. 5-7). "
+            f"Test accuracy (%). The paper's values: {paper}; the paper gives Fig. 5 as a plot only.",
+            "",
+            table(header, rows),
+            "",
+            _figure(results, figures, "sweep", "test accuracy against lambda_c, lambda_s, lambda_w"),
+        ]
+    )
+
+
+def _run_scores(scores: dict[str, float]) -> str:
+    return ", ".join(f"{SUBTASK_LABELS[s]} {percent(v)}" for s, v in scores.items())
+
+
+def _appendix(results: ReportResults) -> str:
+    rows = []
+    for name, run in results.runs.items():
+        sections = ", ".join(results.plan.section_of(name)) or "init only"
+        rows.append(
+            [
+                f"`{name}`",
+                sections,
+                f"{run.best_epoch}/{run.epochs}",
+                _run_scores(subtask_scores(run.val, run.spec.task)),
+                _run_scores(run.scores),
+                format_duration(run.seconds),
+            ]
+        )
+    commands = [train_command(results.config, run.spec) for run in results.runs.values()]
+    return "\n".join(
+        [
+            "## Appendix: every run",
+            "",
+            f"Runs under `{results.config.runs}`, in training order "
+            "(an SEL run before the CML run it starts).",
+            "",
+            table(["run", "shown in", "best epoch / epochs", "val (%)", "test (%)", "training time"], rows),
+            "",
+            "The same runs one by one (the report command above trains exactly these):",
+            "",
+            "```sh",
+            *commands,
+            "```",
+        ]
+    )
+
+
+def render_markdown(results: ReportResults, figures: dict[str, Path], generated: str) -> str:
+    """The whole RESULTS.md; `figures` maps report_figures.FIGURE_FILES keys to written files."""
+    sections = results.plan.sections
+    parts = [_header(results, generated), _setup(results), _chance_section(results)]
+    if "main" in sections:
+        parts += [
+            _main_section(results),
+            _modality_section(results),
+            _fig4_section(results, figures),
+            _fig7_section(results, figures),
+        ]
+    if "ablations" in sections:
+        parts.append(_ablation_section(results))
+    if "sweeps" in sections:
+        parts.append(_sweep_section(results, figures))
+    parts.append(_appendix(results))
+    return "\n\n".join(parts) + "\n"

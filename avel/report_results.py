@@ -1,0 +1,248 @@
+"""Everything the report states, read from finished runs and the data: no training happens here.
+
+The numbers come from each run's best.pt (selected on validation, scored once on test) and
+history.jsonl. Two checks are computed here on the CPU, so they are the same on every rerun:
+the chance check (every trained model well above chance) and the modality check (SEL accuracy
+must drop when one modality's features come from another video).
+"""
+
+from __future__ import annotations
+
+import logging
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from avel.checkpoint import check_data_matches, load_checkpoint, read_checkpoint, read_features
+from avel.config import MODELS
+from avel.data import SPLITS, AVEDirectory, AVESplit, FeatureDims
+from avel.evaluate import evaluate_model
+from avel.explore import DatasetSummary, summarize_dataset
+from avel.report_plan import Plan, ReportConfig, RunSpec, run_dir
+from avel.report_run import plan_states, read_hardware, read_history
+from avel.train import BEST
+
+log = logging.getLogger(__name__)
+
+REPORT_SPLIT = "test"
+EVAL_DEVICE = "cpu"  # the report's own evaluations: deterministic, so reruns give the same bytes
+SUBTASKS = ("a2v", "v2a", "sel", "wsel")  # the columns of Tables II-V
+MODALITIES = ("audio", "visual")
+SWAP_KEYS = ("both", "audio_swapped", "visual_swapped")
+MODEL_LABELS = {"coatt": "co-attention (Xue et al.)", "baseline": "baseline (Tian et al.)"}
+SWEEP_COLUMNS = {"cml": ("a2v", "v2a"), "sel": ("sel",), "wsel": ("wsel",)}  # Fig. 5's curves per task
+
+
+@dataclass
+class RunResult:
+    """What a finished run scored and cost."""
+
+    spec: RunSpec
+    val: dict[str, Any]
+    test: dict[str, Any]
+    best_epoch: int
+    epochs: int
+    seconds: float  # training time: sum of history.jsonl "seconds"
+    hardware: str | None  # None: not trained by the report command, so not recorded
+
+    @property
+    def scores(self) -> dict[str, float]:
+        """Test accuracy per sub-task: {"a2v", "v2a"} for CML, {task} for SEL/WSEL."""
+        return subtask_scores(self.test, self.spec.task)
+
+    @property
+    def chance(self) -> float:
+        return float(self.test["chance"])
+
+
+@dataclass
+class DataFacts:
+    """The data the runs used, as the report describes it."""
+
+    path: str
+    num_videos: int
+    num_classes: int
+    dims: FeatureDims
+    split_sizes: dict[str, dict[str, int]]  # "sel"/"cml" order -> split -> videos
+    features_info: dict[str, Any] | None  # features.json of the extractor; None for official AVE
+
+
+@dataclass
+class ChanceFlag:
+    """A run whose score on a sub-task is not well above that sub-task's chance."""
+
+    run: str
+    subtask: str
+    value: float
+    chance: float
+
+
+@dataclass
+class ReportResults:
+    """All inputs of the rendered report and figures."""
+
+    config: ReportConfig
+    plan: Plan
+    runs: dict[str, RunResult]
+    data: DataFacts
+    swaps: dict[str, dict[str, float]]  # SEL run of the main section -> SWAP_KEYS accuracies
+    dataset: DatasetSummary | None  # both models' seed-0 SEL runs on the test split (Fig. 4, 7)
+    chance_flags: list[ChanceFlag]
+
+
+def subtask_scores(test: dict[str, Any], task: str) -> dict[str, float]:
+    """Map a run's test metrics onto the table columns."""
+    if task == "cml":
+        return {"a2v": float(test["a2v"]), "v2a": float(test["v2a"])}
+    return {task: float(test["accuracy"])}
+
+
+def sweep_points(results: ReportResults) -> dict[str, list[tuple[float, dict[str, float]]]]:
+    """Fig. 5: task -> (lambda, test scores) sorted by lambda, from the sweeps section's runs."""
+    points: dict[str, list[tuple[float, dict[str, float]]]] = {task: [] for task in SWEEP_COLUMNS}
+    for name in results.plan.sections.get("sweeps", []):
+        result = results.runs[name]
+        points[result.spec.task].append((result.spec.stream_weight_used, result.scores))
+    return {task: sorted(values, key=lambda point: point[0]) for task, values in points.items()}
+
+
+def mean_std(values: Sequence[float]) -> tuple[float, float | None]:
+    """Mean and sample standard deviation (n - 1); None when one value leaves it undefined."""
+    if not values:
+        raise ValueError("mean_std: expected at least one value, got none")
+    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else None
+
+
+def chance_flags(runs: dict[str, RunResult], margin: float) -> list[ChanceFlag]:
+    """Every (run, sub-task) scoring below chance + margin."""
+    return [
+        ChanceFlag(name, subtask, value, result.chance)
+        for name, result in runs.items()
+        for subtask, value in result.scores.items()
+        if value < result.chance + margin
+    ]
+
+
+def derangement(size: int, seed: int) -> np.ndarray:
+    """A seeded permutation with no fixed point: item i takes the features of item source[i] != i.
+
+    A random order, each item taking its predecessor's features in that order (one random cycle).
+    """
+    if size < 2:
+        raise ValueError(f"cannot give each video another video's features: the split has {size} video(s)")
+    order = np.random.default_rng(seed).permutation(size)
+    source = np.empty(size, dtype=np.int64)
+    source[order] = np.roll(order, 1)
+    return source
+
+
+def swap_modality(split: AVESplit, modality: str, source: np.ndarray) -> AVESplit:
+    """The split with `modality`'s features of video i replaced by those of video source[i]."""
+    if modality not in MODALITIES:
+        raise ValueError(f"unknown modality {modality!r}; valid: {', '.join(MODALITIES)}")
+    return AVESplit(
+        audio=split.audio[source] if modality == "audio" else split.audio,
+        visual=split.visual[source] if modality == "visual" else split.visual,
+        labels=split.labels,
+        event=split.event,
+        video_labels=split.video_labels,
+        rows=split.rows,
+    )
+
+
+def modality_swap_accuracy(
+    checkpoint: str | Path, data_dir: str | Path, split: str = REPORT_SPLIT, seed: int = 0
+) -> dict[str, float]:
+    """SEL/WSEL segment accuracy with both modalities, then with audio, then visual, from other videos.
+
+    A model that uses a modality loses accuracy when that modality no longer belongs to the video.
+    """
+    loaded = load_checkpoint(checkpoint, EVAL_DEVICE)
+    task = loaded.model_config.task
+    if task == "cml":
+        raise ValueError(f"{checkpoint}: expected an SEL or WSEL checkpoint, found a CML one")
+    data = AVEDirectory(data_dir)
+    check_data_matches(loaded, data.dims, tuple(data.classes), Path(data_dir))
+    dataset = data.dataset(split, task)
+    source = derangement(len(dataset), seed)
+    variants = {
+        "both": dataset,
+        "audio_swapped": swap_modality(dataset, "audio", source),
+        "visual_swapped": swap_modality(dataset, "visual", source),
+    }
+    device = torch.device(EVAL_DEVICE)
+    return {
+        key: float(evaluate_model(loaded.model, variant, task, loaded.classes, device)["accuracy"])
+        for key, variant in variants.items()
+    }
+
+
+def _run_result(config: ReportConfig, spec: RunSpec, epochs: int, hardware: dict[str, str]) -> RunResult:
+    out = run_dir(config, spec)
+    best = read_checkpoint(out / BEST)
+    return RunResult(
+        spec=spec,
+        val=best["metrics"]["val"],
+        test=best["metrics"]["test"],
+        best_epoch=int(best["epoch"]),
+        epochs=epochs,
+        seconds=sum(record["seconds"] for record in read_history(out, epochs)),
+        hardware=hardware.get(spec.name),
+    )
+
+
+def _data_facts(config: ReportConfig) -> DataFacts:
+    data = AVEDirectory(config.data)
+    return DataFacts(
+        path=config.data,
+        num_videos=data.num_videos,
+        num_classes=len(data.classes),
+        dims=data.dims,
+        split_sizes={
+            order: {split: len(data.order(split, order)) for split in SPLITS} for order in ("sel", "cml")
+        },
+        features_info=read_features(config.data)["info"],
+    )
+
+
+def collect_results(plan: Plan, config: ReportConfig) -> ReportResults:
+    """Read every planned run (all must be done) and run the report's checks on the test split."""
+    states = plan_states(plan, config)
+    unfinished = [f"{name} ({state.status})" for name, state in states.items() if state.status != "done"]
+    if unfinished:
+        raise ValueError(
+            f"{config.runs}: expected every planned run finished, found {len(unfinished)} not: "
+            f"{', '.join(unfinished)}; run the report without --dry-run to train them"
+        )
+    hardware = read_hardware(config.runs)
+    runs = {
+        name: _run_result(config, spec, states[name].epochs_done, hardware)
+        for name, spec in plan.runs.items()
+    }
+    swaps, dataset = {}, None
+    if "main" in plan.sections:
+        for name in plan.sections["main"]:
+            if runs[name].spec.task == "sel":
+                log.info("modality check: %s", name)
+                checkpoint = run_dir(config, runs[name].spec) / BEST
+                swaps[name] = modality_swap_accuracy(checkpoint, config.data, REPORT_SPLIT, config.swap_seed)
+        first = config.seeds[0]
+        models = {
+            model: load_checkpoint(run_dir(config, RunSpec("sel", model, seed=first)) / BEST, EVAL_DEVICE)
+            for model in MODELS
+        }
+        dataset = summarize_dataset(models, config.data, REPORT_SPLIT)
+    return ReportResults(
+        config=config,
+        plan=plan,
+        runs=runs,
+        data=_data_facts(config),
+        swaps=swaps,
+        dataset=dataset,
+        chance_flags=chance_flags(runs, config.chance_margin),
+    )

@@ -1,0 +1,117 @@
+"""Train the planned runs that are missing or unfinished, and record the hardware each one ran on.
+
+A run is done when last.pt reached the asked epochs and best.pt carries its test metrics (train()
+adds them after the last epoch). Anything else is handed to train(), which resumes from last.pt.
+The hardware of each run is kept in RUNS_DIR/hardware.json, so the report, rendered later and
+maybe elsewhere, still states where the numbers came from.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm import tqdm
+
+from avel.checkpoint import read_checkpoint
+from avel.evaluate import resolve_device
+from avel.report_plan import Plan, ReportConfig, run_config, run_dir
+from avel.train import BEST, HISTORY, LAST, train
+
+log = logging.getLogger(__name__)
+
+HARDWARE_FILE = "hardware.json"  # in the runs folder: run name -> hardware description
+RUN_STATUSES = ("missing", "partial", "done")
+
+
+@dataclass(frozen=True)
+class RunState:
+    """How far a run directory got."""
+
+    status: str  # one of RUN_STATUSES
+    epochs_done: int
+    epochs: int  # asked for
+
+
+def run_state(out: Path, epochs: int) -> RunState:
+    """Read last.pt and best.pt; a run trained past `epochs` is refused, not silently reported."""
+    if not (out / LAST).is_file():
+        return RunState("missing", 0, epochs)
+    done = int(read_checkpoint(out / LAST)["epoch"])
+    if done > epochs:
+        raise ValueError(
+            f"{out}: trained for {done} epochs, expected at most {epochs}; "
+            "repeat the --epochs/--cml-epochs it was trained with, or use another --runs folder"
+        )
+    finished = (
+        done == epochs
+        and (out / BEST).is_file()
+        and read_checkpoint(out / BEST)["metrics"].get("test") is not None
+    )
+    return RunState("done" if finished else "partial", done, epochs)
+
+
+def plan_states(plan: Plan, config: ReportConfig) -> dict[str, RunState]:
+    """The state of every planned run, in plan order."""
+    return {
+        name: run_state(run_dir(config, spec), config.epochs_for(spec.task))
+        for name, spec in plan.runs.items()
+    }
+
+
+def read_history(out: Path, last_epoch: int) -> list[dict[str, Any]]:
+    """history.jsonl records up to `last_epoch` (an interrupted save may have left one more line)."""
+    lines = (out / HISTORY).read_text(encoding="utf-8").splitlines()
+    return [record for record in map(json.loads, filter(None, lines)) if record["epoch"] <= last_epoch]
+
+
+def _cpu_model() -> str:
+    """The CPU's marketing name from /proc/cpuinfo (Linux), else what `platform` knows."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine() or "unknown CPU"
+
+
+def describe_hardware(device: torch.device) -> str:
+    """One line: CPU model and cores, torch version and threads, and the GPU when training used one."""
+    parts = [
+        f"CPU {_cpu_model()} ({os.cpu_count()} logical cores)",
+        f"torch {torch.__version__} with {torch.get_num_threads()} threads",
+    ]
+    if device.type == "cuda":
+        parts.append(f"GPU {torch.cuda.get_device_name(device)}")
+    return ", ".join(parts)
+
+
+def read_hardware(runs: str | Path) -> dict[str, str]:
+    """Run name -> hardware description, for the runs `avel report` trained (empty if none)."""
+    path = Path(runs) / HARDWARE_FILE
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+def _record_hardware(runs: str | Path, name: str, description: str) -> None:
+    recorded = {**read_hardware(runs), name: description}
+    path = Path(runs) / HARDWARE_FILE
+    path.write_text(json.dumps(dict(sorted(recorded.items())), indent=2) + "\n", encoding="utf-8")
+
+
+def train_missing(plan: Plan, config: ReportConfig, *, progress: bool = False) -> list[str]:
+    """Train (or resume) every run that is not done, inits first; returns the names trained."""
+    states = plan_states(plan, config)
+    todo = [name for name, state in states.items() if state.status != "done"]
+    log.info("%d of %d runs to train under %s", len(todo), len(plan.runs), config.runs)
+    hardware = describe_hardware(resolve_device(config.device))
+    for name in tqdm(todo, desc="runs", unit="run", disable=not progress):
+        log.info("training %s (%s)", name, states[name].status)
+        train(run_config(config, plan.runs[name]))
+        _record_hardware(config.runs, name, hardware)
+    return todo

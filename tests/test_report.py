@@ -1,0 +1,290 @@
+"""The results report: run plan, statistics, checks, and `python -m avel report` on `random_ave_dir`."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import re
+import shutil
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from avel.checkpoint import read_checkpoint
+from avel.cli import main
+from avel.config import ModelConfig, RunConfig, TrainConfig
+from avel.data import AVEDirectory, AVESplit
+from avel.data.layout import AUDIO_FILE, DATASET_KEY, VISUAL_FILE
+from avel.report_figures import FIGURE_FILES
+from avel.report_plan import ReportConfig, RunSpec, plan_runs, run_config
+from avel.report_render import GENERATED_PREFIX, format_duration, format_mean_std
+from avel.report_results import (
+    RunResult,
+    chance_flags,
+    collect_results,
+    derangement,
+    mean_std,
+    modality_swap_accuracy,
+    swap_modality,
+)
+from avel.report_run import run_state
+from avel.train import train
+
+TINY = ["--seeds", "0", "1", "--epochs", "1", "--cml-epochs", "1", "--lambdas", "0", "1"]
+TINY_RUNS = 2 * 2 * 3 + 5 * 3 + 2 * 3  # main (models x seeds x tasks) + other ablations + sweeps
+AUDIO_EPOCHS = 15  # co-attention SEL learns the fixture's audio prototypes by then
+VISUAL_EPOCHS = 25  # from the grid alone it takes longer
+SECTION_HEADINGS = (
+    "## Setup",
+    "## Chance levels and the chance check",
+    "## Tables II-IV analogue: co-attention vs. baseline",
+    "## Modality check: SEL with one modality taken from another video",
+    "## Fig. 4 analogue",
+    "## Fig. 7 analogue",
+    "## Table V analogue: ablations",
+    "## Fig. 5 analogue",
+    "## Appendix: every run",
+)
+
+
+# --- pure parts ---------------------------------------------------------------------------------
+
+
+def test_mean_std_is_the_sample_std_and_formats_in_percent() -> None:
+    mean, std = mean_std([0.5, 0.6, 0.7])
+    assert mean == pytest.approx(0.6) and std == pytest.approx(0.1)  # sqrt(0.02 / (3 - 1))
+    assert format_mean_std([0.5, 0.6, 0.7]) == "60.0 ± 10.0 (n=3)"
+    assert format_mean_std([0.7651, 0.7649]) == "76.5 ± 0.0 (n=2)"
+    assert mean_std([0.765]) == (0.765, None)
+    assert format_mean_std([0.765]) == "76.5 (n=1)"
+    assert format_mean_std([]) == "-"
+    with pytest.raises(ValueError, match="at least one value"):
+        mean_std([])
+    assert [format_duration(s) for s in (12.34, 125, 7322)] == ["12.3 s", "2 min 05 s", "2 h 02 min"]
+
+
+def test_plan_has_every_run_once_with_inits_first() -> None:
+    config = ReportConfig(data="d", runs="r", seeds=(0, 1), lambdas=(0.0, 0.3, 1.0))
+    plan = plan_runs(config)
+    names = list(plan.runs)
+    # lambda_s = 0.3 is the paper's: that sweep point is the main SEL run, not a new one
+    assert len(names) == TINY_RUNS + 2  # + CML and WSEL at 0.3 (their paper values are 0.6 and 0.7)
+    assert "sel-coatt-full-seed0" in plan.sections["sweeps"]
+    assert "sel-coatt-full-lambda0.3-seed0" not in names
+    assert "cml-coatt-full-lambda0.3-seed0" in names
+    for name, spec in plan.runs.items():
+        if spec.task == "cml" and spec.model == "coatt":
+            assert spec.init == RunSpec("sel", "coatt", spec.ablation, seed=spec.seed)  # its own SEL run
+            assert names.index(spec.init.name) < names.index(name)
+        else:
+            assert spec.init is None  # SEL, WSEL, and the baseline's AVDLN start from nothing
+    assert plan.sections["ablations"].count("sel-coatt-full-seed0") == 1  # Table V's full row: seed 0
+    assert all(plan.runs[name].seed == 0 for name in plan.sections["ablations"] + plan.sections["sweeps"])
+    cml = run_config(config, plan.runs["cml-coatt-full-lambda1-seed0"])
+    assert cml.model.lambda_c == 1.0 and cml.train.init == str(Path("r") / "sel-coatt-full-seed0" / "best.pt")
+
+
+def test_only_one_section_still_plans_the_runs_it_starts_from() -> None:
+    plan = plan_runs(ReportConfig(data="d", only="sweeps", lambdas=(0.0,)))
+    assert list(plan.sections) == ["sweeps"]
+    assert "sel-coatt-full-seed0" in plan.runs  # init of the CML sweep runs, shown nowhere
+    assert plan.section_of("sel-coatt-full-seed0") == []
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("seeds", (0, 0), "distinct seeds"),
+        ("lambdas", (0.5, 1.5), r"in \[0, 1\]"),
+        ("epochs", 0, "expected >= 1"),
+        ("only", "tables", "unknown --only"),
+    ],
+)
+def test_report_config_refuses_bad_values(field: str, value: object, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        ReportConfig(data="d", **{field: value})
+
+
+def test_derangement_gives_every_video_another_videos_features() -> None:
+    source = derangement(7, seed=3)
+    assert sorted(source) == list(range(7)) and (source != np.arange(7)).all()
+    assert (derangement(7, seed=3) == source).all()  # fixed by the seed
+    with pytest.raises(ValueError, match="1 video"):
+        derangement(1, seed=0)
+    rng = np.random.default_rng(0)
+    split = AVESplit(
+        audio=rng.normal(size=(3, 2, 4)),
+        visual=rng.normal(size=(3, 2, 1, 1, 5)),
+        labels=np.eye(2)[[[0, 1]] * 3],
+        event=np.ones((3, 2)),
+        video_labels=np.eye(2)[[0, 0, 1]],
+        rows=np.arange(3),
+    )
+    source = derangement(3, seed=0)
+    swapped = swap_modality(split, "audio", source)
+    np.testing.assert_array_equal(swapped.audio, split.audio[source])
+    np.testing.assert_array_equal(swapped.visual, split.visual)
+    np.testing.assert_array_equal(swapped.labels, split.labels)  # labels stay with the video
+    swapped = swap_modality(split, "visual", source)
+    np.testing.assert_array_equal(swapped.visual, split.visual[source])
+    np.testing.assert_array_equal(swapped.audio, split.audio)
+
+
+def test_chance_flags_name_each_score_below_chance_plus_margin() -> None:
+    def result(task: str, test: dict[str, float]) -> RunResult:
+        return RunResult(RunSpec(task), {}, test, best_epoch=1, epochs=1, seconds=0.0, hardware=None)
+
+    runs = {
+        "sel": result("sel", {"accuracy": 0.25, "chance": 0.17}),
+        "sel-low": result("sel", {"accuracy": 0.20, "chance": 0.17}),
+        "cml": result("cml", {"a2v": 0.50, "v2a": 0.12, "chance": 0.10}),
+    }
+    flags = chance_flags(runs, margin=0.05)
+    assert [(f.run, f.subtask, f.value, f.chance) for f in flags] == [
+        ("sel-low", "sel", 0.20, 0.17),
+        ("cml", "v2a", 0.12, 0.10),
+    ]
+
+
+# --- the command end to end ---------------------------------------------------------------------
+
+
+def _report(args: list[str]) -> str:
+    """Run `python -m avel report ...` in this process; returns what it printed."""
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert main(["--log-level", "warning", "report", *args]) == 0
+    return printed.getvalue()
+
+
+def _mtimes(runs: Path) -> dict[str, int]:
+    return {str(p.relative_to(runs)): p.stat().st_mtime_ns for p in sorted(runs.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def reported(random_ave_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    root = tmp_path_factory.mktemp("report")
+    args = [
+        "--data", str(random_ave_dir), "--out", str(root / "RESULTS.md"), "--runs", str(root / "runs"),
+        "--figures", str(root / "docs" / "figures"), *TINY,
+    ]  # fmt: skip
+    printed = _report(args)
+    return {"root": root, "args": args, "printed": printed, "text": (root / "RESULTS.md").read_text()}
+
+
+@pytest.mark.slow
+def test_report_trains_the_plan_and_writes_every_section_and_figure(reported: dict) -> None:
+    root, text = reported["root"], reported["text"]
+    assert f"trained {TINY_RUNS} run(s); 0 reused" in reported["printed"]
+    assert len(list((root / "runs").glob("*/best.pt"))) == TINY_RUNS
+    positions = [text.index(heading) for heading in SECTION_HEADINGS]
+    assert positions == sorted(positions)
+    assert text.count("(paper, real AVE, VGG19/VGGish features; not ours)") == 2  # Tables II-IV, V
+    assert "Table V of the paper (paper, real AVE, VGG19/VGGish features; not ours)" in text
+    assert "| co-attention (paper, Tables II-V) | 49.0 | 51.0 | 76.5 | 70.2 |" in text
+    assert "**Only 2 seed(s)" in text  # fewer than the 3 seeds asked for is said, not hidden
+    for name in FIGURE_FILES.values():
+        assert (root / "docs" / "figures" / name).stat().st_size > 0
+        assert f"](docs/figures/{name})" in text  # linked relative to RESULTS.md
+    hardware = json.loads((root / "runs" / "hardware.json").read_text())
+    assert len(hardware) == TINY_RUNS and all(h.startswith("CPU ") for h in hardware.values())
+
+
+@pytest.mark.slow
+def test_report_tables_hold_the_runs_numbers(reported: dict) -> None:
+    root, text = reported["root"], reported["text"]
+
+    def test_metrics(name: str) -> dict:
+        return read_checkpoint(root / "runs" / name / "best.pt")["metrics"]["test"]
+
+    sel = [test_metrics(f"sel-coatt-full-seed{seed}")["accuracy"] for seed in (0, 1)]
+    cml = [test_metrics(f"cml-baseline-seed{seed}") for seed in (0, 1)]
+    row = next(line for line in text.splitlines() if line.startswith("| ours: co-attention"))
+    assert row.split(" | ")[3] == format_mean_std(sel)
+    row = next(line for line in text.splitlines() if line.startswith("| ours: baseline"))
+    assert row.split(" | ")[1] == format_mean_std([m["a2v"] for m in cml])
+    chance = test_metrics("sel-baseline-seed0")["chance"]
+    assert f"| SEL | {100 * chance:.1f} |" in text
+    chance_part = text.split("## Chance levels")[1].split("\n## ")[0]
+    near_chance = [  # one epoch: some SEL/WSEL runs sit near chance, and each must be flagged
+        p.parent.name
+        for p in (root / "runs").glob("*sel-*/best.pt")
+        if test_metrics(p.parent.name)["accuracy"] < test_metrics(p.parent.name)["chance"] + 0.05
+    ]
+    assert near_chance and ("Check passed" in chance_part) == (not near_chance)
+    assert all(f"| `{name}` | " in chance_part for name in near_chance)
+    for task in ("SEL", "WSEL", "A2V", "V2A"):
+        assert re.search(rf"^- {task}: co-attention (beats|\*\*does not beat) the baseline", text, re.M)
+
+
+@pytest.mark.slow
+def test_rerun_reuses_the_runs_and_reproduces_the_report(reported: dict) -> None:
+    root, args = reported["root"], reported["args"]
+    before = _mtimes(root / "runs")
+    printed = _report(args)
+    assert f"trained 0 run(s); {TINY_RUNS} reused" in printed
+    assert _mtimes(root / "runs") == before  # nothing trained, resumed or rewritten
+    again = (root / "RESULTS.md").read_text().splitlines()
+    first = reported["text"].splitlines()
+    differ = [i for i, (a, b) in enumerate(zip(first, again, strict=True)) if a != b]
+    assert len(differ) <= 1 and all(first[i].startswith(GENERATED_PREFIX) for i in differ)
+    plan = _report([*args, "--dry-run"]).splitlines()[0]
+    assert plan.endswith(f"0 missing, 0 partial, {TINY_RUNS} done")
+
+
+@pytest.mark.slow
+def test_partial_and_missing_runs_are_trained_not_rendered(reported: dict, tmp_path: Path) -> None:
+    root = reported["root"]
+    assert run_state(root / "runs" / "sel-coatt-full-seed0", epochs=3).status == "partial"  # 1 of 3
+    assert run_state(tmp_path / "nothing", epochs=3).status == "missing"
+    config = ReportConfig(data=str(tmp_path), runs=str(tmp_path / "runs"), only="sweeps", lambdas=(0.0,))
+    with pytest.raises(ValueError, match=r"found 4 not: .*sel-coatt-full-seed0 \(missing\)"):
+        collect_results(plan_runs(config), config)
+
+
+# --- the modality check on models that learned --------------------------------------------------
+
+
+def _train_sel(data: Path, out: Path, epochs: int) -> Path:
+    run = RunConfig(str(data), str(out), ModelConfig(task="sel"), TrainConfig(epochs=epochs, batch_size=8))
+    return train(run).out / "best.pt"
+
+
+def test_modality_check_drops_for_the_modality_a_model_uses(random_ave_dir: Path, tmp_path: Path) -> None:
+    # The fixture's audio prototypes are added to every audio feature: SEL learns them first.
+    checkpoint = _train_sel(random_ave_dir, tmp_path / "sel", AUDIO_EPOCHS)
+    accuracy = modality_swap_accuracy(checkpoint, random_ave_dir, seed=0)
+    assert accuracy["both"] == pytest.approx(read_checkpoint(checkpoint)["metrics"]["test"]["accuracy"])
+    assert accuracy["audio_swapped"] < accuracy["both"] - 0.2
+    with pytest.raises(ValueError, match=r"trained for 15 epochs, expected at most 10"):
+        run_state(checkpoint.parent, epochs=10)
+
+
+@pytest.fixture(scope="module")
+def visual_only_dir(random_ave_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """random_ave_dir with noise for audio and each event's class pattern on every grid cell."""
+    root = tmp_path_factory.mktemp("visual_only") / "data"
+    shutil.copytree(random_ave_dir, root)
+    data = AVEDirectory(root)
+    labels, mask = data.labels().argmax(axis=-1), data.event_mask()  # (N, T) each
+    rng = np.random.default_rng(1)
+    with h5py.File(root / AUDIO_FILE, "r+") as handle:
+        audio = handle[DATASET_KEY]
+        audio[...] = rng.normal(0.0, 0.5, audio.shape).astype(np.float32)
+    with h5py.File(root / VISUAL_FILE, "r+") as handle:
+        visual = handle[DATASET_KEY]  # (N, T, H, W, C_v)
+        prototypes = rng.normal(0.0, 1.0, (len(data.classes), visual.shape[-1]))
+        signal = 2.0 * (mask[..., None] * prototypes[labels])[:, :, None, None, :]  # (N, T, 1, 1, C_v)
+        visual[...] = (rng.normal(0.0, 0.5, visual.shape) + signal).astype(np.float32)
+    return root
+
+
+@pytest.mark.slow
+def test_modality_check_sees_a_visual_only_model(visual_only_dir: Path, tmp_path: Path) -> None:
+    checkpoint = _train_sel(visual_only_dir, tmp_path / "sel", VISUAL_EPOCHS)
+    accuracy = modality_swap_accuracy(checkpoint, visual_only_dir, seed=0)
+    assert accuracy["visual_swapped"] < accuracy["both"] - 0.2
+    assert accuracy["audio_swapped"] > accuracy["both"] - 0.1  # the audio is noise: swapping it costs little
