@@ -1,0 +1,473 @@
+"""`python -m avel extract`: many videos -> features in the official AVE layout, resumable.
+
+    python -m avel extract videos/ --out data/myset                      # native dims (1024, 7x7x1280)
+    python -m avel extract videos/ --out data/myset --project-to 512,128 --fit-on train.txt
+    python -m avel extract more.txt --out data/more --projection data/myset/projection.pt
+
+Writes `audio_feature.h5` [N, T, D_a] and `visual_feature.h5` [N, T, h, w, C_v] (key
+`avadataset`), `videos.csv` (one line per input video, `row` = its h5 row, empty when skipped),
+`features.json` (backbones, K, dims) and, when projected, `projection.pt`. T is fixed per dataset:
+longer clips are cut to T seconds, shorter ones are skipped. Each video's native features are
+saved under DIR/.parts/ as soon as they are computed (keyed by file content and settings), so an
+interrupted run picks up where it stopped; the h5 files are assembled from the parts at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import logging
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+from tqdm import tqdm
+
+from avel.backbones import AUDIO_BACKBONES, VISUAL_BACKBONES, WeightsNotFoundError
+from avel.checkpoint import FEATURES_INFO_FILE, PROJECTION_FILE
+from avel.config import FeatureConfig
+from avel.data.layout import AUDIO_FILE, DATASET_KEY, VISUAL_FILE
+from avel.evaluate import DEVICES
+from avel.features import FeatureExtractor, atomic_write, file_sha256
+from avel.media import MediaError, decode_clip
+from avel.projection import Projection
+
+log = logging.getLogger(__name__)
+
+VIDEO_SUFFIXES = (".mp4", ".mkv", ".webm", ".mov", ".avi")
+PARTS_DIR = ".parts"
+MANIFEST_FILE = "videos.csv"
+MANIFEST_FIELDS = ("row", "path", "sha256", "duration", "segments", "status", "message")
+INFO_FORMAT = "avel.features/1"
+AVE_SEGMENTS = 10  # AVE clips are ten 1-s segments
+
+
+def list_videos(source: str | Path) -> list[Path]:
+    """A folder (searched recursively for VIDEO_SUFFIXES) or a text file with one path per line.
+
+    In a list, blank lines and lines starting with '#' are ignored; relative paths are taken
+    from the list file's folder.
+    """
+    source = Path(source)
+    if source.is_dir():
+        return sorted(p for p in source.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
+    if source.is_file():
+        lines = (line.strip() for line in source.read_text(encoding="utf-8").splitlines())
+        return [source.parent / line for line in lines if line and not line.startswith("#")]
+    raise FileNotFoundError(f"videos: {source} is neither a folder nor a list file")
+
+
+def weights_in_dir(folder: str | Path, names: Sequence[str]) -> dict[str, Path]:
+    """Weight files in `folder` under their usual names (vgg19-dcbb9e9d.pth, vggish-10086976.pth, ...).
+
+    A file belongs to backbone `name` when its lower-cased name starts with `name` followed by
+    '-', '_' or '.'; backbones without one keep their own lookup (installed packages, hub cache).
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"--weights-dir: {folder} is not a folder")
+    found = {}
+    for name in names:
+        hits = [
+            p
+            for p in folder.iterdir()
+            if p.is_file()
+            and p.name.lower().startswith(name)
+            and p.name[len(name) : len(name) + 1] in ("-", "_", ".")
+        ]
+        if len(hits) > 1:
+            raise ValueError(f"--weights-dir: several files for {name} in {folder}: {[p.name for p in hits]}")
+        if hits:
+            found[name] = hits[0]
+    return found
+
+
+@dataclass
+class VideoRecord:
+    """One line of videos.csv."""
+
+    path: Path
+    sha256: str = ""
+    duration: float | None = None
+    segments: int = 0  # whole seconds decoded (at most the dataset's T)
+    status: str = "pending"  # ok, too_short, unreadable, error
+    message: str = ""
+    row: int | None = None  # row in the h5 files; None when skipped
+
+    def csv_row(self) -> list[Any]:
+        duration = "" if self.duration is None else f"{self.duration:.3f}"
+        row = "" if self.row is None else self.row
+        return [row, str(self.path), self.sha256, duration, self.segments, self.status, self.message]
+
+
+@dataclass
+class ExtractResult:
+    """What extract_videos wrote: the manifest records, the projection used, features.json."""
+
+    out_dir: Path
+    records: list[VideoRecord]
+    projection: Projection | None
+    info: dict[str, Any]
+
+    @property
+    def extracted(self) -> list[VideoRecord]:
+        """The videos written to the h5 files, in row order."""
+        return [r for r in self.records if r.row is not None]
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """Read back audio [N, T, D_a] and visual [N, T, h, w, C_v] (the visual file can be GBs)."""
+        with h5py.File(self.out_dir / AUDIO_FILE, "r") as a, h5py.File(self.out_dir / VISUAL_FILE, "r") as v:
+            return a[DATASET_KEY][()], v[DATASET_KEY][()]
+
+
+class _Parts:
+    """DIR/.parts/<settings>/: per-video native features (<sha256>.npz) or skip reasons (<sha256>.json)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def done(self, rec: VideoRecord) -> bool:
+        """Fill `rec` from an earlier run's part; False when the video still has to be processed."""
+        if not rec.sha256:
+            return False
+        features, skipped = self.folder / f"{rec.sha256}.npz", self.folder / f"{rec.sha256}.json"
+        if features.is_file():
+            with np.load(features, allow_pickle=False) as z:
+                meta = json.loads(str(z["meta"]))
+            rec.status, rec.duration, rec.segments = "ok", meta["duration"], meta["segments"]
+            rec.message = "; ".join(meta["warnings"])
+            return True
+        if skipped.is_file():
+            meta = json.loads(skipped.read_text(encoding="utf-8"))
+            rec.status, rec.duration, rec.segments, rec.message = (
+                meta["status"],
+                meta["duration"],
+                meta["segments"],
+                meta["message"],
+            )
+            return True
+        return False
+
+    def save_features(
+        self, rec: VideoRecord, audio: np.ndarray, visual: np.ndarray, warnings: list[str]
+    ) -> None:
+        meta = {"duration": rec.duration, "segments": rec.segments, "warnings": warnings}
+        buf = io.BytesIO()
+        # compressed: post-ReLU maps are mostly zeros (~1/3 the size), at a few ms per video
+        np.savez_compressed(buf, audio=audio, visual=visual, meta=np.array(json.dumps(meta)))
+        atomic_write(self.folder / f"{rec.sha256}.npz", buf.getvalue())
+
+    def save_skip(self, rec: VideoRecord) -> None:
+        """Remember a deterministic failure (bad file, too short) so a re-run does not decode it again."""
+        if rec.sha256:
+            meta = {
+                "status": rec.status,
+                "duration": rec.duration,
+                "segments": rec.segments,
+                "message": rec.message,
+            }
+            atomic_write(self.folder / f"{rec.sha256}.json", json.dumps(meta).encode())
+
+    def load(self, rec: VideoRecord, key: str) -> np.ndarray:
+        """Native "audio" (T, D_a) or "visual" (T, h, w, C_v) of a video; only that array is read."""
+        with np.load(self.folder / f"{rec.sha256}.npz", allow_pickle=False) as z:
+            return z[key]
+
+
+def _process(rec: VideoRecord, extractor: FeatureExtractor, parts: _Parts, segments: int) -> None:
+    """Decode and encode one video into its part; bad videos end as a status, not an exception."""
+    try:
+        clip = decode_clip(rec.path, extractor.cfg)  # cfg cuts longer clips to `segments` seconds
+    except MediaError as err:
+        rec.status, rec.message = "unreadable", str(err)
+        parts.save_skip(rec)
+        return
+    rec.duration, rec.segments = clip.duration, clip.num_segments
+    if clip.num_segments < segments:
+        rec.status = "too_short"
+        rec.message = f"{clip.num_segments} whole seconds; the dataset's T is {segments}"
+        parts.save_skip(rec)
+        return
+    audio, visual = extractor.encode(clip)
+    parts.save_features(rec, audio, visual, clip.warnings)
+    rec.status, rec.message = "ok", "; ".join(clip.warnings)
+
+
+def _extract_parts(
+    records: list[VideoRecord], extractor: FeatureExtractor, parts: _Parts, segments: int
+) -> None:
+    """Fill every record, computing the parts that an earlier run did not leave."""
+    bar = tqdm(records, desc="extract", unit="video")
+    for rec in bar:
+        rec.sha256 = file_sha256(rec.path) if rec.path.is_file() else ""
+        if parts.done(rec):
+            continue
+        try:
+            _process(rec, extractor, parts, segments)
+        except WeightsNotFoundError:
+            raise  # a setup problem, not a bad video
+        except Exception as err:  # one bad video must not end a long run; the traceback is logged
+            log.exception("%s: feature extraction failed", rec.path)
+            rec.status, rec.message = "error", f"{type(err).__name__}: {err}"
+        bar.set_postfix_str(f"{rec.path.name}: {rec.status}")
+    bar.close()
+
+
+def _fit_projection(
+    parts: _Parts,
+    ok: list[VideoRecord],
+    fit_on: Sequence[str | Path] | None,
+    dims: tuple[int, int],
+    cfg: FeatureConfig,
+) -> tuple[Projection, str]:
+    """Fit the PCA on the listed videos (all extracted ones when fit_on is None); says which."""
+    if fit_on is None:
+        chosen, described = ok, f"all {len(ok)} extracted videos (no fit list given)"
+    else:
+        wanted = {Path(p).resolve() for p in fit_on}
+        chosen = [r for r in ok if r.path.resolve() in wanted]
+        if len(chosen) < len(wanted):
+            log.warning(
+                "%d of the %d fit-on videos were not extracted (skipped or not in the video list)",
+                len(wanted) - len(chosen),
+                len(wanted),
+            )
+        if not chosen:
+            raise ValueError(
+                f"fit_on: none of its {len(wanted)} videos was extracted; nothing to fit the projection on"
+            )
+        described = f"{len(chosen)} listed videos"
+    log.info("fitting the projection on %s", described)
+    clips = ((parts.load(r, "audio"), parts.load(r, "visual")) for r in chosen)
+    visual_dim, audio_dim = dims
+    projection = Projection.fit(
+        clips, visual_dim, audio_dim, visual_backbone=cfg.visual_backbone, audio_backbone=cfg.audio_backbone
+    )
+    return projection, described
+
+
+def _check_reused(projection: Projection, audio_dim: int, visual_dim: int) -> str:
+    """A given projection must take the native dims of these features."""
+    if (projection.audio.in_dim, projection.visual.in_dim) != (audio_dim, visual_dim):
+        raise ValueError(
+            f"projection: expects native dims audio {projection.audio.in_dim}, visual "
+            f"{projection.visual.in_dim}; the features have {audio_dim}, {visual_dim}"
+        )
+    return f"reused (id {projection.id})"
+
+
+def _write_h5(path: Path, shape: tuple[int, ...], rows: Iterator[np.ndarray]) -> None:
+    """Write rows one at a time (the visual file can exceed memory), then rename into place."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    with h5py.File(tmp, "w") as f:
+        dataset = f.create_dataset(DATASET_KEY, shape=shape, dtype=np.float32, chunks=(1, *shape[1:]))
+        for i, row in enumerate(rows):
+            dataset[i] = row
+    os.replace(tmp, path)
+
+
+def _write_manifest(out_dir: Path, records: list[VideoRecord]) -> None:
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(MANIFEST_FIELDS)
+    writer.writerows(r.csv_row() for r in records)
+    atomic_write(out_dir / MANIFEST_FILE, buf.getvalue().encode())
+
+
+def _write_features(
+    out_dir: Path, parts: _Parts, ok: list[VideoRecord], projection: Projection | None, segments: int
+) -> dict[str, Any]:
+    """The two h5 files (rows in `ok` order, projected when asked) and projection.pt; returns the dims."""
+    audio0, visual0 = parts.load(ok[0], "audio"), parts.load(ok[0], "visual")
+    grid = visual0.shape[1:3]  # (h, w)
+    identity = np.asarray
+    audio_map = projection.apply_audio if projection is not None else identity
+    visual_map = projection.apply_visual if projection is not None else identity
+    audio_dim, visual_dim = audio_map(audio0).shape[-1], visual_map(visual0[:1]).shape[-1]
+    _write_h5(
+        out_dir / AUDIO_FILE, (len(ok), segments, audio_dim), (audio_map(parts.load(r, "audio")) for r in ok)
+    )
+    _write_h5(
+        out_dir / VISUAL_FILE,
+        (len(ok), segments, *grid, visual_dim),
+        (visual_map(parts.load(r, "visual")) for r in ok),
+    )
+    if projection is not None:
+        projection.save(out_dir / PROJECTION_FILE)
+    else:
+        (out_dir / PROJECTION_FILE).unlink(missing_ok=True)  # a stale one would claim a projection
+    return {
+        "grid": list(grid),
+        "audio_dim": audio_dim,
+        "visual_dim": visual_dim,
+        "native_audio_dim": audio0.shape[-1],
+        "native_visual_dim": visual0.shape[-1],
+    }
+
+
+def extract_videos(
+    videos: str | Path | Sequence[str | Path],
+    out_dir: str | Path,
+    cfg: FeatureConfig | None = None,
+    *,
+    segments: int = AVE_SEGMENTS,
+    project_to: tuple[int, int] | None = None,
+    projection: Projection | None = None,
+    fit_on: Sequence[str | Path] | None = None,
+    weights: dict[str, str | Path] | None = None,
+    download: bool = False,
+    device: str = "auto",
+) -> ExtractResult:
+    """Extract every video and write the AVE layout into `out_dir`; see the module docstring.
+
+    `videos`: a folder, a list file, or a sequence of paths. `project_to` = (C_v, C_a) fits a PCA on
+    the `fit_on` videos (default: all extracted ones); `projection` reuses a fitted one instead.
+    Re-running with the same settings reuses every finished video. Raises ValueError when no video
+    could be extracted (the manifest is written first, with the reasons).
+    """
+    cfg = cfg or FeatureConfig()
+    if segments < 1:
+        raise ValueError(f"extract_videos: segments must be >= 1, got {segments}")
+    if project_to is not None and projection is not None:
+        raise ValueError(
+            "extract_videos: give project_to (fit a projection) or projection (reuse one), not both"
+        )
+    if fit_on is not None and project_to is None:
+        raise ValueError("extract_videos: fit_on needs project_to (it says what to fit the projection on)")
+    if projection is not None:
+        projection.check_backbones(cfg.visual_backbone, cfg.audio_backbone)
+    paths = list_videos(videos) if isinstance(videos, str | Path) else [Path(p) for p in videos]
+    if not paths:
+        raise ValueError(f"extract_videos: no videos found in {videos}")
+    out_dir = Path(out_dir)
+    # A dataset has one T: longer clips are cut to it, shorter ones are found short and skipped.
+    decode_cfg = replace(cfg, max_seconds=segments, on_too_long="cut")
+    extractor = FeatureExtractor(decode_cfg, device=device, weights=weights, download=download)
+    parts = _Parts(out_dir / PARTS_DIR / extractor.settings_id())
+    records = [VideoRecord(path=p) for p in paths]
+    _extract_parts(records, extractor, parts, segments)
+
+    ok = [r for r in records if r.status == "ok"]
+    for row, rec in enumerate(ok):
+        rec.row = row
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _write_manifest(out_dir, records)
+    for rec in records:
+        if rec.row is None:
+            log.warning("skipped %s (%s): %s", rec.path, rec.status, rec.message)
+    if not ok:
+        raise ValueError(
+            f"extract_videos: none of the {len(records)} videos could be extracted; "
+            f"see {out_dir / MANIFEST_FILE}"
+        )
+
+    source = None
+    if project_to is not None:
+        projection, source = _fit_projection(parts, ok, fit_on, project_to, cfg)
+    elif projection is not None:
+        source = _check_reused(
+            projection, parts.load(ok[0], "audio").shape[-1], parts.load(ok[0], "visual").shape[-1]
+        )
+    dims = _write_features(out_dir, parts, ok, projection, segments)
+    info = {
+        "format": INFO_FORMAT,
+        "visual_backbone": cfg.visual_backbone,
+        "audio_backbone": cfg.audio_backbone,
+        "frames_per_segment": cfg.frames_per_segment,
+        "frame_size": cfg.frame_size,
+        "sample_rate": cfg.sample_rate,
+        "segments": segments,
+        **dims,
+        "projected": projection is not None,
+        "projection": None
+        if projection is None
+        else {
+            "file": PROJECTION_FILE,
+            "id": projection.id,
+            "source": source,
+            "visual_explained": round(projection.visual.explained, 4),
+            "audio_explained": round(projection.audio.explained, 4),
+        },
+        "num_videos": len(ok),
+        "num_skipped": len(records) - len(ok),
+    }
+    atomic_write(out_dir / FEATURES_INFO_FILE, (json.dumps(info, indent=1) + "\n").encode())
+    log.info("wrote %d videos (%d skipped) to %s", len(ok), len(records) - len(ok), out_dir)
+    return ExtractResult(out_dir, records, projection, info)
+
+
+def _dims(text: str) -> tuple[int, int]:
+    try:
+        visual, audio = (int(x) for x in text.split(","))
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"expected VISUAL,AUDIO such as 512,128, got {text!r}") from err
+    return visual, audio
+
+
+def _run(args: argparse.Namespace) -> None:
+    cfg = FeatureConfig(visual_backbone=args.visual, audio_backbone=args.audio, frames_per_segment=args.fps)
+    weights = weights_in_dir(args.weights_dir, (args.visual, args.audio)) if args.weights_dir else None
+    result = extract_videos(
+        args.videos,
+        args.out,
+        cfg,
+        segments=args.segments,
+        project_to=args.project_to,
+        projection=Projection.load(args.projection) if args.projection else None,
+        fit_on=list_videos(args.fit_on) if args.fit_on else None,
+        weights=weights,
+        download=args.download,
+        device=args.device,
+    )
+    info = result.info
+    n, t, (h, w) = info["num_videos"], info["segments"], info["grid"]
+    print(
+        f"extracted {n} of {len(result.records)} videos into {args.out}: "
+        f"audio [{n}, {t}, {info['audio_dim']}], visual [{n}, {t}, {h}, {w}, {info['visual_dim']}]"
+    )
+    if info["projection"] is not None:
+        print(f"projection {info['projection']['source']} -> {Path(args.out) / PROJECTION_FILE}")
+    for rec in result.records:
+        if rec.row is None:
+            print(f"skipped {rec.path}: {rec.status}: {rec.message}")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add `extract` to the command line (avel/cli.py)."""
+    defaults = FeatureConfig()
+    parser = subparsers.add_parser("extract", help="videos -> features in the AVE layout (resumable)")
+    parser.add_argument("videos", help="a folder (searched recursively) or a text file of video paths")
+    parser.add_argument("--out", required=True, help="output folder; re-run with it to resume")
+    parser.add_argument("--visual", choices=sorted(VISUAL_BACKBONES), default=defaults.visual_backbone)
+    parser.add_argument("--audio", choices=sorted(AUDIO_BACKBONES), default=defaults.audio_backbone)
+    parser.add_argument(
+        "--fps",
+        type=int,
+        default=defaults.frames_per_segment,
+        help="frames sampled per 1-s segment, averaged (K; AVE: 16)",
+    )
+    parser.add_argument(
+        "--segments",
+        type=int,
+        default=AVE_SEGMENTS,
+        help="T: clips are cut to T seconds; shorter ones are skipped (AVE: 10)",
+    )
+    project = parser.add_mutually_exclusive_group()
+    project.add_argument(
+        "--project-to",
+        type=_dims,
+        metavar="VISUAL,AUDIO",
+        help="fit a PCA to these dims (AVE sizes: 512,128); saved as projection.pt",
+    )
+    project.add_argument("--projection", help="reuse a fitted projection.pt")
+    parser.add_argument("--fit-on", help="folder or list of the videos to fit the PCA on (default: all)")
+    parser.add_argument("--weights-dir", help="folder with backbone weight files under their usual names")
+    parser.add_argument("--download", action="store_true", help="allow downloading missing backbone weights")
+    parser.add_argument("--device", choices=DEVICES, default="auto")
+    parser.set_defaults(func=_run)
