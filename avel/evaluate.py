@@ -22,12 +22,11 @@ from torch.utils.data import DataLoader, Dataset
 
 from avel import metrics
 from avel.checkpoint import check_data_matches, checkpoint_path, load_checkpoint
-from avel.config import check_choice
 from avel.data import AVEDirectory
+from avel.device import DEVICES, resolve_device
 
 log = logging.getLogger(__name__)
 
-DEVICES = ("auto", "cpu", "cuda")
 EVAL_BATCH_SIZE = 64  # inference only: any size gives the same numbers
 TOP_CONFUSIONS = 5  # off-diagonal cells listed in the confusion summary
 
@@ -44,16 +43,6 @@ PAPER_RESULTS: dict[tuple[str, str], dict[str, float]] = {
     ("baseline", "full"): {"a2v": 44.8, "v2a": 35.6, "sel": 72.7, "wsel": 66.7},
 }
 TABLES = {"cml": "Table II (CML)", "sel": "Table III (SEL)", "wsel": "Table IV (WSEL)"}
-
-
-def resolve_device(name: str) -> torch.device:
-    """Map "auto" to CUDA when present, else CPU; asking for absent CUDA is an error, not a fallback."""
-    check_choice("device", name, DEVICES)
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda: expected a CUDA device, found none (use auto or cpu)")
-    return torch.device(name)
 
 
 @torch.no_grad()

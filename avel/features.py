@@ -21,7 +21,7 @@ import torch
 
 from avel.backbones import AudioBackbone, VisualBackbone, audio_backbone, visual_backbone
 from avel.config import FeatureConfig
-from avel.evaluate import DEVICES, resolve_device
+from avel.device import DEVICES, resolve_device
 from avel.media import DecodedClip, decode_clip
 from avel.projection import Projection
 

@@ -17,7 +17,7 @@ import logging
 from datetime import UTC, datetime
 from pathlib import Path
 
-from avel.evaluate import DEVICES
+from avel.device import DEVICES
 from avel.report_figures import write_figures
 from avel.report_plan import ONLY_CHOICES, SWEEP_LAMBDAS, Plan, ReportConfig, plan_runs
 from avel.report_render import render_markdown

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from avel.config import ABLATIONS, MODELS, TASKS, ModelConfig, RunConfig, TrainConfig, check_choice
-from avel.evaluate import DEVICES
+from avel.device import DEVICES
 from avel.train import BEST, with_lambda
 
 SECTIONS = ("main", "ablations", "sweeps")

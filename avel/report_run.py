@@ -20,7 +20,7 @@ import torch
 from tqdm import tqdm
 
 from avel.checkpoint import read_checkpoint
-from avel.evaluate import resolve_device
+from avel.device import resolve_device
 from avel.report_plan import Plan, ReportConfig, run_config, run_dir
 from avel.train import BEST, HISTORY, LAST, train
 

@@ -43,7 +43,8 @@ from avel.checkpoint import (
 )
 from avel.config import ABLATIONS, MODELS, TASKS, ModelConfig, RunConfig, TrainConfig
 from avel.data import AVEDirectory, FeatureDims
-from avel.evaluate import DEVICES, evaluate_model, resolve_device, selection_metric
+from avel.device import DEVICES, resolve_device
+from avel.evaluate import evaluate_model, selection_metric
 from avel.models import build_model, compute_loss
 
 log = logging.getLogger(__name__)

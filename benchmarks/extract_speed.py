@@ -29,7 +29,7 @@ import torch
 
 from avel.config import FeatureConfig
 from avel.data.composite import DEFAULT_MEDIA
-from avel.evaluate import DEVICES
+from avel.device import DEVICES
 from avel.features import FeatureExtractor
 from avel.media import decode_clip, write_clip
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from avel.cli import COMMANDS, main
-from avel.evaluate import resolve_device
+from avel.device import resolve_device
 
 ROOT = Path(__file__).resolve().parents[1]
 
