@@ -5,7 +5,7 @@ Defaults are the paper's (Xue et al., Sec. IV-A and Table I) unless a comment sa
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 TASKS = ("sel", "wsel", "cml")
@@ -18,6 +18,8 @@ MODELS = ("coatt", "baseline")
 #   csea_no_v2a  CSPA + (CSEA /v2a): no audio attention built from F^{v->a}
 #   csea_no_a2v  CSPA + (CSEA /a2v): no visual attention built from F^{a->v}
 ABLATIONS = ("full", "cspa", "csea", "cspa_no_aa", "csea_no_v2a", "csea_no_a2v")
+# Each task's CSPA stream weight (the CSEA stream gets 1 - lambda): eq. 5, 6, 7.
+LAMBDA_FIELDS = {"sel": "lambda_s", "wsel": "lambda_w", "cml": "lambda_c"}
 
 
 def check_choice(name: str, value: str, valid: tuple[str, ...]) -> None:
@@ -63,7 +65,13 @@ class ModelConfig:
     @property
     def cspa_weight(self) -> float:
         """lambda of the task: the CSPA stream's share of the loss (CSEA gets 1 - lambda)."""
-        return {"sel": self.lambda_s, "wsel": self.lambda_w, "cml": self.lambda_c}[self.task]
+        return getattr(self, LAMBDA_FIELDS[self.task])
+
+    def with_cspa_weight(self, value: float) -> ModelConfig:
+        """A copy with this task's lambda set to `value` (the Fig. 5 sweep)."""
+        if not 0.0 <= value <= 1.0:
+            raise ValueError(f"--lambda: expected a stream weight in [0, 1], got {value}")
+        return replace(self, **{LAMBDA_FIELDS[self.task]: value})
 
 
 @dataclass

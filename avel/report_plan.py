@@ -17,7 +17,7 @@ from pathlib import Path
 
 from avel.config import ABLATIONS, MODELS, TASKS, ModelConfig, RunConfig, TrainConfig, check_choice
 from avel.device import DEVICES
-from avel.train import BEST, with_lambda
+from avel.train import BEST
 
 SECTIONS = ("main", "ablations", "sweeps")
 ONLY_CHOICES = (*SECTIONS, "all")
@@ -162,7 +162,7 @@ def run_config(config: ReportConfig, spec: RunSpec) -> RunConfig:
     """The train() request of a run; the init path is written as --runs was given (see train_command)."""
     model = ModelConfig(model=spec.model, task=spec.task, ablation=spec.ablation)
     if spec.stream_weight is not None:
-        model = with_lambda(model, spec.stream_weight)
+        model = model.with_cspa_weight(spec.stream_weight)
     train = TrainConfig(
         epochs=config.requested_epochs(spec.task),
         seed=spec.seed,

@@ -24,8 +24,8 @@ from avel.data import SPLITS, AVEDirectory, AVESplit, FeatureDims
 from avel.evaluate import evaluate_model
 from avel.explore import DatasetSummary, summarize_dataset
 from avel.report_plan import Plan, ReportConfig, RunSpec, run_dir
-from avel.report_run import plan_states, read_hardware, read_history
-from avel.train import BEST
+from avel.report_run import plan_states, read_hardware
+from avel.train import BEST, read_history
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,6 @@ import os
 import platform
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import torch
 from tqdm import tqdm
@@ -22,7 +21,7 @@ from tqdm import tqdm
 from avel.checkpoint import read_checkpoint
 from avel.device import resolve_device
 from avel.report_plan import Plan, ReportConfig, run_config, run_dir
-from avel.train import BEST, HISTORY, LAST, train
+from avel.train import BEST, LAST, train
 
 log = logging.getLogger(__name__)
 
@@ -63,12 +62,6 @@ def plan_states(plan: Plan, config: ReportConfig) -> dict[str, RunState]:
         name: run_state(run_dir(config, spec), config.epochs_for(spec.task))
         for name, spec in plan.runs.items()
     }
-
-
-def read_history(out: Path, last_epoch: int) -> list[dict[str, Any]]:
-    """history.jsonl records up to `last_epoch` (an interrupted save may have left one more line)."""
-    lines = (out / HISTORY).read_text(encoding="utf-8").splitlines()
-    return [record for record in map(json.loads, filter(None, lines)) if record["epoch"] <= last_epoch]
 
 
 def _cpu_model() -> str:

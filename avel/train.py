@@ -53,7 +53,6 @@ HISTORY, CONFIG = "history.jsonl", "config.json"  # beside BEST and LAST (avel/c
 # Settings a resumed run may change: more epochs to continue a finished run, another device.
 RESUMABLE_CHANGES = ("epochs", "device")
 # The ModelConfig field that --lambda sets: the CSPA stream's loss weight of each task (eq. 5-7).
-LAMBDA_FIELDS = {"sel": "lambda_s", "wsel": "lambda_w", "cml": "lambda_c"}
 # Validation metrics kept in history.jsonl (the per-class table and confusion stay in best.pt).
 HISTORY_METRICS = ("accuracy", "a2v", "v2a", "average")
 
@@ -67,13 +66,6 @@ class TrainResult:
     epochs: int
     val: dict[str, Any]
     test: dict[str, Any]
-
-
-def with_lambda(config: ModelConfig, value: float) -> ModelConfig:
-    """A copy with the task's CSPA stream weight (lambda_c, lambda_s or lambda_w) set to `value`."""
-    if not 0.0 <= value <= 1.0:
-        raise ValueError(f"--lambda: expected a stream weight in [0, 1], got {value}")
-    return replace(config, **{LAMBDA_FIELDS[config.task]: value})
 
 
 def seed_everything(seed: int) -> torch.Generator:
@@ -291,7 +283,7 @@ def train(run: RunConfig, *, progress: bool = False) -> TrainResult:
 def _run(args: argparse.Namespace) -> None:
     model_config = ModelConfig(model=args.model, task=args.task, ablation=args.ablation)
     if args.stream_weight is not None:
-        model_config = with_lambda(model_config, args.stream_weight)
+        model_config = model_config.with_cspa_weight(args.stream_weight)
     train_config = TrainConfig(
         epochs=args.epochs,
         batch_size=args.batch_size,

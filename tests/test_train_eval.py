@@ -19,7 +19,7 @@ from avel.config import ModelConfig, RunConfig, TrainConfig, from_dict
 from avel.data import AVEDirectory
 from avel.metrics import cml_chance, majority_chance
 from avel.models import build_model
-from avel.train import TrainResult, train, with_lambda
+from avel.train import TrainResult, train
 
 LEARN_EPOCHS = 15  # enough for SEL to separate the fixture's 4 event prototypes from noise
 TINY_BATCH = 8  # 3 shuffled batches per epoch: resuming must restore the shuffling too
@@ -164,11 +164,11 @@ def test_init_copies_matching_layers_only(sel_run: TrainResult) -> None:
         init_from_checkpoint(nn.Linear(3, 3), sel_run.out / "best.pt")
 
 
-def test_with_lambda_sets_the_tasks_stream_weight() -> None:
-    assert with_lambda(ModelConfig(task="wsel"), 0.2).cspa_weight == 0.2
-    assert with_lambda(ModelConfig(task="cml"), 1.0).lambda_s == ModelConfig().lambda_s
+def test_with_cspa_weight_sets_the_tasks_stream_weight() -> None:
+    assert ModelConfig(task="wsel").with_cspa_weight(0.2).cspa_weight == 0.2
+    assert ModelConfig(task="cml").with_cspa_weight(1.0).lambda_s == ModelConfig().lambda_s
     with pytest.raises(ValueError, match=r"\[0, 1\], got 1.5"):
-        with_lambda(ModelConfig(), 1.5)
+        ModelConfig().with_cspa_weight(1.5)
 
 
 def test_bad_checkpoints_give_clear_errors(

@@ -33,7 +33,7 @@ from avel.data.composite_scene import render_frames
 from avel.data.composite_stats import BACKGROUND_FEATURES, BUILD_LOG, FEATURES, MANIFEST, VIDEOS
 from avel.data.layout import ANNOTATIONS_FILE
 from avel.data.writer import write_ave_layout
-from avel.features import extract_videos
+from avel.extract import ExtractResult, extract_videos
 from avel.media import write_clip
 
 log = logging.getLogger(__name__)
@@ -42,6 +42,7 @@ SHARED = Path(__file__).resolve().parents[3] / "shared"  # the checkout's siblin
 DEFAULT_MEDIA = SHARED / "media"
 DEFAULT_AVE = SHARED / "ave"
 FORMAT = "avel.composite/1"
+AVE_DIMS = (512, 128)  # (C_v, C_a) of AVE's VGG19 / VGGish features: the projection's target
 
 
 @dataclass(frozen=True)
@@ -90,14 +91,16 @@ def _check_resume(out: Path, manifest: dict[str, Any]) -> None:
     if not path.is_file():
         return
     old = json.loads(path.read_text(encoding="utf-8"))
-    if old != manifest:
+    if old != json.loads(json.dumps(manifest)):  # compared as JSON: tuples are lists there
         raise ValueError(
             f"{path}: this folder holds a build with seed {old.get('seed')} and a different plan "
             f"(expected seed {manifest['seed']}); use another --out or delete the folder"
         )
 
 
-def render_all(plans: list[VideoPlan], out: Path, media_root: Path, cfg: CompositeConfig, workers: int) -> None:
+def render_all(
+    plans: list[VideoPlan], out: Path, media_root: Path, cfg: CompositeConfig, workers: int
+) -> None:
     """Render every plan whose video is missing, with `workers` processes."""
     videos = out / VIDEOS
     videos.mkdir(parents=True, exist_ok=True)
@@ -117,12 +120,16 @@ def render_all(plans: list[VideoPlan], out: Path, media_root: Path, cfg: Composi
 
 
 def build_benchmark(
-    out: Path, cfg: CompositeConfig, seed: int = 0, workers: int = 2, sources: Sources = Sources(),
+    out: Path,
+    cfg: CompositeConfig,
+    seed: int = 0,
+    workers: int = 2,
+    sources: Sources | None = None,
     preset_name: str = "custom",
 ) -> dict[str, Any]:
     """Plan, render, extract and write the AVE layout into `out`; returns the manifest."""
     start = time.perf_counter()
-    out = Path(out)
+    out, sources = Path(out), sources or Sources()
     catalog = MediaCatalog.read(sources.media)
     planner = Planner(catalog, read_annotations(sources.ave / ANNOTATIONS_FILE), cfg, seed)
     plans = planner.plan()
@@ -149,21 +156,48 @@ def build_benchmark(
     return manifest
 
 
+def _extracted(result: ExtractResult, plans: list[VideoPlan]) -> tuple[np.ndarray, np.ndarray]:
+    """The features of `plans` in plan order; every rendered video must have been extracted."""
+    skipped = [r for r in result.records if r.row is None]
+    if skipped:
+        raise ValueError(
+            f"{result.out_dir}: {len(skipped)} of {len(plans)} rendered videos could not be extracted, "
+            f"e.g. {skipped[0].path} ({skipped[0].status}: {skipped[0].message})"
+        )
+    return result.arrays()
+
+
 def write_features_and_labels(out: Path, plans: list[VideoPlan], cfg: CompositeConfig) -> None:
-    """Extract features from the decoded videos and write the AVE layout (rows = event videos)."""
+    """Extract features from the decoded videos and write the AVE layout (rows = event videos).
+
+    The projection to AVE's sizes is fitted on the train videos only and reused for the
+    background-only videos. extract_videos keeps per-video parts, so a re-run skips finished videos.
+    """
     events = [p for p in plans if p.kind == EVENT]
     background = [p for p in plans if p.kind != EVENT]
     feature_cfg = FeatureConfig(frames_per_segment=cfg.frames_per_segment, frame_size=cfg.frame_size,
                                 sample_rate=cfg.sample_rate)
     videos = out / VIDEOS
-    paths = [videos / f"{p.name}.mp4" for p in events]
-    fit_on = [videos / f"{p.name}.mp4" for p in events if p.split == "train"]
-    audio, visual = extract_videos(paths, out / FEATURES, feature_cfg, project_to=(512, 128), fit_on=fit_on)
+    result = extract_videos(
+        [videos / f"{p.name}.mp4" for p in events],
+        out / FEATURES,
+        feature_cfg,
+        segments=cfg.seconds,
+        project_to=AVE_DIMS,
+        fit_on=[videos / f"{p.name}.mp4" for p in events if p.split == "train"],
+    )
+    audio, visual = _extracted(result, events)
     bg_audio = bg_visual = None
     if background:
-        bg_audio, bg_visual = extract_videos(
-            [videos / f"{p.name}.mp4" for p in background], out / BACKGROUND_FEATURES, feature_cfg,
-            project_to=(512, 128), fit_on=fit_on,
+        bg_audio, bg_visual = _extracted(
+            extract_videos(
+                [videos / f"{p.name}.mp4" for p in background],
+                out / BACKGROUND_FEATURES,
+                feature_cfg,
+                segments=cfg.seconds,
+                projection=result.projection,
+            ),
+            background,
         )
     orders = {s: np.array([i for i, p in enumerate(events) if p.split == s], dtype=np.int64) for s in SPLITS}
     write_ave_layout(

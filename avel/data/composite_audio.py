@@ -55,25 +55,40 @@ def loop_to(x: np.ndarray, n: int, phase: float) -> np.ndarray:
     return np.tile(x, reps)[start : start + n]
 
 
-def rms(x: np.ndarray) -> float:
-    return float(np.sqrt(np.mean(np.square(x, dtype=np.float64)))) if len(x) else 0.0
+def segment_rms(x: np.ndarray, sr: int) -> np.ndarray:
+    """RMS of each whole 1-s segment, (T,)."""
+    seconds = len(x) // sr
+    return np.sqrt(np.mean(np.square(x[: seconds * sr].reshape(seconds, sr), dtype=np.float64), axis=1))
 
 
-def level_per_second(x: np.ndarray, cfg: CompositeConfig) -> np.ndarray:
-    """Bring every 1-s segment to `target_dbfs` RMS; the gain ramps over `gain_ramp_s` at boundaries."""
-    sr, seconds = cfg.sample_rate, len(x) // cfg.sample_rate
-    segments = x[: seconds * sr].reshape(seconds, sr)  # (T, sr)
-    seg_rms = np.sqrt(np.mean(np.square(segments, dtype=np.float64), axis=1))  # (T,)
-    target, cap = 10 ** (cfg.target_dbfs / 20), 10 ** (cfg.max_gain_db / 20)
-    gain = np.minimum(target / np.maximum(seg_rms, 1e-12), cap)  # (T,)
+def gain_curve(gain: np.ndarray, cfg: CompositeConfig) -> np.ndarray:
+    """Per-sample gain, (T * sr,): `gain[t]` inside second t, raised-cosine ramps of `gain_ramp_s`
+    centred on the boundaries (a step in gain would click)."""
+    sr = cfg.sample_rate
     curve = np.repeat(gain, sr)  # (T * sr,) piecewise constant
     half = int(cfg.gain_ramp_s * sr) // 2
     ramp = 0.5 - 0.5 * np.cos(np.linspace(0, np.pi, 2 * half, endpoint=False))  # (2 * half,)
-    for t in range(1, seconds):
+    for t in range(1, len(gain)):
         lo = t * sr - half
         curve[lo : lo + 2 * half] = gain[t - 1] + (gain[t] - gain[t - 1]) * ramp
-    # Peaks above full scale (crest factor > -target_dbfs) are clipped; rare at -23 dBFS.
-    return np.clip(x[: seconds * sr] * curve, -1.0, 1.0).astype(np.float32)
+    return curve
+
+
+def level_per_second(x: np.ndarray, cfg: CompositeConfig) -> np.ndarray:
+    """Bring every 1-s segment to `target_dbfs` RMS, unless its peak would pass `peak_dbfs`
+    (impulsive sounds: clicks, knocks) or the gain `max_gain_db`."""
+    sr = cfg.sample_rate
+    seconds = len(x) // sr
+    peak = np.abs(x[: seconds * sr].reshape(seconds, sr)).max(axis=1)  # (T,)
+    gain = np.minimum.reduce(
+        [
+            10 ** (cfg.target_dbfs / 20) / np.maximum(segment_rms(x, sr), 1e-12),
+            10 ** (cfg.peak_dbfs / 20) / np.maximum(peak, 1e-12),
+            np.full(seconds, 10 ** (cfg.max_gain_db / 20)),
+        ]
+    )  # (T,)
+    # The ramps can lift a sample next to a boundary past the ceiling: clip (never seen above -0.5 dB).
+    return np.clip(x[: seconds * sr] * gain_curve(gain, cfg), -1.0, 1.0).astype(np.float32)
 
 
 def render_audio(plan: VideoPlan, media_root: Path, cfg: CompositeConfig) -> np.ndarray:
@@ -83,13 +98,18 @@ def render_audio(plan: VideoPlan, media_root: Path, cfg: CompositeConfig) -> np.
         [active_content(load_wav(media_root / p, sr), cfg, media_root / p) for p in plan.ambient]
     )
     ambient = loop_to(bed, n, plan.ambient_phase)
-    mix = ambient.copy()
+    event = np.zeros(n, dtype=np.float32)
     start, end = plan.audible
     if end > start:
-        lo, hi = start * sr, end * sr
         sound = active_content(load_wav(media_root / plan.sound, sr), cfg, media_root / plan.sound)
-        event = fade(loop_to(sound, hi - lo, plan.sound_phase), int(cfg.fade_s * sr))
-        # SNR = 20 log10(rms(event) / rms(ambient)) over the audible seconds
-        event *= 10 ** (plan.snr_db / 20) * rms(ambient[lo:hi]) / max(rms(event), 1e-12)
-        mix[lo:hi] += event
-    return level_per_second(mix, cfg)
+        event[start * sr : end * sr] = fade(
+            loop_to(sound, (end - start) * sr, plan.sound_phase), int(cfg.fade_s * sr)
+        )
+        # SNR = 20 log10(rms(event) / rms(ambient)) in EVERY audible second, so none of them is
+        # audible in name only (a quiet stretch of the recording under loud ambience).
+        event_rms = segment_rms(event, sr)  # (T,), 0 outside the audible seconds
+        want = 10 ** (plan.snr_db / 20) * segment_rms(ambient, sr)  # (T,)
+        gain = np.minimum(want / np.maximum(event_rms, 1e-12), 10 ** (cfg.max_gain_db / 20))
+        gain[event_rms == 0] = 0.0
+        event *= gain_curve(gain, cfg)
+    return level_per_second(ambient + event, cfg)

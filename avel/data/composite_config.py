@@ -40,7 +40,8 @@ class CompositeConfig:
     # Distractors drift too, so motion alone does not point at the event object.
     distractor_travel: tuple[float, float] = (0.0, 0.15)
     snr_db: tuple[float, float] = (-5.0, 10.0)  # event over ambient, drawn per video
-    target_dbfs: float = -23.0  # every second is brought to this RMS: level carries no label
+    target_dbfs: float = -26.0  # every second is brought to this RMS: level carries no label
+    peak_dbfs: float = -1.0  # ... unless its peak would pass this (no clipping, no codec overshoot)
     max_gain_db: float = 30.0  # cap of that per-second gain (a near-silent second stays quiet)
     fade_s: float = 0.02  # fades at every cut and loop joint: no clicks
     gain_ramp_s: float = 0.05  # the per-second gain changes over this long, centred on the boundary

@@ -53,9 +53,9 @@ def choose_examples(plans: list[VideoPlan], cfg: CompositeConfig, count: int) ->
     return ordered[:count]
 
 
-def render_examples(out: Path, count: int = 5, seed: int = 0, sources: Sources = Sources()) -> list[Path]:
+def render_examples(out: Path, count: int = 5, seed: int = 0, sources: Sources | None = None) -> list[Path]:
     """Render `count` example clips + ground-truth JSON into `out`; returns the clip paths."""
-    out = Path(out)
+    out, sources = Path(out), sources or Sources()
     catalog = MediaCatalog.read(sources.media, exclude_sources=UNKNOWN_LICENCE_SOURCES)
     cfg = preset("full", n_train=0, n_val=0, n_test=CANDIDATES, n_background=0)
     planner = Planner(catalog, read_annotations(sources.ave / ANNOTATIONS_FILE), cfg, seed, splits=("test",))
@@ -79,8 +79,8 @@ def render_examples(out: Path, count: int = 5, seed: int = 0, sources: Sources =
             "frame_size": cfg.frame_size,
             "snr_db": plan.snr_db,
             "media": [
-                {"path": p, "source_dataset": catalog.items[p].source_dataset, "license": catalog.items[p].license}
-                for p in plan.media()
+                {"path": item.path, "source_dataset": item.source_dataset, "license": item.license}
+                for item in (catalog.items[p] for p in plan.media())
             ],
             "made_by": f"python -m avel bench examples --out {out} --count {count} --seed {seed}",
         }

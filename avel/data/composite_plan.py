@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -116,19 +116,21 @@ class VideoPlan:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> VideoPlan:
-        """Inverse of `to_dict` (JSON turns tuples into lists; they are turned back)."""
+        """Inverse of `to_dict`, also from a manifest entry (extra keys such as labels are ignored;
+        JSON lists become tuples again)."""
 
         def placement(p: dict[str, Any]) -> Placement:
             return Placement(p["image"], tuple(p["size"]), tuple(p["origin"]), tuple(p["target"]),
                              tuple(p["visible"]))
 
-        return cls(**{
-            **d,
-            "distractors": tuple(placement(p) for p in d["distractors"]),
-            "event_object": placement(d["event_object"]),
-            "audible": tuple(d["audible"]),
-            "ambient": tuple(d["ambient"]),
-        })
+        values = {f.name: d[f.name] for f in fields(cls)}
+        values.update(
+            distractors=tuple(placement(p) for p in d["distractors"]),
+            event_object=placement(d["event_object"]),
+            audible=tuple(d["audible"]),
+            ambient=tuple(d["ambient"]),
+        )
+        return cls(**values)
 
 
 class _Deck:

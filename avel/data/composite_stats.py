@@ -21,6 +21,12 @@ FEATURES = "features"  # extract_videos' output for the event videos (projection
 BACKGROUND_FEATURES = "features_background"
 # Per background second: what of the class is present. "hard" = exactly one modality.
 SECOND_KINDS = ("visible only", "audible only", "neither")
+_SHOWN = {
+    "event": "event (object visible and sound audible)",
+    "visible only": "background: object visible, silent",
+    "audible only": "background: sound audible, object off-screen",
+    "neither": "background: neither",
+}
 
 
 def read_manifest(out: Path) -> dict[str, Any]:
@@ -84,18 +90,19 @@ def benchmark_stats(out: Path, ave_annotations: list[Annotation] | None = None) 
                  + _table(header, [row, *([ave_row] if ave_annotations else [])]))
 
     kinds = Counter(second_kind(v, t) for v in events for t in range(seconds))
-    bg_total = sum(kinds[k] for k in SECOND_KINDS)
-    hard = kinds["visible only"] + kinds["audible only"]
     bg_kinds = Counter(second_kind(v, t) for v in background for t in range(seconds))
-    parts.append("### Seconds\n\n" + _table(
-        ["", "event videos", "background-only videos"],
-        [["all seconds", len(events) * seconds, len(background) * seconds],
-         ["event (visible and audible)", _share(kinds["event"], len(events) * seconds), 0],
-         *[[f"background: {k}", _share(kinds[k], bg_total), _share(bg_kinds[k], len(background) * seconds)]
-           for k in SECOND_KINDS],
-         ["hard background (one modality only)", _share(hard, bg_total),
-          _share(bg_kinds["visible only"] + bg_kinds["audible only"], len(background) * seconds)]],
-    ) + "\n\n(background rows of event videos: share of their background seconds)")
+    n_event, n_background = len(events) * seconds, len(background) * seconds
+    background_seconds = n_event - kinds["event"]
+    hard = kinds["visible only"] + kinds["audible only"]
+    parts.append("### Seconds (share of each column's seconds)\n\n" + _table(
+        ["second", "event videos", "background-only videos"],
+        [[_SHOWN[k], _share(kinds[k], n_event),
+          _share(bg_kinds[k], n_background)] for k in ("event", *SECOND_KINDS)]
+        + [["all", n_event, n_background]],
+    ) + f"\n\nHard background (the class in one modality only): {_share(hard, background_seconds)} of "
+        f"the {background_seconds} background seconds of event videos; "
+        f"{sum(1 for v in events if v['event_span'] != [0, seconds])} of {len(events)} event videos "
+        "have background seconds (AVE: a third).")
 
     rows = []
     for split in SPLITS:
@@ -111,7 +118,8 @@ def benchmark_stats(out: Path, ave_annotations: list[Annotation] | None = None) 
          "ambient recordings"], rows,
     ) + f"\n\nEvent-over-ambient SNR: {min(snr):.1f} to {max(snr):.1f} dB.")
 
-    size_rows = [[name, f"{_folder_mb(out / name):.1f} MB"] for name in (VIDEOS, FEATURES, BACKGROUND_FEATURES)]
+    parts_on_disk = (VIDEOS, FEATURES, BACKGROUND_FEATURES)
+    size_rows = [[name, f"{_folder_mb(out / name):.1f} MB"] for name in parts_on_disk]
     size_rows.append(["whole folder", f"{_folder_mb(out):.1f} MB"])
     build = out / BUILD_LOG
     timing = json.loads(build.read_text(encoding="utf-8")) if build.is_file() else None
