@@ -26,12 +26,12 @@ from avel.classes import AVE_CLASSES, BACKGROUND_INDEX, class_index
 from avel.config import FeatureConfig
 from avel.data.annotations import Annotation, read_annotations
 from avel.data.composite_audio import render_audio
-from avel.data.composite_config import SPLITS, CompositeConfig
+from avel.data.composite_config import CompositeConfig
 from avel.data.composite_media import MediaCatalog
 from avel.data.composite_plan import EVENT, Planner, VideoPlan
 from avel.data.composite_scene import render_frames
-from avel.data.composite_stats import BACKGROUND_FEATURES, BUILD_LOG, FEATURES, MANIFEST, VIDEOS
-from avel.data.layout import ANNOTATIONS_FILE
+from avel.data.composite_stats import BACKGROUND_FEATURES, BUILD_LOG, MANIFEST, VIDEOS
+from avel.data.layout import ANNOTATIONS_FILE, SPLITS
 from avel.data.writer import write_ave_layout
 from avel.extract import ExtractResult, extract_videos
 from avel.media import write_clip
@@ -73,16 +73,9 @@ def render_clip(plan: VideoPlan, path: Path, media_root: Path, cfg: CompositeCon
     os.replace(partial, path)
 
 
-def _render_task(task: tuple[dict[str, Any], str, str, dict[str, Any]]) -> str:
-    """Worker entry point (picklable arguments only)."""
-    plan, path, media_root, cfg = task
-    render_clip(VideoPlan.from_dict(plan), Path(path), Path(media_root), _config(cfg))
-    return path
-
-
-def _config(d: dict[str, Any]) -> CompositeConfig:
-    """CompositeConfig from its JSON form (lists back to tuples)."""
-    return CompositeConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+def _render_task(task: tuple[VideoPlan, Path, Path, CompositeConfig]) -> None:
+    """Worker entry point: one argument, for Pool.imap_unordered."""
+    render_clip(*task)
 
 
 def _check_resume(out: Path, manifest: dict[str, Any]) -> None:
@@ -106,7 +99,7 @@ def render_all(
     videos.mkdir(parents=True, exist_ok=True)
     todo = [p for p in plans if not (videos / f"{p.name}.mp4").is_file()]
     log.info("rendering %d of %d videos (%d already there)", len(todo), len(plans), len(plans) - len(todo))
-    tasks = [(p.to_dict(), str(videos / f"{p.name}.mp4"), str(media_root), asdict(cfg)) for p in todo]
+    tasks = [(p, videos / f"{p.name}.mp4", media_root, cfg) for p in todo]
     progress = tqdm(total=len(tasks), desc="render", unit="video", disable=not tasks)
     if workers <= 1:
         for task in tasks:
@@ -126,8 +119,12 @@ def build_benchmark(
     workers: int = 2,
     sources: Sources | None = None,
     preset_name: str = "custom",
+    plan_only: bool = False,
 ) -> dict[str, Any]:
-    """Plan, render, extract and write the AVE layout into `out`; returns the manifest."""
+    """Plan, render, extract and write the AVE layout into `out`; returns the manifest.
+
+    `plan_only` stops after writing the manifest: the statistics of a preset, in seconds.
+    """
     start = time.perf_counter()
     out, sources = Path(out), sources or Sources()
     catalog = MediaCatalog.read(sources.media)
@@ -144,13 +141,19 @@ def build_benchmark(
     _check_resume(out, manifest)
     out.mkdir(parents=True, exist_ok=True)
     (out / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
+    if plan_only:
+        return manifest
 
     render_all(plans, out, catalog.root, cfg, workers)
     rendered = time.perf_counter()
     write_features_and_labels(out, plans, cfg)
     done = time.perf_counter()
-    timing = {"render_s": round(rendered - start, 1), "features_s": round(done - rendered, 1),
-              "total_s": round(done - start, 1), "workers": workers}
+    timing = {
+        "render_s": round(rendered - start, 1),
+        "features_s": round(done - rendered, 1),
+        "total_s": round(done - start, 1),
+        "workers": workers,
+    }
     (out / BUILD_LOG).write_text(json.dumps(timing, indent=1) + "\n", encoding="utf-8")
     log.info("built %d videos in %s: %s", len(plans), out, timing)
     return manifest
@@ -175,12 +178,12 @@ def write_features_and_labels(out: Path, plans: list[VideoPlan], cfg: CompositeC
     """
     events = [p for p in plans if p.kind == EVENT]
     background = [p for p in plans if p.kind != EVENT]
-    feature_cfg = FeatureConfig(frames_per_segment=cfg.frames_per_segment, frame_size=cfg.frame_size,
-                                sample_rate=cfg.sample_rate)
+    # the default backbones and frame size (224): only K is the bench's own choice
+    feature_cfg = FeatureConfig(frames_per_segment=cfg.frames_per_segment, sample_rate=cfg.sample_rate)
     videos = out / VIDEOS
     result = extract_videos(
         [videos / f"{p.name}.mp4" for p in events],
-        out / FEATURES,
+        out,  # features.json and projection.pt land beside the h5 files, where training reads them
         feature_cfg,
         segments=cfg.seconds,
         project_to=AVE_DIMS,
@@ -205,8 +208,9 @@ def write_features_and_labels(out: Path, plans: list[VideoPlan], cfg: CompositeC
         audio=audio,
         visual=visual,
         event_class=np.array([class_index(p.event_class) for p in events], dtype=np.int64),
-        event_mask=np.array([[label != BACKGROUND_INDEX for label in p.labels(cfg.seconds)] for p in events],
-                            dtype=np.float32),
+        event_mask=np.array(
+            [[label != BACKGROUND_INDEX for label in p.labels(cfg.seconds)] for p in events], dtype=np.float32
+        ),
         orders=orders,
         match_orders=orders,  # the splits are media-disjoint already; CML uses the same rows
         background_audio=bg_audio,

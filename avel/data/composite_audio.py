@@ -16,7 +16,7 @@ from avel.data.composite_config import CompositeConfig
 from avel.data.composite_media import load_wav
 from avel.data.composite_plan import VideoPlan
 
-FRAME_S = 0.025  # analysis frame for finding the active content (one mel hop of VGGish is 10 ms)
+FRAME_S = 0.025  # frame for finding the active content: the 25-ms window of the VGGish/YAMNet front end
 MIN_RUN_S = 0.1  # active runs shorter than this are dropped: too short to fade in and out
 
 
@@ -37,7 +37,7 @@ def active_content(x: np.ndarray, cfg: CompositeConfig, where: Path) -> np.ndarr
     frames = len(x) // hop
     rms = np.sqrt((x[: frames * hop].reshape(frames, hop) ** 2).mean(axis=1))  # (frames,)
     if frames == 0 or rms.max() == 0:
-        raise ValueError(f"{where}: expected a recording with sound, found {len(x)} samples of silence")
+        raise ValueError(f"{where}: expected a recording with sound, found {len(x)} samples without any")
     active = rms > rms.max() * 10 ** (cfg.active_floor_db / 20)
     # run boundaries: indices where `active` switches on / off
     edges = np.flatnonzero(np.diff(np.concatenate([[0], active.astype(np.int8), [0]])))
@@ -49,7 +49,8 @@ def active_content(x: np.ndarray, cfg: CompositeConfig, where: Path) -> np.ndarr
 
 
 def loop_to(x: np.ndarray, n: int, phase: float) -> np.ndarray:
-    """`n` samples of `x` repeated, starting at `phase` (share of its length); x's ends are faded."""
+    """`n` samples of `x` repeated from `phase` (share of its length); `x` must have faded ends
+    (active_content's output) so that the joints do not click."""
     start = int(phase * len(x)) % len(x)
     reps = -(-(start + n) // len(x))  # ceil
     return np.tile(x, reps)[start : start + n]
@@ -87,7 +88,7 @@ def level_per_second(x: np.ndarray, cfg: CompositeConfig) -> np.ndarray:
             np.full(seconds, 10 ** (cfg.max_gain_db / 20)),
         ]
     )  # (T,)
-    # The ramps can lift a sample next to a boundary past the ceiling: clip (never seen above -0.5 dB).
+    # A ramp can lift a sample near a boundary a little past the ceiling; the clip is a guard.
     return np.clip(x[: seconds * sr] * gain_curve(gain, cfg), -1.0, 1.0).astype(np.float32)
 
 

@@ -26,7 +26,7 @@ from avel.data.layout import ANNOTATIONS_FILE
 
 log = logging.getLogger(__name__)
 
-CANDIDATES = 400  # test plans drawn to pick the examples from
+CANDIDATES = 4000  # test plans drawn to pick from (about 2 % show the event and both hard kinds)
 EVENT_LENGTHS = range(2, 9)  # an example shows background on both sides of a 2-8 s event
 
 

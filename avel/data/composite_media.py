@@ -1,4 +1,4 @@
-"""The real media package (/work/shared/media): its manifest, the usable classes, and file loading.
+"""The real media package (../shared/media): its manifest, the usable classes, and file loading.
 
 The manifest decides everything the builder may use: `ave_class`, `modality` and `split` of each
 photo and recording, plus sizes and durations from manifest_details.csv. A class is usable only
@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from avel.classes import AVE_EVENTS
-from avel.data.composite_config import SPLITS
+from avel.data.layout import SPLITS
 
 log = logging.getLogger(__name__)
 

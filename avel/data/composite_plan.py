@@ -13,7 +13,6 @@ with the object off-screen), so both modalities are needed to label a second.
 
 from __future__ import annotations
 
-import logging
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
@@ -23,15 +22,15 @@ import numpy as np
 
 from avel.classes import BACKGROUND_INDEX, class_index
 from avel.data.annotations import Annotation
-from avel.data.composite_config import SPLITS, CompositeConfig
+from avel.data.composite_config import CompositeConfig
 from avel.data.composite_media import AMBIENT, DISTRACTOR, MediaCatalog, MediaItem
-
-log = logging.getLogger(__name__)
+from avel.data.layout import SPLITS
 
 Interval = tuple[int, int]  # [start, end) in whole seconds; (0, 0) is empty
 Box = tuple[int, int, int, int]  # (x0, y0, x1, y1) in pixels, x1/y1 exclusive
 EVENT, BACKGROUND = "event", "background"  # the two kinds of video
 BACKDROP = "backdrop"  # deck of the distractor photos used as backdrops
+MAX_AMBIENT = 4  # ambient recordings chained per video (ESC-50 clips are 0.5-5 s; the bed is looped)
 
 
 @dataclass(frozen=True)
@@ -79,7 +78,7 @@ class VideoPlan:
     split: str
     kind: str  # EVENT (one event span) or BACKGROUND (AVE's noisy set: never both at once)
     event_class: str  # the class whose photo and recording appear (in background videos too)
-    ave_source: str  # the AVE video whose annotated span was copied
+    ave_source: str  # the AVE Annotations.txt row whose span was copied
     backdrop: str
     distractors: tuple[Placement, ...]
     event_object: Placement  # its `visible` interval is when the object is on screen
@@ -108,8 +107,13 @@ class VideoPlan:
 
     def media(self) -> list[str]:
         """Every media file this video uses."""
-        return [self.backdrop, *(d.image for d in self.distractors), self.event_object.image,
-                self.sound, *self.ambient]
+        return [
+            self.backdrop,
+            *(d.image for d in self.distractors),
+            self.event_object.image,
+            self.sound,
+            *self.ambient,
+        ]
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -120,8 +124,9 @@ class VideoPlan:
         JSON lists become tuples again)."""
 
         def placement(p: dict[str, Any]) -> Placement:
-            return Placement(p["image"], tuple(p["size"]), tuple(p["origin"]), tuple(p["target"]),
-                             tuple(p["visible"]))
+            return Placement(
+                p["image"], tuple(p["size"]), tuple(p["origin"]), tuple(p["target"]), tuple(p["visible"])
+            )
 
         values = {f.name: d[f.name] for f in fields(cls)}
         values.update(
@@ -156,17 +161,13 @@ class Planner:
         spans: Sequence[Annotation],
         cfg: CompositeConfig,
         seed: int,
-        classes: Sequence[str] | None = None,
         splits: tuple[str, ...] = SPLITS,
     ) -> None:
+        """`splits`: the splits whose media may be drawn (the classes must have media in each)."""
         self.cfg = cfg
-        usable = catalog.usable_classes(splits)
-        self.classes = tuple(classes) if classes is not None else usable
-        if not self.classes or not set(self.classes) <= set(usable):
-            raise ValueError(
-                f"classes {list(self.classes)}: expected a non-empty subset of the classes with photos "
-                f"and recordings in splits {list(splits)}: {list(usable)}"
-            )
+        self.classes = catalog.usable_classes(splits)
+        if not self.classes:
+            raise ValueError(f"no AVE class has both photos and recordings in every split of {list(splits)}")
         self.spans = {c: [a for a in spans if a.category == c and a.end > a.start] for c in self.classes}
         missing = [c for c, rows in self.spans.items() if not rows]
         if missing:
@@ -179,12 +180,12 @@ class Planner:
         pools = {k: catalog.pool(*k) for k in keys}
         for s in splits:  # backdrops: the distractor photos big enough to look like a scene
             pools[(DISTRACTOR, BACKDROP, s)] = [
-                item for item in pools[(DISTRACTOR, "image", s)]
+                item
+                for item in pools[(DISTRACTOR, "image", s)]
                 if min(item.width, item.height) >= cfg.backdrop_min_side
             ]
         streams = self.rng.spawn(len(pools))
         self.decks = {k: _Deck(v, g, "/".join(k)) for (k, v), g in zip(pools.items(), streams, strict=True)}
-        self.items = catalog.items
 
     def plan(self) -> list[VideoPlan]:
         """Event videos of every split (classes balanced), then the background-only train videos."""
@@ -212,8 +213,9 @@ class Planner:
         backdrop = self.decks[(DISTRACTOR, BACKDROP, split)].draw()
         distractor_deck = self.decks[(DISTRACTOR, "image", split)]
         distractors = tuple(
-            self._placement(distractor_deck.draw(), cfg.distractor_scale, cfg.distractor_travel,
-                            (0, cfg.seconds))
+            self._placement(
+                distractor_deck.draw(), cfg.distractor_scale, cfg.distractor_travel, (0, cfg.seconds)
+            )
             for _ in range(rng.integers(cfg.n_distractors[0], cfg.n_distractors[1] + 1))
         )
         photo = self.decks[(event_class, "image", split)].draw()
@@ -240,23 +242,16 @@ class Planner:
 
         On each side of the span the extra seconds go to one modality only (or to none).
         """
-        start_v = start_a = span.start
-        end_v = end_a = span.end
-        for side, room in (("before", span.start), ("after", self.cfg.seconds - span.end)):
+        p_vis, p_aud = self.cfg.p_visible_only, self.cfg.p_audible_only
+        extra = {"visible": [0, 0], "audible": [0, 0]}  # seconds added [before, after] the span
+        for side, room in enumerate((span.start, self.cfg.seconds - span.end)):
             if room == 0:
                 continue
-            p_vis, p_aud = self.cfg.p_visible_only, self.cfg.p_audible_only
-            which = self.rng.choice(3, p=[p_vis, p_aud, 1 - p_vis - p_aud])  # 2: plain background
-            extra = int(self.rng.integers(1, room + 1))
-            if which == 0 and side == "before":
-                start_v -= extra
-            elif which == 0:
-                end_v += extra
-            elif which == 1 and side == "before":
-                start_a -= extra
-            elif which == 1:
-                end_a += extra
-        return (start_v, end_v), (start_a, end_a)
+            which = self.rng.choice(["visible", "audible", "neither"], p=[p_vis, p_aud, 1 - p_vis - p_aud])
+            if which != "neither":
+                extra[which][side] = int(self.rng.integers(1, room + 1))
+        (before_v, after_v), (before_a, after_a) = extra["visible"], extra["audible"]
+        return (span.start - before_v, span.end + after_v), (span.start - before_a, span.end + after_a)
 
     def _background_intervals(self, span: Annotation) -> tuple[Interval, Interval]:
         """Visible and audible intervals that never overlap: the span goes to one modality, or is
@@ -287,13 +282,12 @@ class Planner:
         return Placement(item.path, (w, h), (x0, y0), (x1, y1), visible)
 
     def _ambient(self, split: str) -> tuple[str, ...]:
-        """Different ambient recordings, chained until they cover the video (at most 4)."""
+        """Different ambient recordings, chained until they cover the video (at most MAX_AMBIENT)."""
         deck, chosen, total = self.decks[(AMBIENT, "audio", split)], list[str](), 0.0
-        while total < self.cfg.seconds and len(chosen) < 4:
+        while total < self.cfg.seconds and len(chosen) < MAX_AMBIENT:
             item = deck.draw()
             if item.path in chosen:
                 break
             chosen.append(item.path)
             total += item.duration_s
         return tuple(chosen)
-

@@ -1,6 +1,6 @@
 """The frames of a composite video: a real photo as backdrop, drifting distractors, the event object.
 
-Photos are resized once and only translated per frame, which keeps a 10-s 224x224 16-fps clip
+Photos are resized once and only translated per frame, which keeps a 10-s 256x256 16-fps clip
 to a few tens of milliseconds. The event object is drawn last, so it is never occluded and its
 box in the manifest is exactly where its pixels are.
 """

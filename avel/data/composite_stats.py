@@ -8,17 +8,28 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+from tqdm import tqdm
+
+from avel.config import FeatureConfig
 from avel.data.annotations import Annotation
-from avel.data.composite_config import SPLITS
+from avel.data.composite_plan import EVENT
+from avel.data.layout import SPLITS
+from avel.extract import PARTS_DIR
+from avel.media import decode_clip
 
 MANIFEST = "composite.json"  # the plan + ground truth: deterministic for a seed
 BUILD_LOG = "build.json"  # wall times of the last build (not deterministic, so kept apart)
 VIDEOS = "videos"
-FEATURES = "features"  # extract_videos' output for the event videos (projection fitted here)
+# The event videos' features are extracted into the benchmark folder itself, so its features.json
+# and projection.pt sit beside the h5 files where training looks for them (avel/checkpoint.py);
+# the background-only videos get their own folder, whose h5 files become the *_noisy.h5 files.
 BACKGROUND_FEATURES = "features_background"
+Video = dict[str, Any]  # one manifest entry (a VideoPlan as JSON plus its ground truth)
 # Per background second: what of the class is present. "hard" = exactly one modality.
 SECOND_KINDS = ("visible only", "audible only", "neither")
 _SHOWN = {
@@ -41,8 +52,12 @@ def second_kind(video: dict[str, Any], t: int) -> str:
     """'event', or which modality carries the class in a background second."""
     visible = video["event_object"]["visible"][0] <= t < video["event_object"]["visible"][1]
     audible = video["audible"][0] <= t < video["audible"][1]
-    return {(True, True): "event", (True, False): "visible only", (False, True): "audible only",
-            (False, False): "neither"}[(visible, audible)]
+    return {
+        (True, True): "event",
+        (True, False): "visible only",
+        (False, True): "audible only",
+        (False, False): "neither",
+    }[(visible, audible)]
 
 
 def _table(header: list[str], rows: list[list[Any]]) -> str:
@@ -55,75 +70,193 @@ def _share(n: int, total: int) -> str:
     return f"{n} ({100 * n / total:.1f} %)" if total else "0"
 
 
-def _folder_mb(path: Path) -> float:
-    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 2**20 if path.exists() else 0.0
+def _mb(*paths: Path) -> str:
+    """Total size of files and folders, in MB."""
+    files = [f for p in paths for f in ([p] if p.is_file() else p.rglob("*")) if f.is_file()]
+    return f"{sum(f.stat().st_size for f in files) / 2**20:.1f} MB"
+
+
+def _distinct_per_split(videos: list[Video], key: Callable[[Video], str]) -> str:
+    """'train/val/test' counts of distinct key(video) values."""
+    return "/".join(str(len({key(v) for v in videos if v["split"] == s})) for s in SPLITS)
+
+
+def _classes(manifest: dict[str, Any], events: list[Video], background: list[Video]) -> str:
+    """Videos per class and split, and how many distinct event photos/recordings they share."""
+    rows = []
+    for name in manifest["classes"]:
+        mine = [v for v in events + background if v["event_class"] == name]
+        rows.append(
+            [
+                name,
+                *(sum(v["split"] == s for v in mine if v["kind"] == EVENT) for s in SPLITS),
+                sum(v["kind"] != EVENT for v in mine),
+                _distinct_per_split(mine, lambda v: v["event_object"]["image"]),
+                _distinct_per_split(mine, lambda v: v["sound"]),
+            ]
+        )
+    rows.append(["total", *(sum(v["split"] == s for v in events) for s in SPLITS), len(background), "", ""])
+    return "### Videos per class and split\n\n" + _table(
+        [
+            "class",
+            *SPLITS,
+            "background-only (train)",
+            "distinct photos (train/val/test)",
+            "distinct recordings (train/val/test)",
+        ],
+        rows,
+    )
+
+
+def _lengths(events: list[Video], seconds: int, ave: list[Annotation] | None) -> str:
+    """Event-length histogram, beside AVE's own when its annotations are given."""
+    ours = Counter(v["event_span"][1] - v["event_span"][0] for v in events)
+    theirs = Counter(a.end - a.start for a in ave or [] if a.end > a.start)
+    lengths = range(1, seconds + 1)
+    rows = [["this benchmark", *(f"{100 * ours[n] / max(1, len(events)):.1f} %" for n in lengths)]]
+    if ave:
+        rows.append(["AVE Annotations.txt", *(f"{100 * theirs[n] / theirs.total():.1f} %" for n in lengths)])
+    return "### Event length histogram (share of event videos)\n\n" + _table(
+        ["event length (s)", *map(str, lengths)], rows
+    )
+
+
+def _seconds(events: list[Video], background: list[Video], seconds: int) -> str:
+    """What each second holds; the share of hard background seconds."""
+    kinds = Counter(second_kind(v, t) for v in events for t in range(seconds))
+    bg_kinds = Counter(second_kind(v, t) for v in background for t in range(seconds))
+    n_event, n_background = len(events) * seconds, len(background) * seconds
+    background_seconds = n_event - kinds["event"]
+    hard = kinds["visible only"] + kinds["audible only"]
+    with_background = sum(1 for v in events if v["event_span"] != [0, seconds])
+    return (
+        "### Seconds (share of each column's seconds)\n\n"
+        + _table(
+            ["second", "event videos", "background-only videos"],
+            [
+                [_SHOWN[k], _share(kinds[k], n_event), _share(bg_kinds[k], n_background)]
+                for k in ("event", *SECOND_KINDS)
+            ]
+            + [["all", n_event, n_background]],
+        )
+        + f"\n\nHard background (the class in one modality only): {_share(hard, background_seconds)} of "
+        f"the {background_seconds} background seconds of event videos; {with_background} of "
+        f"{len(events)} event videos have background seconds."
+    )
+
+
+def _media(videos: list[Video]) -> str:
+    """Distinct files of every kind per split, and the SNR range."""
+    rows = []
+    for split in SPLITS:
+        mine = [v for v in videos if v["split"] == split]
+        scenes = {p for v in mine for p in [v["backdrop"], *(d["image"] for d in v["distractors"])]}
+        ambient = {p for v in mine for p in v["ambient"]}
+        rows.append(
+            [
+                split,
+                len(mine),
+                len({v["event_object"]["image"] for v in mine}),
+                len({v["sound"] for v in mine}),
+                len(scenes),
+                len(ambient),
+            ]
+        )
+    snr = [v["snr_db"] for v in videos]
+    return (
+        "### Distinct media used (all videos of a split)\n\n"
+        + _table(
+            [
+                "split",
+                "videos",
+                "event photos",
+                "event recordings",
+                "backdrop/distractor photos",
+                "ambient recordings",
+            ],
+            rows,
+        )
+        + f"\n\nEvent-over-ambient SNR: {min(snr):.1f} to {max(snr):.1f} dB."
+    )
+
+
+def _disk(out: Path, frames_per_segment: int) -> str:
+    """Sizes on disk and the last build's wall times (absent for a plan-only folder)."""
+    timing = json.loads((out / BUILD_LOG).read_text(encoding="utf-8"))
+    rows = [
+        ["videos/ (mp4)", _mb(out / VIDEOS)],
+        ["AVE layout (*.h5, *.txt)", _mb(*out.glob("*.h5"), *out.glob("*.txt"))],
+        [
+            f"extraction cache ({PARTS_DIR}/, {BACKGROUND_FEATURES}/)",
+            _mb(out / PARTS_DIR, out / BACKGROUND_FEATURES),
+        ],
+        ["whole folder", _mb(out)],
+    ]
+    return (
+        "### Disk and build time\n\n"
+        + _table(["part", "size"], rows)
+        + (
+            f"\n\nLast build: render {timing['render_s']} s, features {timing['features_s']} s, total "
+            f"{timing['total_s']} s with {timing['workers']} worker(s), K = {frames_per_segment}."
+        )
+    )
+
+
+def loudness_per_kind(out: Path) -> dict[str, list[float]]:
+    """dBFS of every second of the decoded soundtracks, grouped by kind of second (decodes every video).
+
+    The check behind "level alone does not give the label": event seconds must not be louder.
+    """
+    out = Path(out)
+    manifest = read_manifest(out)
+    seconds, sr = manifest["config"]["seconds"], manifest["config"]["sample_rate"]
+    # the sound is what is measured: one tiny frame per second keeps the decode cheap
+    decode_cfg = FeatureConfig(frames_per_segment=1, frame_size=32, sample_rate=sr)
+    levels: dict[str, list[float]] = {k: [] for k in ("event", *SECOND_KINDS)}
+    for video in tqdm(manifest["videos"], desc="loudness", unit="video"):
+        audio = decode_clip(out / VIDEOS / f"{video['name']}.mp4", decode_cfg).audio
+        power = np.mean(np.square(audio[: seconds * sr].reshape(seconds, sr), dtype=np.float64), axis=1)
+        for t, db in enumerate(10 * np.log10(np.maximum(power, 1e-12))):  # (T,) dBFS
+            levels[second_kind(video, t)].append(float(db))
+    return levels
+
+
+def loudness_stats(out: Path) -> str:
+    """Markdown table of `loudness_per_kind`: mean, spread and share near the target per kind."""
+    target = read_manifest(out)["config"]["target_dbfs"]
+    rows = [
+        [
+            _SHOWN[k],
+            len(v),
+            f"{np.mean(v):.2f}",
+            f"{np.std(v):.2f}",
+            _share(sum(abs(x - target) <= 1 for x in v), len(v)),
+        ]
+        for k, v in loudness_per_kind(out).items()
+        if v
+    ]
+    return (
+        f"### Loudness of the decoded audio per second (target {target} dBFS)\n\n"
+        + _table(["second", "seconds", "mean dBFS", "std dB", "within 1 dB of the target"], rows)
+        + "\n"
+    )
 
 
 def benchmark_stats(out: Path, ave_annotations: list[Annotation] | None = None) -> str:
     """Markdown: classes per split, event lengths (vs AVE), background kinds, media use, size, time."""
     out = Path(out)
     manifest = read_manifest(out)
-    videos = manifest["videos"]
-    seconds = manifest["config"]["seconds"]
-    events = [v for v in videos if v["kind"] == "event"]
-    background = [v for v in videos if v["kind"] != "event"]
-    parts = [f"Benchmark `{out}`: preset {manifest['preset']}, seed {manifest['seed']}, "
-             f"{len(events)} event videos + {len(background)} background-only videos."]
-
-    per_class = Counter((v["event_class"], v["split"]) for v in events)
-    parts.append("### Event videos per class and split\n\n" + _table(
-        ["class", *SPLITS, "background-only (train)"],
-        [[c, *(per_class[(c, s)] for s in SPLITS), sum(v["event_class"] == c for v in background)]
-         for c in manifest["classes"]]
-        + [["total", *(sum(v["split"] == s for v in events) for s in SPLITS), len(background)]],
-    ))
-
-    lengths = Counter(v["event_span"][1] - v["event_span"][0] for v in events)
-    header, row = ["event length (s)"], ["this benchmark"]
-    ave_row = ["AVE Annotations.txt"]
-    ave_lengths = Counter(a.end - a.start for a in ave_annotations or [] if a.end > a.start)
-    for n in range(1, seconds + 1):
-        header.append(str(n))
-        row.append(f"{100 * lengths[n] / max(1, len(events)):.1f} %")
-        ave_row.append(f"{100 * ave_lengths[n] / max(1, ave_lengths.total()):.1f} %")
-    parts.append("### Event length histogram (share of event videos)\n\n"
-                 + _table(header, [row, *([ave_row] if ave_annotations else [])]))
-
-    kinds = Counter(second_kind(v, t) for v in events for t in range(seconds))
-    bg_kinds = Counter(second_kind(v, t) for v in background for t in range(seconds))
-    n_event, n_background = len(events) * seconds, len(background) * seconds
-    background_seconds = n_event - kinds["event"]
-    hard = kinds["visible only"] + kinds["audible only"]
-    parts.append("### Seconds (share of each column's seconds)\n\n" + _table(
-        ["second", "event videos", "background-only videos"],
-        [[_SHOWN[k], _share(kinds[k], n_event),
-          _share(bg_kinds[k], n_background)] for k in ("event", *SECOND_KINDS)]
-        + [["all", n_event, n_background]],
-    ) + f"\n\nHard background (the class in one modality only): {_share(hard, background_seconds)} of "
-        f"the {background_seconds} background seconds of event videos; "
-        f"{sum(1 for v in events if v['event_span'] != [0, seconds])} of {len(events)} event videos "
-        "have background seconds (AVE: a third).")
-
-    rows = []
-    for split in SPLITS:
-        in_split = [v for v in videos if v["split"] == split]
-        photos = {v["event_object"]["image"] for v in in_split}
-        sounds = {v["sound"] for v in in_split}
-        scenes = {p for v in in_split for p in [v["backdrop"], *(d["image"] for d in v["distractors"])]}
-        ambient = {p for v in in_split for p in v["ambient"]}
-        rows.append([split, len(in_split), len(photos), len(sounds), len(scenes), len(ambient)])
-    snr = [v["snr_db"] for v in videos]
-    parts.append("### Distinct media used\n\n" + _table(
-        ["split", "videos", "event photos", "event recordings", "backdrop/distractor photos",
-         "ambient recordings"], rows,
-    ) + f"\n\nEvent-over-ambient SNR: {min(snr):.1f} to {max(snr):.1f} dB.")
-
-    parts_on_disk = (VIDEOS, FEATURES, BACKGROUND_FEATURES)
-    size_rows = [[name, f"{_folder_mb(out / name):.1f} MB"] for name in parts_on_disk]
-    size_rows.append(["whole folder", f"{_folder_mb(out):.1f} MB"])
-    build = out / BUILD_LOG
-    timing = json.loads(build.read_text(encoding="utf-8")) if build.is_file() else None
-    parts.append("### Disk and build time\n\n" + _table(["part", "size"], size_rows) + (
-        f"\n\nLast build: render {timing['render_s']} s, features {timing['features_s']} s, total "
-        f"{timing['total_s']} s with {timing['workers']} worker(s)." if timing else ""))
+    videos, seconds = manifest["videos"], manifest["config"]["seconds"]
+    events = [v for v in videos if v["kind"] == EVENT]
+    background = [v for v in videos if v["kind"] != EVENT]
+    built = (out / BUILD_LOG).is_file()
+    parts = [
+        f"Benchmark `{out}`: preset {manifest['preset']}, seed {manifest['seed']}, {len(events)} event "
+        f"videos + {len(background)} background-only videos" + ("." if built else " (plan only, not built)."),
+        _classes(manifest, events, background),
+        _lengths(events, seconds, ave_annotations),
+        _seconds(events, background, seconds),
+        _media(videos),
+        *([_disk(out, manifest["config"]["frames_per_segment"])] if built else []),
+    ]
     return "\n\n".join(parts) + "\n"
