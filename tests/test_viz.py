@@ -236,6 +236,11 @@ def test_stratified_subsample_count_and_proportions() -> None:
     assert not np.array_equal(kept, viz.stratified_subsample(labels, 20, seed=4))
 
 
+def test_stratified_subsample_keeps_everything_when_the_cap_exceeds_the_count() -> None:
+    labels = np.repeat([0, 3], [5, 2])
+    np.testing.assert_array_equal(viz.stratified_subsample(labels, 100), np.arange(7))
+
+
 def test_tsne_embedding_subsamples_deterministically() -> None:
     rng = np.random.default_rng(0)
     labels = np.repeat([0, 1], [40, 20])

@@ -30,6 +30,8 @@ def stratified_subsample(labels: np.ndarray, max_points: int, seed: int = 0) -> 
     Each class gets its share rounded by largest remainder (so the total is exact), then its
     items are drawn at random without replacement.
     """
+    if max_points >= len(labels):
+        return np.arange(len(labels))  # nothing to drop
     classes, sizes = np.unique(labels, return_counts=True)
     quota = sizes * max_points / len(labels)  # (K,) ideal, fractional
     take = np.floor(quota).astype(np.int64)
