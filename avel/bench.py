@@ -3,6 +3,7 @@
 python -m avel bench build --preset tiny --out data/bench-tiny [--seed 0] [--workers 2]
 python -m avel bench stats data/bench-tiny
 python -m avel bench examples --out assets
+python -m avel bench modality-check data/bench-full --epochs 10
 """
 
 from __future__ import annotations
@@ -11,12 +12,15 @@ import argparse
 import os
 from pathlib import Path
 
+from avel.config import MODALITIES, MODELS, ModelConfig, RunConfig, TrainConfig
 from avel.data.annotations import read_annotations
 from avel.data.composite import DEFAULT_AVE, DEFAULT_MEDIA, Sources, build_benchmark
 from avel.data.composite_config import PRESETS, preset
 from avel.data.composite_examples import render_examples
 from avel.data.composite_stats import benchmark_stats, loudness_stats
 from avel.data.layout import ANNOTATIONS_FILE
+from avel.device import DEVICES
+from avel.train import train
 
 
 def _add_sources(parser: argparse.ArgumentParser) -> None:
@@ -49,12 +53,64 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     stats.set_defaults(func=_stats)
 
+    check = commands.add_parser(
+        "modality-check", help="train SEL on both / audio only / visual only: both must be clearly better"
+    )
+    check.add_argument("dir", type=Path)
+    check.add_argument("--runs", type=Path, default=Path("runs/modality-check"))
+    check.add_argument("--model", choices=MODELS, default="baseline")
+    check.add_argument("--epochs", type=int, default=10)
+    check.add_argument("--seed", type=int, default=0)
+    check.add_argument("--margin", type=float, default=0.05, help="required accuracy gap (fraction)")
+    check.add_argument("--device", choices=DEVICES, default="auto")
+    check.set_defaults(func=_modality_check)
+
     examples = commands.add_parser("examples", help="render the app's example clips from test media")
     examples.add_argument("--out", type=Path, default=Path("assets"))
     examples.add_argument("--count", type=int, default=5)
     examples.add_argument("--seed", type=int, default=0)
     _add_sources(examples)
     examples.set_defaults(func=_examples)
+
+
+def modality_check(
+    data: Path, runs: Path, *, model: str, epochs: int, seed: int, device: str
+) -> dict[str, float]:
+    """Test SEL accuracy of one model trained on both modalities, on audio only, on visual only.
+
+    The benchmark is meant to need both (hard background seconds are visible-but-silent or
+    audible-but-off-screen), so each single-modality run must score clearly lower. Runs resume.
+    """
+    accuracy = {}
+    for modalities in MODALITIES:
+        result = train(
+            RunConfig(
+                data=str(data),
+                out=str(runs / f"sel-{model}-{modalities}-seed{seed}"),
+                model=ModelConfig(model=model, task="sel"),
+                train=TrainConfig(epochs=epochs, seed=seed, device=device, modalities=modalities),
+            ),
+            progress=True,
+        )
+        accuracy[modalities] = float(result.test["accuracy"])
+    return accuracy
+
+
+def _modality_check(args: argparse.Namespace) -> None:
+    accuracy = modality_check(
+        args.dir, args.runs, model=args.model, epochs=args.epochs, seed=args.seed, device=args.device
+    )
+    print(f"SEL test accuracy, {args.model}, {args.epochs} epochs, seed {args.seed} (selected on val):")
+    for modalities, value in accuracy.items():
+        print(f"  {modalities:>6}: {100 * value:.1f}%")
+    gap = accuracy["both"] - max(accuracy["audio"], accuracy["visual"])
+    verdict = "PASS" if gap >= args.margin else "FAIL"
+    print(
+        f"{verdict}: both modalities beat the best single one by {100 * gap:.1f} points "
+        f"(needed {100 * args.margin:.1f})"
+    )
+    if verdict == "FAIL":
+        raise SystemExit(1)
 
 
 def _build(args: argparse.Namespace) -> None:

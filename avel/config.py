@@ -18,6 +18,9 @@ MODELS = ("coatt", "baseline")
 #   csea_no_v2a  CSPA + (CSEA /v2a): no audio attention built from F^{v->a}
 #   csea_no_a2v  CSPA + (CSEA /a2v): no visual attention built from F^{a->v}
 ABLATIONS = ("full", "cspa", "csea", "cspa_no_aa", "csea_no_v2a", "csea_no_a2v")
+# Inputs a model sees: both modalities, or one with the other zeroed (the benchmark's control that
+# a single modality is not enough).
+MODALITIES = ("both", "audio", "visual")
 # Each task's CSPA stream weight (the CSEA stream gets 1 - lambda): eq. 5, 6, 7.
 LAMBDA_FIELDS = {"sel": "lambda_s", "wsel": "lambda_w", "cml": "lambda_c"}
 
@@ -85,6 +88,10 @@ class TrainConfig:
     device: str = "auto"  # "auto" uses CUDA when present, else CPU
     init: str | None = None  # checkpoint whose shared layers start the model (CML from MMEL)
     weak_background: bool = True  # WSEL: add the extra background-only videos (AVE's noisy set)
+    modalities: str = "both"  # "audio" / "visual": the other modality is zeroed in every split
+
+    def __post_init__(self) -> None:
+        check_choice("modalities", self.modalities, MODALITIES)
 
     def resolved(self, task: str) -> TrainConfig:
         """A copy with the paper's per-task epochs and batch size filled in."""

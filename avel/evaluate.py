@@ -120,11 +120,13 @@ def evaluate_checkpoint(
     data = AVEDirectory(data_dir)
     check_data_matches(loaded, data.dims, tuple(data.classes), Path(data_dir))
     task = loaded.model_config.task
-    result = evaluate_model(loaded.model, data.dataset(split, task), task, loaded.classes, torch_device)
+    dataset = data.dataset(split, task, modalities=loaded.train_config.modalities)
+    result = evaluate_model(loaded.model, dataset, task, loaded.classes, torch_device)
     header = {
         "task": task,
         "model": loaded.model_config.model,
         "ablation": loaded.model_config.ablation,
+        "modalities": loaded.train_config.modalities,
         "split": split,
         "checkpoint": str(path),
         "epoch": loaded.epoch,

@@ -54,7 +54,7 @@ def summarize_model(loaded: LoadedModel, data: AVEDirectory, split: str) -> tupl
     check_data_matches(loaded, data.dims, tuple(data.classes), data.root)
     device = next(loaded.model.parameters()).device
     predicted, labels, features = [], [], {name: [] for name in TSNE_FEATURES}
-    dataset = data.dataset(split, loaded.model_config.task)
+    dataset = data.dataset(split, loaded.model_config.task, modalities=loaded.train_config.modalities)
     for batch in DataLoader(dataset, batch_size=EVAL_BATCH_SIZE, shuffle=False):
         output = loaded.model(batch["audio"].to(device), batch["visual"].to(device))
         predicted.append(output.scores().argmax(dim=-1).cpu())

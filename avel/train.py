@@ -41,7 +41,7 @@ from avel.checkpoint import (
     read_features,
     save_checkpoint,
 )
-from avel.config import ABLATIONS, MODELS, TASKS, ModelConfig, RunConfig, TrainConfig
+from avel.config import ABLATIONS, MODALITIES, MODELS, TASKS, ModelConfig, RunConfig, TrainConfig
 from avel.data import AVEDirectory, FeatureDims
 from avel.device import DEVICES, resolve_device
 from avel.evaluate import evaluate_model, selection_metric
@@ -213,8 +213,9 @@ def train(run: RunConfig, *, progress: bool = False) -> TrainResult:
     history = read_history(out, start_epoch - 1)
     (out / HISTORY).write_text("".join(json.dumps(record) + "\n" for record in history), encoding="utf-8")
 
-    train_set = data.dataset("train", task, background=train_config.weak_background)
-    val_set = data.dataset("val", task)
+    modalities = train_config.modalities
+    train_set = data.dataset("train", task, background=train_config.weak_background, modalities=modalities)
+    val_set = data.dataset("val", task, modalities=modalities)
     loader = DataLoader(train_set, batch_size=train_config.batch_size, shuffle=True, generator=generator)
     features = read_features(run.data)
 
@@ -269,7 +270,9 @@ def train(run: RunConfig, *, progress: bool = False) -> TrainResult:
 
     best = read_checkpoint(out / BEST)
     model.load_state_dict(best["model_state"])
-    best["metrics"]["test"] = evaluate_model(model, data.dataset("test", task), task, classes, device)
+    best["metrics"]["test"] = evaluate_model(
+        model, data.dataset("test", task, modalities=modalities), task, classes, device
+    )
     save_checkpoint(best, out / BEST)
     log.info(
         "best epoch %d: val %.4f, test %.4f",
@@ -292,6 +295,7 @@ def _run(args: argparse.Namespace) -> None:
         device=args.device,
         init=args.init,
         weak_background=not args.no_weak_background,
+        modalities=args.modalities,
     )
     result = train(
         RunConfig(data=args.data, out=args.out, model=model_config, train=train_config), progress=True
@@ -331,5 +335,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--no-weak-background", action="store_true", help="WSEL: leave out the background-only videos"
+    )
+    parser.add_argument(
+        "--modalities",
+        choices=MODALITIES,
+        default=defaults.modalities,
+        help="train and score on one modality only (the other zeroed): a control",
     )
     parser.set_defaults(func=_run)

@@ -442,3 +442,17 @@ def test_random_ave_dir_fixture_shape(random_ave_dir: Path) -> None:
     mask, label = data.event_mask() > 0, data.video_labels().argmax(axis=1)
     means = np.stack([audio[(label == c)[:, None] & mask].mean(axis=0) for c in range(4)])  # (4, C_a)
     assert (np.linalg.norm(means[:, None] - means[None], axis=2) + np.eye(4) * 100).min() > 5
+
+
+def test_single_modality_zeroes_the_other_one(random_ave_dir: Path) -> None:
+    data = AVEDirectory(random_ave_dir)
+    both = data.dataset("train", "wsel")
+    audio_only = data.dataset("train", "wsel", modalities="audio")
+    visual_only = data.dataset("train", "wsel", modalities="visual")
+    np.testing.assert_array_equal(audio_only.audio, both.audio)
+    assert not audio_only.visual.any() and both.visual.any()
+    np.testing.assert_array_equal(visual_only.visual, both.visual)
+    assert not visual_only.audio.any()
+    np.testing.assert_array_equal(visual_only.labels, both.labels)
+    with pytest.raises(ValueError, match="valid: both, audio, visual"):
+        data.dataset("train", "sel", modalities="sound")

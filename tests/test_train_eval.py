@@ -210,3 +210,15 @@ def test_bad_checkpoints_give_clear_errors(
     )
     with pytest.raises(ValueError, match="visual_backbone: expected 'mobilenet_v2', found 'vgg19'"):
         check_data_matches(mobilenet, data.dims, data.classes, tmp_path)
+
+
+def test_single_modality_run_is_scored_on_that_modality(random_ave_dir: Path, tmp_path: Path) -> None:
+    """A visual-only model is evaluated with the audio zeroed again, so `evaluate` reproduces best.pt."""
+    from avel.evaluate import evaluate_checkpoint
+
+    result = train(_run(random_ave_dir, tmp_path / "visual", epochs=3, modalities="visual"))
+    assert load_checkpoint(result.out / "best.pt").train_config.modalities == "visual"
+    scored = evaluate_checkpoint(result.out, random_ave_dir, "test", device="cpu")
+    assert scored["modalities"] == "visual"
+    assert scored["accuracy"] == pytest.approx(result.test["accuracy"])
+    assert scored["confusion"] == result.test["confusion"]

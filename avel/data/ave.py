@@ -17,7 +17,7 @@ import torch
 from torch.utils.data import Dataset
 
 from avel.classes import AVE_CLASSES, read_categories
-from avel.config import TASKS, check_choice
+from avel.config import MODALITIES, TASKS, check_choice
 from avel.data.annotations import (
     Annotation,
     check_labels_against_annotations,
@@ -196,11 +196,15 @@ class AVEDirectory:
         """True when all three files of the background-only set (*_noisy.h5) exist."""
         return all((self.root / name).is_file() for name in BACKGROUND_FILES)
 
-    def dataset(self, split: str, task: str, *, background: bool = True) -> AVESplit:
+    def dataset(
+        self, split: str, task: str, *, background: bool = True, modalities: str = "both"
+    ) -> AVESplit:
         """Load a split into memory; WSEL train appends the background-only videos.
 
-        `background=False` leaves them out (TrainConfig.weak_background).
+        `background=False` leaves them out (TrainConfig.weak_background). `modalities` "audio" or
+        "visual" zeroes the other modality (TrainConfig.modalities: single-modality controls).
         """
+        check_choice("modalities", modalities, MODALITIES)
         rows = self.order(split, task)
         dims = self.dims
         wants_background = task == "wsel" and split == "train" and background
@@ -211,22 +215,36 @@ class AVEDirectory:
         visual = np.empty(  # (N, T, H, W, C_v)
             (total, dims.num_segments, dims.grid_h, dims.grid_w, dims.visual_dim), dtype=np.float32
         )
-        read_rows(self.root / AUDIO_FILE, rows, audio[: len(rows)])
-        read_rows(self.root / VISUAL_FILE, rows, visual[: len(rows)])
+        if modalities != "visual":
+            read_rows(self.root / AUDIO_FILE, rows, audio[: len(rows)])
+        if modalities != "audio":
+            read_rows(self.root / VISUAL_FILE, rows, visual[: len(rows)])
         labels = self.labels()[rows]
         event = self._event_mask[rows]
         video_labels = self._video_labels[rows]
         if background_labels is not None:
             extra_rows = np.arange(extra)
-            read_rows(self.root / BACKGROUND_AUDIO_FILE, extra_rows, audio[len(rows) :])
-            read_rows(self.root / BACKGROUND_VISUAL_FILE, extra_rows, visual[len(rows) :])
+            if modalities != "visual":
+                read_rows(self.root / BACKGROUND_AUDIO_FILE, extra_rows, audio[len(rows) :])
+            if modalities != "audio":
+                read_rows(self.root / BACKGROUND_VISUAL_FILE, extra_rows, visual[len(rows) :])
             per_second = np.repeat(background_labels[:, None, :], dims.num_segments, axis=1)  # (M, T, C)
             labels = np.concatenate([labels, per_second])
             event = np.concatenate([event, np.zeros((extra, dims.num_segments), dtype=np.float32)])
             video_labels = np.concatenate([video_labels, background_labels])
             rows = np.concatenate([rows, -1 - extra_rows])
+        if modalities == "visual":
+            audio.fill(0.0)
+        elif modalities == "audio":
+            visual.fill(0.0)
         logger.info(
-            "loaded %s/%s from %s: %d videos (%d background-only)", split, task, self.root, total, extra
+            "loaded %s/%s from %s: %d videos (%d background-only), modalities: %s",
+            split,
+            task,
+            self.root,
+            total,
+            extra,
+            modalities,
         )
         return AVESplit(
             audio=audio, visual=visual, labels=labels, event=event, video_labels=video_labels, rows=rows
