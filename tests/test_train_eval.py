@@ -216,7 +216,7 @@ def test_single_modality_run_is_scored_on_that_modality(random_ave_dir: Path, tm
     """A visual-only model is evaluated with the audio zeroed again, so `evaluate` reproduces best.pt."""
     from avel.evaluate import evaluate_checkpoint
 
-    result = train(_run(random_ave_dir, tmp_path / "visual", epochs=3, modalities="visual"))
+    result = train(_run(random_ave_dir, tmp_path / "visual", epochs=LEARN_EPOCHS, modalities="visual"))
     assert load_checkpoint(result.out / "best.pt").train_config.modalities == "visual"
     scored = evaluate_checkpoint(result.out, random_ave_dir, "test", device="cpu")
     assert scored["modalities"] == "visual"
