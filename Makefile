@@ -25,22 +25,23 @@ test: lint
 	$(PY) -m pytest
 
 # ---- the bundled default models (checkpoints/README.md) -----------------------------------
-# Builds the full composite benchmark, trains each default model on it (seed 0, selected on the
-# validation split) and copies the best checkpoints into checkpoints/. Resumable: rerun to continue.
+# Builds the full composite benchmark, trains the report's main runs for seed 0 (co-attention and
+# baseline on SEL, WSEL and CML; selected on the validation split), renders RESULTS.md from them
+# and copies the selected checkpoints into checkpoints/. Resumable: rerun to continue.
 BENCH ?= data/bench-full
-RUNS ?= runs/defaults
+RUNS ?= runs/report
+SEEDS ?= 0
 SEL_EPOCHS ?= 20
 CML_EPOCHS ?= 10
-TRAIN := $(PY) -m avel train --data $(BENCH) --seed 0
 
 .PHONY: checkpoints
 checkpoints: install
 	$(PY) -m avel bench build --preset full --out $(BENCH) --seed 0
-	$(TRAIN) --task sel --model coatt --out $(RUNS)/sel-coatt --epochs $(SEL_EPOCHS)
-	$(TRAIN) --task sel --model baseline --out $(RUNS)/sel-baseline --epochs $(SEL_EPOCHS)
-	$(TRAIN) --task cml --model coatt --out $(RUNS)/cml-coatt --epochs $(CML_EPOCHS) --init $(RUNS)/sel-coatt/best.pt
-	$(TRAIN) --task cml --model baseline --out $(RUNS)/cml-baseline --epochs $(CML_EPOCHS)
-	$(TRAIN) --task wsel --model coatt --out $(RUNS)/wsel-coatt --epochs $(SEL_EPOCHS)
-	$(TRAIN) --task wsel --model baseline --out $(RUNS)/wsel-baseline --epochs $(SEL_EPOCHS)
-	for run in sel-coatt sel-baseline cml-coatt cml-baseline wsel-coatt wsel-baseline; do \
-	  task=$${run%%-*}; model=$${run#*-}; cp $(RUNS)/$$run/best.pt checkpoints/$${model}_$${task}.pt; done
+	$(PY) -m avel report --data $(BENCH) --runs $(RUNS) --only main --seeds $(SEEDS) \
+	  --epochs $(SEL_EPOCHS) --cml-epochs $(CML_EPOCHS) --out RESULTS.md --figures docs/figures
+	cp $(RUNS)/sel-coatt-full-seed0/best.pt checkpoints/coatt_sel.pt
+	cp $(RUNS)/wsel-coatt-full-seed0/best.pt checkpoints/coatt_wsel.pt
+	cp $(RUNS)/cml-coatt-full-seed0/best.pt checkpoints/coatt_cml.pt
+	cp $(RUNS)/sel-baseline-seed0/best.pt checkpoints/baseline_sel.pt
+	cp $(RUNS)/wsel-baseline-seed0/best.pt checkpoints/baseline_wsel.pt
+	cp $(RUNS)/cml-baseline-seed0/best.pt checkpoints/baseline_cml.pt

@@ -41,6 +41,7 @@ class ReportConfig:
     only: str = "all"  # one of ONLY_CHOICES
     chance_margin: float = 0.05  # "well above chance": at least 5 points above it
     swap_seed: int = 0  # the fixed permutation of the modality check
+    swap_margin: float = 0.02  # a modality "is used" when swapping it costs at least 2 points
     tsne_classes: int = 7  # Fig. 7 shows the 7 most frequent event classes
     tsne_max_points: int = 1000  # t-SNE cost grows quickly with points; subsampled above this
 

@@ -143,7 +143,8 @@ def test_browser_upload_shows_timeline_and_heatmap(server: str) -> None:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1800})
-        page.goto(server, wait_until="networkidle")
+        page.goto(server, wait_until="load")  # Gradio's open event stream never lets the network idle
+        page.wait_for_selector("#video-input input[type=file]", state="attached", timeout=60_000)
         page.set_input_files("#video-input input[type=file]", str(_examples()[0]))
         page.wait_for_timeout(1500)
         page.click("#localize-button")
