@@ -3,7 +3,7 @@
 python -m avel bench build --preset tiny --out data/bench-tiny [--seed 0] [--workers 2]
 python -m avel bench stats data/bench-tiny
 python -m avel bench examples --out assets
-python -m avel bench modality-check data/bench-full --epochs 10
+python -m avel bench modality-check data/bench-full [--model coatt --epochs 20]
 """
 
 from __future__ import annotations
@@ -58,8 +58,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     check.add_argument("dir", type=Path)
     check.add_argument("--runs", type=Path, default=Path("runs/modality-check"))
-    check.add_argument("--model", choices=MODELS, default="baseline")
-    check.add_argument("--epochs", type=int, default=10)
+    check.add_argument("--model", choices=MODELS, default="coatt")
+    check.add_argument("--epochs", type=int, default=20)
     check.add_argument("--seed", type=int, default=0)
     check.add_argument("--margin", type=float, default=0.05, help="required accuracy gap (fraction)")
     check.add_argument("--device", choices=DEVICES, default="auto")
