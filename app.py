@@ -23,9 +23,15 @@ import numpy as np
 
 import viz
 from avel.analyze import Analyzer, ClipAnalysis, ModelPaths, cross_modal_search, load_ground_truths
-from avel.checkpoint import read_checkpoint
 from avel.device import resolve_device
-from avel.explore import TSNE_FEATURES, DatasetSummary, cache_key, summarize_dataset
+from avel.explore import (
+    RUNS_TABLE_HEADERS,
+    TSNE_FEATURES,
+    DatasetSummary,
+    cache_key,
+    runs_table,
+    summarize_dataset,
+)
 from avel.media import MediaError, write_clip
 from avel.metrics import event_span
 
@@ -193,7 +199,7 @@ class App:
                 raise gr.Error(str(err)) from err
             progress(0.5, desc="t-SNE of the features")
             self.dataset_cache[key] = self._dataset_figures(summary)
-        return (*self.dataset_cache[key], self._ablation_rows())
+        return (*self.dataset_cache[key], runs_table(self.config.runs))
 
     def _dataset_figures(self, summary: DatasetSummary) -> tuple:
         classes = summary.classes
@@ -220,28 +226,6 @@ class App:
         note = f"t-SNE of {first_name}'s features: {len(kept)} of {labels.size} segments (stratified sample)."
         accuracy = " · ".join(f"**{name}:** {100 * m.accuracy:.1f}%" for name, m in summary.models.items())
         return (f"Segment accuracy ({summary.split}): {accuracy}\n\n{note}", *confusions, per_class, tsne)
-
-    def _ablation_rows(self) -> list[list]:
-        """Test metrics stored in the runs' best checkpoints (Table V analogue), when runs exist."""
-        rows = []
-        for path in sorted(self.config.runs.glob("**/best.pt")):
-            try:
-                checkpoint = read_checkpoint(path)
-            except ValueError as err:
-                log.warning("skipping %s: %s", path, err)
-                continue
-            model, test = checkpoint["model_config"], (checkpoint.get("metrics") or {}).get("test") or {}
-            value = test.get("average") if model["task"] == "cml" else test.get("accuracy")
-            rows.append(
-                [
-                    path.parent.name,
-                    model["model"],
-                    model["ablation"],
-                    model["task"],
-                    None if value is None else round(100 * value, 1),
-                ]
-            )
-        return rows
 
 
 def build_demo(app: App) -> gr.Blocks:
@@ -324,7 +308,7 @@ def build_demo(app: App) -> gr.Blocks:
                 per_class_plot = gr.Plot(label="Per-class accuracy")
                 tsne_plot = gr.Plot(label="t-SNE: raw, CSPA and CSEA features")
                 ablations = gr.Dataframe(
-                    headers=["run", "model", "ablation", "task", "test accuracy (%)"],
+                    headers=list(RUNS_TABLE_HEADERS),
                     label="Runs (Table V analogue)",
                 )
 

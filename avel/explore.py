@@ -15,7 +15,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from avel import metrics
-from avel.checkpoint import LoadedModel, check_data_matches
+from avel.checkpoint import LoadedModel, check_data_matches, read_checkpoint
 from avel.data import AVEDirectory
 
 log = logging.getLogger(__name__)
@@ -96,3 +96,29 @@ def cache_key(data_dir: str | Path, split: str, checkpoints: list[Path]) -> str:
         stat = path.stat()
         digest.update(f"|{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode())
     return digest.hexdigest()[:16]
+
+
+RUNS_TABLE_HEADERS = ("run", "model", "ablation", "modalities", "task", "test accuracy (%)")
+
+
+def runs_table(runs: Path) -> list[list]:
+    """One row per finished run under `runs` (its best.pt's test score): a Table V analogue.
+
+    CML rows show the mean of A2V and V2A; runs still training (no test score yet) and files
+    that are not avel checkpoints are left out, the latter with a warning.
+    """
+    rows = []
+    for path in sorted(Path(runs).glob("**/best.pt")):
+        try:
+            checkpoint = read_checkpoint(path)
+        except ValueError as err:
+            log.warning("skipping %s: %s", path, err)
+            continue
+        model, test = checkpoint["model_config"], (checkpoint.get("metrics") or {}).get("test") or {}
+        value = test.get("average") if model["task"] == "cml" else test.get("accuracy")
+        if value is None:
+            continue
+        modalities = checkpoint["train_config"].get("modalities", "both")
+        row = [model["model"], model["ablation"], modalities, model["task"], round(100 * value, 1)]
+        rows.append([path.parent.name, *row])
+    return rows

@@ -153,3 +153,20 @@ def test_browser_upload_shows_timeline_and_heatmap(server: str) -> None:
         page.screenshot(path=str(ARTIFACTS / "app-localize.png"), full_page=True)
         assert "seconds" in page.inner_text("#summary")
         browser.close()
+
+
+def test_runs_table_lists_finished_runs_with_their_test_scores(tmp_path: Path) -> None:
+    """The dataset tab's Table V analogue reads each run's best.pt (here: copies of the bundled ones)."""
+    from avel.checkpoint import read_checkpoint
+    from avel.explore import runs_table
+
+    for name in ("coatt_sel", "baseline_cml"):
+        (tmp_path / name).mkdir()
+        shutil.copyfile(ROOT / "checkpoints" / f"{name}.pt", tmp_path / name / "best.pt")
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "best.pt").write_text("not a checkpoint")
+    rows = {row[0]: row[1:] for row in runs_table(tmp_path)}
+    sel_test = read_checkpoint(ROOT / "checkpoints" / "coatt_sel.pt")["metrics"]["test"]["accuracy"]
+    assert rows["coatt_sel"] == ["coatt", "full", "both", "sel", round(100 * sel_test, 1)]
+    assert rows["baseline_cml"][:4] == ["baseline", "full", "both", "cml"]
+    assert "broken" not in rows
