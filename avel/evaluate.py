@@ -47,11 +47,17 @@ TABLES = {"cml": "Table II (CML)", "sel": "Table III (SEL)", "wsel": "Table IV (
 
 @torch.no_grad()
 def collect_outputs(
-    model: nn.Module, dataset: Dataset, task: str, device: torch.device, batch_size: int = EVAL_BATCH_SIZE
+    model: nn.Module,
+    dataset: Dataset,
+    task: str,
+    device: torch.device,
+    batch_size: int = EVAL_BATCH_SIZE,
+    features: tuple[str, ...] = (),
 ) -> dict[str, np.ndarray]:
     """Run the model over a split.
 
-    Returns "scores" (N, T, C) or, for CML, "distances" (N, T, T); "labels" (N, T); "event" (N, T).
+    Returns "scores" (N, T, C) or, for CML, "distances" (N, T, T); "labels" (N, T); "event" (N, T);
+    and each requested ModelOutput feature the model has, as (N * T, dim) under its own name.
     """
     model.eval()
     key = "distances" if task == "cml" else "scores"
@@ -61,6 +67,9 @@ def collect_outputs(
         collected[key].append((output.distances() if task == "cml" else output.scores()).float().cpu())
         collected["labels"].append(batch["labels"].argmax(dim=-1))  # (B, T, C) one-hot -> (B, T)
         collected["event"].append(batch["event"])
+        for name in features:
+            if name in output.features:  # (B, T, dim) -> (B * T, dim)
+                collected.setdefault(name, []).append(output.features[name].flatten(0, 1).float().cpu())
     return {name: torch.cat(parts).numpy() for name, parts in collected.items()}
 
 

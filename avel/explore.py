@@ -12,17 +12,16 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
 
 from avel import metrics
 from avel.checkpoint import LoadedModel, check_data_matches, read_checkpoint
 from avel.data import AVEDirectory
+from avel.evaluate import collect_outputs
 
 log = logging.getLogger(__name__)
 
 # Features shown in the t-SNE panels (Fig. 7): raw inputs and the LSTM inputs of each stream.
 TSNE_FEATURES = ("raw_audio", "cspa_audio", "csea_audio", "raw_visual", "cspa_visual", "csea_visual")
-EVAL_BATCH_SIZE = 64
 
 
 @dataclass
@@ -49,27 +48,21 @@ class DatasetSummary:
 @torch.no_grad()
 def summarize_model(loaded: LoadedModel, data: AVEDirectory, split: str) -> tuple[ModelSummary, np.ndarray]:
     """Scores, confusion and per-segment features of one classifier; returns (summary, labels)."""
-    if loaded.model_config.task == "cml":
+    task = loaded.model_config.task
+    if task == "cml":
         raise ValueError(f"{loaded.path}: a CML model has no class scores; give an SEL or WSEL checkpoint")
     check_data_matches(loaded, data.dims, tuple(data.classes), data.root)
     device = next(loaded.model.parameters()).device
-    predicted, labels, features = [], [], {name: [] for name in TSNE_FEATURES}
-    dataset = data.dataset(split, loaded.model_config.task, modalities=loaded.train_config.modalities)
-    for batch in DataLoader(dataset, batch_size=EVAL_BATCH_SIZE, shuffle=False):
-        output = loaded.model(batch["audio"].to(device), batch["visual"].to(device))
-        predicted.append(output.scores().argmax(dim=-1).cpu())
-        labels.append(batch["labels"].argmax(dim=-1))  # (B, T, C) one-hot -> (B, T)
-        for name in TSNE_FEATURES:
-            if name in output.features:
-                features[name].append(output.features[name].flatten(0, 1).float().cpu())  # (B*T, dim)
-    pred, truth = torch.cat(predicted).numpy(), torch.cat(labels).numpy()
+    dataset = data.dataset(split, task, modalities=loaded.train_config.modalities)
+    outputs = collect_outputs(loaded.model, dataset, task, device, features=TSNE_FEATURES)
+    pred, truth = outputs["scores"].argmax(axis=-1), outputs["labels"]  # (N, T) each
     confusion = metrics.confusion_matrix(pred, truth, len(data.classes))
     summary = ModelSummary(
         predicted=pred,
         confusion=confusion,
         per_class=metrics.per_class_accuracy(confusion),
         accuracy=metrics.segment_accuracy(pred, truth),
-        features={name: torch.cat(parts).numpy() for name, parts in features.items() if parts},
+        features={name: outputs[name] for name in TSNE_FEATURES if name in outputs},
     )
     return summary, truth
 
