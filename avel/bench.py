@@ -12,14 +12,21 @@ import argparse
 import os
 from pathlib import Path
 
-from avel.config import MODALITIES, MODELS, ModelConfig, RunConfig, TrainConfig
+from avel.config import (
+    COMPOSITE_PRESETS,
+    DEVICES,
+    MODALITIES,
+    MODELS,
+    ModelConfig,
+    RunConfig,
+    TrainConfig,
+    composite_preset,
+)
 from avel.data.annotations import read_annotations
 from avel.data.composite import DEFAULT_AVE, DEFAULT_MEDIA, Sources, build_benchmark
-from avel.data.composite_config import PRESETS, preset
 from avel.data.composite_examples import render_examples
 from avel.data.composite_stats import benchmark_stats, loudness_stats
 from avel.data.layout import ANNOTATIONS_FILE
-from avel.device import DEVICES
 from avel.train import train
 
 
@@ -34,7 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     commands = bench.add_subparsers(dest="bench_command", required=True, metavar="BENCH_COMMAND")
 
     build = commands.add_parser("build", help="render the videos, extract features, write the AVE layout")
-    build.add_argument("--preset", choices=sorted(PRESETS), default="tiny")
+    build.add_argument("--preset", choices=sorted(COMPOSITE_PRESETS), default="tiny")
     build.add_argument("--out", type=Path, required=True, help="output folder (re-run to resume)")
     build.add_argument("--seed", type=int, default=0)
     build.add_argument("--workers", type=int, default=2, help="rendering processes")
@@ -119,7 +126,7 @@ def _build(args: argparse.Namespace) -> None:
     overrides = {} if args.frames_per_segment is None else {"frames_per_segment": args.frames_per_segment}
     manifest = build_benchmark(
         args.out,
-        preset(args.preset, **overrides),
+        composite_preset(args.preset, **overrides),
         seed=args.seed,
         workers=args.workers,
         sources=Sources(args.media, args.ave),

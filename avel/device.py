@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from avel.config import check_choice
-
-DEVICES = ("auto", "cpu", "cuda")
+from avel.config import DEVICES, check_choice
 
 
 def resolve_device(name: str) -> torch.device:

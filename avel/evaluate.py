@@ -22,8 +22,9 @@ from torch.utils.data import DataLoader, Dataset
 
 from avel import metrics
 from avel.checkpoint import check_data_matches, checkpoint_path, load_checkpoint
+from avel.config import DEVICES
 from avel.data import AVEDirectory
-from avel.device import DEVICES, resolve_device
+from avel.device import resolve_device
 
 log = logging.getLogger(__name__)
 

@@ -31,9 +31,8 @@ from tqdm import tqdm
 
 from avel.backbones import AUDIO_BACKBONES, VISUAL_BACKBONES, WeightsNotFoundError
 from avel.checkpoint import FEATURES_INFO_FILE, PROJECTION_FILE
-from avel.config import FeatureConfig
+from avel.config import DEVICES, FeatureConfig
 from avel.data.layout import AUDIO_FILE, DATASET_KEY, VISUAL_FILE
-from avel.device import DEVICES
 from avel.features import FeatureExtractor, atomic_write, file_sha256
 from avel.media import MediaError, decode_clip
 from avel.projection import Projection

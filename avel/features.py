@@ -20,8 +20,8 @@ import numpy as np
 import torch
 
 from avel.backbones import AudioBackbone, VisualBackbone, audio_backbone, visual_backbone
-from avel.config import FeatureConfig
-from avel.device import DEVICES, resolve_device
+from avel.config import DEVICES, FeatureConfig
+from avel.device import resolve_device
 from avel.media import DecodedClip, decode_clip
 from avel.projection import Projection
 

@@ -15,62 +15,17 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
-from avel.config import ABLATIONS, MODELS, TASKS, ModelConfig, RunConfig, TrainConfig, check_choice
-from avel.device import DEVICES
+from avel.config import (
+    ABLATIONS,
+    MODELS,
+    SWEEP_LAMBDAS,
+    TASKS,
+    ModelConfig,
+    ReportConfig,
+    RunConfig,
+    TrainConfig,
+)
 from avel.train import BEST
-
-SECTIONS = ("main", "ablations", "sweeps")
-ONLY_CHOICES = (*SECTIONS, "all")
-SWEEP_LAMBDAS = (0.0, 0.1, 0.3, 0.5, 0.7, 0.9, 1.0)  # Fig. 5's grid
-MIN_SEEDS = 3  # the issue asks for mean +- std over at least 3 seeds
-
-
-@dataclass
-class ReportConfig:
-    """Everything `python -m avel report` is asked to do (the CLI fills it)."""
-
-    data: str  # AVE-layout feature folder
-    out: str = "RESULTS.md"
-    runs: str = "runs/report"  # one sub-folder per run (RunSpec.name)
-    figures: str = "docs/figures"
-    seeds: tuple[int, ...] = (0, 1, 2)  # main comparison; ablations and sweeps use seeds[0]
-    lambdas: tuple[float, ...] = SWEEP_LAMBDAS
-    epochs: int | None = None  # SEL/WSEL; None: the paper's 300
-    cml_epochs: int | None = None  # None: the paper's 30
-    device: str = "auto"  # training device; the report's own evaluations run on the CPU
-    only: str = "all"  # one of ONLY_CHOICES
-    chance_margin: float = 0.05  # "well above chance": at least 5 points above it
-    swap_seed: int = 0  # the fixed permutation of the modality check
-    swap_margin: float = 0.02  # a modality "is used" when swapping it costs at least 2 points
-    tsne_classes: int = 7  # Fig. 7 shows the 7 most frequent event classes
-    tsne_max_points: int = 1000  # t-SNE cost grows quickly with points; subsampled above this
-
-    def __post_init__(self) -> None:
-        check_choice("--only", self.only, ONLY_CHOICES)
-        check_choice("--device", self.device, DEVICES)
-        self.seeds, self.lambdas = tuple(self.seeds), tuple(self.lambdas)
-        if not self.seeds or len(set(self.seeds)) != len(self.seeds):
-            raise ValueError(f"--seeds: expected distinct seeds, got {list(self.seeds)}")
-        if not self.lambdas or len(set(self.lambdas)) != len(self.lambdas):
-            raise ValueError(f"--lambdas: expected distinct values, got {list(self.lambdas)}")
-        if any(not 0.0 <= value <= 1.0 for value in self.lambdas):
-            raise ValueError(f"--lambdas: expected stream weights in [0, 1], got {list(self.lambdas)}")
-        for name, value in (("--epochs", self.epochs), ("--cml-epochs", self.cml_epochs)):
-            if value is not None and value < 1:
-                raise ValueError(f"{name}: expected >= 1, got {value}")
-
-    @property
-    def sections(self) -> tuple[str, ...]:
-        """The sections --only selects."""
-        return SECTIONS if self.only == "all" else (self.only,)
-
-    def requested_epochs(self, task: str) -> int | None:
-        """--epochs or --cml-epochs as given (None: the paper's)."""
-        return self.cml_epochs if task == "cml" else self.epochs
-
-    def epochs_for(self, task: str) -> int:
-        """Epochs a run of `task` trains for, the paper's filled in."""
-        return TrainConfig(epochs=self.requested_epochs(task)).resolved(task).epochs
 
 
 @dataclass(frozen=True)

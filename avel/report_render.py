@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from avel.config import ABLATIONS, MODELS, TASKS, ModelConfig, TrainConfig
+from avel.config import ABLATIONS, MIN_SEEDS, MODELS, TASKS, ModelConfig, TrainConfig
 from avel.evaluate import PAPER_RESULTS
 from avel.report_figures import FIGURE_FILES, LAMBDA_NAMES, frequent_event_classes
-from avel.report_plan import MIN_SEEDS, report_command, train_command
+from avel.report_plan import report_command, train_command
 from avel.report_results import (
     MODEL_LABELS,
     REPORT_SPLIT,

@@ -19,11 +19,11 @@ import numpy as np
 import torch
 
 from avel.checkpoint import check_data_matches, load_checkpoint, read_checkpoint, read_features
-from avel.config import MODELS
+from avel.config import MODELS, ReportConfig
 from avel.data import SPLITS, AVEDirectory, AVESplit, FeatureDims
 from avel.evaluate import evaluate_model
 from avel.explore import DatasetSummary, summarize_dataset
-from avel.report_plan import Plan, ReportConfig, RunSpec, run_dir
+from avel.report_plan import Plan, RunSpec, run_dir
 from avel.report_run import plan_states, read_hardware
 from avel.train import BEST, read_history
 

@@ -2,13 +2,13 @@
 
 A run is done when last.pt reached the asked epochs and best.pt carries its test metrics (train()
 adds them after the last epoch). Anything else is handed to train(), which resumes from last.pt.
-The hardware of each run is kept in RUNS_DIR/hardware.json, so the report, rendered later and
-maybe elsewhere, still states where the numbers came from.
+The hardware of each run is kept in its own directory (hardware.txt), so the report, rendered
+later and maybe elsewhere, still states where the numbers came from; one file per run also lets
+two report processes (say `--only ablations` and `--only sweeps`) share a runs folder safely.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import platform
@@ -19,13 +19,14 @@ import torch
 from tqdm import tqdm
 
 from avel.checkpoint import read_checkpoint
+from avel.config import ReportConfig
 from avel.device import resolve_device
-from avel.report_plan import Plan, ReportConfig, run_config, run_dir
+from avel.report_plan import Plan, run_config, run_dir
 from avel.train import BEST, LAST, train
 
 log = logging.getLogger(__name__)
 
-HARDWARE_FILE = "hardware.json"  # in the runs folder: run name -> hardware description
+HARDWARE_FILE = "hardware.txt"  # in each run directory: one line describing the hardware
 RUN_STATUSES = ("missing", "partial", "done")
 
 
@@ -87,14 +88,8 @@ def describe_hardware(device: torch.device) -> str:
 
 def read_hardware(runs: str | Path) -> dict[str, str]:
     """Run name -> hardware description, for the runs `avel report` trained (empty if none)."""
-    path = Path(runs) / HARDWARE_FILE
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-
-
-def _record_hardware(runs: str | Path, name: str, description: str) -> None:
-    recorded = {**read_hardware(runs), name: description}
-    path = Path(runs) / HARDWARE_FILE
-    path.write_text(json.dumps(dict(sorted(recorded.items())), indent=2) + "\n", encoding="utf-8")
+    files = sorted(Path(runs).glob(f"*/{HARDWARE_FILE}"))
+    return {path.parent.name: path.read_text(encoding="utf-8").strip() for path in files}
 
 
 def train_missing(plan: Plan, config: ReportConfig, *, progress: bool = False) -> list[str]:
@@ -105,6 +100,7 @@ def train_missing(plan: Plan, config: ReportConfig, *, progress: bool = False) -
     hardware = describe_hardware(resolve_device(config.device))
     for name in tqdm(todo, desc="runs", unit="run", disable=not progress):
         log.info("training %s (%s)", name, states[name].status)
-        train(run_config(config, plan.runs[name]))
-        _record_hardware(config.runs, name, hardware)
+        run = run_config(config, plan.runs[name])
+        train(run)
+        (Path(run.out) / HARDWARE_FILE).write_text(hardware + "\n", encoding="utf-8")
     return todo

@@ -41,9 +41,9 @@ from avel.checkpoint import (
     read_features,
     save_checkpoint,
 )
-from avel.config import ABLATIONS, MODALITIES, MODELS, TASKS, ModelConfig, RunConfig, TrainConfig
+from avel.config import ABLATIONS, DEVICES, MODALITIES, MODELS, TASKS, ModelConfig, RunConfig, TrainConfig
 from avel.data import AVEDirectory, FeatureDims
-from avel.device import DEVICES, resolve_device
+from avel.device import resolve_device
 from avel.evaluate import evaluate_model, selection_metric
 from avel.models import build_model, compute_loss
 

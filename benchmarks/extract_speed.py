@@ -27,9 +27,8 @@ import cv2
 import numpy as np
 import torch
 
-from avel.config import FeatureConfig
+from avel.config import DEVICES, FeatureConfig
 from avel.data.composite import DEFAULT_MEDIA
-from avel.device import DEVICES
 from avel.features import FeatureExtractor
 from avel.media import decode_clip, write_clip
 
@@ -107,8 +106,10 @@ def main() -> None:
         results = {k: measure(path, k, args.device, args.repeats) for k in args.ks}
 
     names = FeatureConfig()
-    print(f"{'K':>3} {'decode':>11} {'visual':>11} {'audio':>11} {'total':>11}  "
-          f"{names.visual_backbone} frames/s  {names.audio_backbone} x realtime  (best runs)")
+    print(
+        f"{'K':>3} {'decode':>11} {'visual':>11} {'audio':>11} {'total':>11}  "
+        f"{names.visual_backbone} frames/s  {names.audio_backbone} x realtime  (best runs)"
+    )
     for k, f in results.items():
         cells = " ".join(f"{f[n][0]:>5.2f}/{f[n][1]:<5.2f}" for n in ("decode", "visual", "audio", "total"))
         print(f"{k:>3} {cells}  {SECONDS * k / f['visual'][1]:>21.1f}  {SECONDS / f['audio'][1]:>18.0f}")
@@ -117,12 +118,16 @@ def main() -> None:
     limit = max(("decode", "visual", "audio"), key=best.get)
     share = best[limit] / (best["decode"] + best["visual"] + best["audio"])
     verdict = "met" if best["total"] < TARGET_S else "NOT met"
-    print(f"K={k}: {best['total']:.2f} s end to end at best (target {TARGET_S:.0f} s: {verdict}); "
-          f"limited by {limit} ({100 * share:.0f}% of the stage time)")
+    print(
+        f"K={k}: {best['total']:.2f} s end to end at best (target {TARGET_S:.0f} s: {verdict}); "
+        f"limited by {limit} ({100 * share:.0f}% of the stage time)"
+    )
     if limit == "visual":
         budget = TARGET_S - best["decode"] - best["audio"]
-        print(f"the target needs {SECONDS * k / budget:.0f} visual frames/s ({SECONDS * k} frames in "
-              f"{budget:.2f} s); the backbone gives {SECONDS * k / best['visual']:.0f}")
+        print(
+            f"the target needs {SECONDS * k / budget:.0f} visual frames/s ({SECONDS * k} frames in "
+            f"{budget:.2f} s); the backbone gives {SECONDS * k / best['visual']:.0f}"
+        )
 
 
 if __name__ == "__main__":

@@ -21,8 +21,8 @@ from multiprocessing import get_context
 
 import torch
 
-from avel.config import MODELS, ModelConfig, TrainConfig
-from avel.device import DEVICES, resolve_device
+from avel.config import DEVICES, MODELS, ModelConfig, TrainConfig
+from avel.device import resolve_device
 from avel.models import build_model, compute_loss
 
 AVE_TRAIN_VIDEOS = 3339  # trainSet.txt rows

@@ -14,7 +14,7 @@ import pytest
 from avel.checkpoint import read_features
 from avel.classes import BACKGROUND_INDEX, class_index
 from avel.cli import main as cli_main
-from avel.config import FeatureConfig
+from avel.config import FeatureConfig, composite_preset
 from avel.data import Annotation, AVEDirectory, FeatureDims, read_annotations
 from avel.data.composite import (
     DEFAULT_AVE,
@@ -25,7 +25,6 @@ from avel.data.composite import (
     render_clip,
 )
 from avel.data.composite_audio import active_content, level_per_second, render_audio
-from avel.data.composite_config import preset
 from avel.data.composite_examples import choose_examples
 from avel.data.composite_media import MediaCatalog
 from avel.data.composite_plan import BACKGROUND, EVENT, Planner, VideoPlan
@@ -65,7 +64,7 @@ def spans() -> list[Annotation]:
 
 @pytest.fixture(scope="module")
 def full_plans(catalog: MediaCatalog, spans: list[Annotation]) -> list[VideoPlan]:
-    return Planner(catalog, spans, preset("full"), seed=0).plan()
+    return Planner(catalog, spans, composite_preset("full"), seed=0).plan()
 
 
 def _span(ave_line: str) -> tuple[int, int]:
@@ -123,15 +122,15 @@ def test_splits_are_disjoint_by_media(full_plans: list[VideoPlan], catalog: Medi
 
 def test_config_rejects_impossible_settings() -> None:
     with pytest.raises(ValueError, match=r"p_visible_only \+ p_audible_only must be <= 1"):
-        preset("tiny", p_visible_only=0.8, p_audible_only=0.5)
+        composite_preset("tiny", p_visible_only=0.8, p_audible_only=0.5)
     with pytest.raises(ValueError, match="n_val must be >= 0"):
-        preset("full", n_val=-1)
+        composite_preset("full", n_val=-1)
     with pytest.raises(ValueError, match="valid: tiny, full"):
-        preset("huge")
+        composite_preset("huge")
 
 
 def test_same_seed_same_plan_other_seed_differs(catalog: MediaCatalog, spans: list[Annotation]) -> None:
-    cfg = preset("tiny")
+    cfg = composite_preset("tiny")
     first = Planner(catalog, spans, cfg, seed=3).plan()
     assert first == Planner(catalog, spans, cfg, seed=3).plan()
     other = Planner(catalog, spans, cfg, seed=4).plan()
@@ -144,7 +143,7 @@ def test_same_seed_same_plan_other_seed_differs(catalog: MediaCatalog, spans: li
 
 
 def test_audio_is_level_free_and_gap_free() -> None:
-    cfg = preset("tiny")
+    cfg = composite_preset("tiny")
     sr = cfg.sample_rate
     tone = 0.5 * np.sin(np.arange(sr) * 2 * np.pi * 440 / sr).astype(np.float32)
     gappy = np.concatenate([tone, np.zeros(sr // 2, np.float32), tone[: sr // 2]])
@@ -161,12 +160,12 @@ def test_audio_is_level_free_and_gap_free() -> None:
 
 def _hard_plans(plans: list[VideoPlan], n: int) -> list[VideoPlan]:
     """Plans with both hard background kinds beside the event, one per class."""
-    return choose_examples(plans, preset("full"), n)
+    return choose_examples(plans, composite_preset("full"), n)
 
 
 def test_rendered_video_matches_labels(full_plans: list[VideoPlan], tmp_path: Path) -> None:
     """Decoded pixels and samples agree with the manifest second by second."""
-    cfg, k = preset("full"), 4
+    cfg, k = composite_preset("full"), 4
     for plan in _hard_plans(full_plans, 3):
         path = tmp_path / f"{plan.name}.mp4"
         render_clip(plan, path, DEFAULT_MEDIA, cfg)
@@ -239,7 +238,7 @@ def tiny_build(
 ) -> Path:
     """A reduced tiny build (19 videos, K = 1) through rendering, the real features path and the writer."""
     out = tmp_path_factory.mktemp("bench") / "tiny"
-    build_benchmark(out, preset("tiny", **TINY), seed=0, workers=2, preset_name="tiny")
+    build_benchmark(out, composite_preset("tiny", **TINY), seed=0, workers=2, preset_name="tiny")
     return out
 
 
@@ -278,7 +277,7 @@ def test_tiny_build_is_a_valid_ave_directory(tiny_build: Path) -> None:
 def test_tiny_build_resumes_and_same_seed_gives_same_files(
     tiny_build: Path, catalog: MediaCatalog, spans: list[Annotation], tmp_path: Path
 ) -> None:
-    cfg = preset("tiny", **TINY)
+    cfg = composite_preset("tiny", **TINY)
     videos = _hashes(tiny_build / VIDEOS)
     parts = sorted(tiny_build.glob(".parts/*/*.npz"))
     assert len(parts) == 17  # extract_videos' per-video cache of the event videos
@@ -323,7 +322,7 @@ def test_stats_command_prints_the_build(
 
 def test_decoded_event_seconds_are_not_louder(tiny_build: Path) -> None:
     levels = loudness_per_kind(tiny_build)
-    target = preset("tiny").target_dbfs
+    target = composite_preset("tiny").target_dbfs
     assert len(levels["event"]) + len(levels["visible only"]) + len(levels["audible only"]) > 100
     for kind, dbfs in levels.items():
         if dbfs:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import re
 import shutil
 from pathlib import Path
@@ -15,11 +14,11 @@ import pytest
 
 from avel.checkpoint import read_checkpoint
 from avel.cli import main
-from avel.config import ModelConfig, RunConfig, TrainConfig
+from avel.config import ModelConfig, ReportConfig, RunConfig, TrainConfig
 from avel.data import AVEDirectory, AVESplit
 from avel.data.layout import AUDIO_FILE, DATASET_KEY, VISUAL_FILE
 from avel.report_figures import FIGURE_FILES
-from avel.report_plan import ReportConfig, RunSpec, plan_runs, run_config
+from avel.report_plan import RunSpec, plan_runs, run_config
 from avel.report_render import GENERATED_PREFIX, format_duration, format_mean_std
 from avel.report_results import (
     RunResult,
@@ -30,7 +29,7 @@ from avel.report_results import (
     modality_swap_accuracy,
     swap_modality,
 )
-from avel.report_run import run_state
+from avel.report_run import read_hardware, run_state
 from avel.train import train
 
 TINY = ["--seeds", "0", "1", "--epochs", "1", "--cml-epochs", "1", "--lambdas", "0", "1"]
@@ -189,7 +188,7 @@ def test_report_trains_the_plan_and_writes_every_section_and_figure(reported: di
     for name in FIGURE_FILES.values():
         assert (root / "docs" / "figures" / name).stat().st_size > 0
         assert f"](docs/figures/{name})" in text  # linked relative to RESULTS.md
-    hardware = json.loads((root / "runs" / "hardware.json").read_text())
+    hardware = read_hardware(root / "runs")
     assert len(hardware) == TINY_RUNS and all(h.startswith("CPU ") for h in hardware.values())
 
 

@@ -23,10 +23,9 @@ import numpy as np
 from tqdm import tqdm
 
 from avel.classes import AVE_CLASSES, BACKGROUND_INDEX, class_index
-from avel.config import FeatureConfig
+from avel.config import CompositeConfig, FeatureConfig
 from avel.data.annotations import Annotation, read_annotations
 from avel.data.composite_audio import render_audio
-from avel.data.composite_config import CompositeConfig
 from avel.data.composite_media import MediaCatalog
 from avel.data.composite_plan import EVENT, Planner, VideoPlan
 from avel.data.composite_scene import render_frames

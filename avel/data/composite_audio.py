@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from avel.data.composite_config import CompositeConfig
+from avel.config import CompositeConfig
 from avel.data.composite_media import load_wav
 from avel.data.composite_plan import VideoPlan
 

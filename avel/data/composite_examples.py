@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from avel.classes import AVE_CLASSES, class_index
+from avel.config import CompositeConfig, composite_preset
 from avel.data.annotations import read_annotations
 from avel.data.composite import Sources, plan_record, render_clip
-from avel.data.composite_config import CompositeConfig, preset
 from avel.data.composite_media import UNKNOWN_LICENCE_SOURCES, MediaCatalog
 from avel.data.composite_plan import Planner, VideoPlan
 from avel.data.composite_stats import second_kind
@@ -57,7 +57,7 @@ def render_examples(out: Path, count: int = 5, seed: int = 0, sources: Sources |
     """Render `count` example clips + ground-truth JSON into `out`; returns the clip paths."""
     out, sources = Path(out), sources or Sources()
     catalog = MediaCatalog.read(sources.media, exclude_sources=UNKNOWN_LICENCE_SOURCES)
-    cfg = preset("full", n_train=0, n_val=0, n_test=CANDIDATES, n_background=0)
+    cfg = composite_preset("full", n_train=0, n_val=0, n_test=CANDIDATES, n_background=0)
     planner = Planner(catalog, read_annotations(sources.ave / ANNOTATIONS_FILE), cfg, seed, splits=("test",))
     out.mkdir(parents=True, exist_ok=True)
     paths = []

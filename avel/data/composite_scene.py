@@ -12,7 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from avel.data.composite_config import CompositeConfig
+from avel.config import CompositeConfig
 from avel.data.composite_media import load_image
 from avel.data.composite_plan import Placement, VideoPlan
 
