@@ -169,7 +169,9 @@ def _setup(results: ReportResults) -> str:
             for section in results.plan.sections
         )
         + "; a run shared by sections is counted in each), the sum of the per-epoch times in "
-        "history.jsonl; per run in the appendix.",
+        "history.jsonl; per run in the appendix. Where several report processes shared the runs "
+        "folder (avel/report_run.py), their runs trained side by side on the same CPU, so each took "
+        "longer than it would alone.",
         "- The report's own evaluations (modality check, Fig. 4, Fig. 7) run on the CPU.",
     ]
     if len(config.seeds) < MIN_SEEDS:

@@ -3,15 +3,23 @@
 A run is done when last.pt reached the asked epochs and best.pt carries its test metrics (train()
 adds them after the last epoch). Anything else is handed to train(), which resumes from last.pt.
 The hardware of each run is kept in its own directory (hardware.txt), so the report, rendered
-later and maybe elsewhere, still states where the numbers came from; one file per run also lets
-two report processes (say `--only ablations` and `--only sweeps`) share a runs folder safely.
+later and maybe elsewhere, still states where the numbers came from.
+
+Several report processes may share one runs folder (on a machine with more cores than one run
+can use, or to split a long plan): a process trains a run only while it holds the run's lock
+file (flock, released by the OS even if the process dies), so each takes different runs. It
+first trains every run nobody else holds, then waits for the others and trains any left
+unfinished, so every process ends with the whole plan done and can render the report.
 """
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import platform
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +35,7 @@ from avel.train import BEST, LAST, train
 log = logging.getLogger(__name__)
 
 HARDWARE_FILE = "hardware.txt"  # in each run directory: one line describing the hardware
+LOCK_FILE = ".lock"  # in each run directory: held by the process training the run
 RUN_STATUSES = ("missing", "partial", "done")
 
 
@@ -92,15 +101,65 @@ def read_hardware(runs: str | Path) -> dict[str, str]:
     return {path.parent.name: path.read_text(encoding="utf-8").strip() for path in files}
 
 
-def train_missing(plan: Plan, config: ReportConfig, *, progress: bool = False) -> list[str]:
-    """Train (or resume) every run that is not done, inits first; returns the names trained."""
-    states = plan_states(plan, config)
-    todo = [name for name, state in states.items() if state.status != "done"]
-    log.info("%d of %d runs to train under %s", len(todo), len(plan.runs), config.runs)
-    hardware = describe_hardware(resolve_device(config.device))
-    for name in tqdm(todo, desc="runs", unit="run", disable=not progress):
-        log.info("training %s (%s)", name, states[name].status)
-        run = run_config(config, plan.runs[name])
+@contextmanager
+def claim_run(out: Path, *, wait: bool) -> Iterator[bool]:
+    """Hold the run's lock for the block; yields False at once if another process holds it and
+    `wait` is off (with `wait`, blocks until that process is done)."""
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / LOCK_FILE, "a", encoding="utf-8") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _train_claimed(plan: Plan, config: ReportConfig, name: str, hardware: str, *, wait: bool) -> bool | None:
+    """Train `name` if this process gets its lock: True trained, False found done, None deferred
+    (held by another process, or its init is not done yet)."""
+    spec = plan.runs[name]
+    out = run_dir(config, spec)
+    with claim_run(out, wait=wait) as claimed:
+        if not claimed:
+            return None
+        if run_state(out, config.epochs_for(spec.task)).status == "done":  # another process did it
+            return False
+        init = spec.init
+        if (
+            init is not None
+            and run_state(run_dir(config, init), config.epochs_for(init.task)).status != "done"
+        ):
+            return None
+        log.info("training %s", name)
+        run = run_config(config, spec)
         train(run)
-        (Path(run.out) / HARDWARE_FILE).write_text(hardware + "\n", encoding="utf-8")
-    return todo
+        (out / HARDWARE_FILE).write_text(hardware + "\n", encoding="utf-8")
+        return True
+
+
+def train_missing(plan: Plan, config: ReportConfig, *, progress: bool = False) -> list[str]:
+    """Train (or resume) every run that is not done, inits first; returns the names this process
+    trained (other processes sharing the runs folder may train the rest, see the module doc)."""
+    states = plan_states(plan, config)
+    pending = [name for name, state in states.items() if state.status != "done"]
+    log.info("%d of %d runs to train under %s", len(pending), len(plan.runs), config.runs)
+    hardware = describe_hardware(resolve_device(config.device))
+    trained: list[str] = []
+    with tqdm(total=len(pending), desc="runs", unit="run", disable=not progress) as bar:
+        for wait in (False, True):  # first the runs nobody holds, then wait for the others
+            deferred = []
+            for name in pending:
+                outcome = _train_claimed(plan, config, name, hardware, wait=wait)
+                if outcome is None:
+                    deferred.append(name)
+                    continue
+                trained += [name] if outcome else []
+                bar.update()
+            pending = deferred
+    if pending:  # only if an init failed to finish, which train() reports by raising
+        raise RuntimeError(f"runs left untrained under {config.runs}: {', '.join(pending)}")
+    return trained

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import io
 import re
 import shutil
+import threading
 from pathlib import Path
 
 import h5py
@@ -18,7 +20,7 @@ from avel.config import ModelConfig, ReportConfig, RunConfig, TrainConfig
 from avel.data import AVEDirectory, AVESplit
 from avel.data.layout import AUDIO_FILE, DATASET_KEY, VISUAL_FILE
 from avel.report_figures import FIGURE_FILES
-from avel.report_plan import RunSpec, plan_runs, run_config
+from avel.report_plan import Plan, RunSpec, plan_runs, run_config, run_dir
 from avel.report_render import GENERATED_PREFIX, format_duration, format_mean_std
 from avel.report_results import (
     RunResult,
@@ -29,7 +31,7 @@ from avel.report_results import (
     modality_swap_accuracy,
     swap_modality,
 )
-from avel.report_run import read_hardware, run_state
+from avel.report_run import LOCK_FILE, claim_run, read_hardware, run_state, train_missing
 from avel.train import train
 
 TINY = ["--seeds", "0", "1", "--epochs", "1", "--cml-epochs", "1", "--lambdas", "0", "1"]
@@ -242,6 +244,28 @@ def test_partial_and_missing_runs_are_trained_not_rendered(reported: dict, tmp_p
     config = ReportConfig(data=str(tmp_path), runs=str(tmp_path / "runs"), only="sweeps", lambdas=(0.0,))
     with pytest.raises(ValueError, match=r"found 4 not: .*sel-coatt-full-seed0 \(missing\)"):
         collect_results(plan_runs(config), config)
+
+
+def test_report_processes_sharing_a_runs_folder_take_different_runs(
+    random_ave_dir: Path, tmp_path: Path
+) -> None:
+    config = ReportConfig(data=str(random_ave_dir), runs=str(tmp_path / "runs"), epochs=1, cml_epochs=1)
+    first, second = RunSpec("sel", "baseline", seed=0), RunSpec("sel", "baseline", seed=1)
+    plan = Plan(runs={first.name: first, second.name: second}, sections={"main": [first.name, second.name]})
+    held_elsewhere = run_dir(config, first)
+    held_elsewhere.mkdir(parents=True)
+    with open(held_elsewhere / LOCK_FILE, "a", encoding="utf-8") as other_process:  # another holder
+        fcntl.flock(other_process, fcntl.LOCK_EX)
+        with claim_run(held_elsewhere, wait=False) as claimed:
+            assert not claimed
+        # "the other process" ends a second later without having trained its run
+        releases = threading.Timer(1.0, fcntl.flock, (other_process, fcntl.LOCK_UN))
+        releases.start()
+        trained = train_missing(plan, config)
+        releases.join()
+    assert trained == [second.name, first.name]  # the free run first, then the one it waited for
+    assert all(run_state(run_dir(config, spec), epochs=1).status == "done" for spec in (first, second))
+    assert train_missing(plan, config) == []  # nothing left: done runs are never retrained
 
 
 # --- the modality check on models that learned --------------------------------------------------
