@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from avel.config import ABLATIONS, MIN_SEEDS, MODELS, TASKS, ModelConfig, TrainConfig
-from avel.evaluate import PAPER_RESULTS
+from avel.evaluate import PAPER_RESULTS, selection_metric
 from avel.report_figures import FIGURE_FILES, LAMBDA_NAMES, frequent_event_classes
 from avel.report_plan import report_command, train_command
 from avel.report_results import (
@@ -28,6 +28,7 @@ from avel.report_results import (
     mean_std,
     subtask_scores,
     sweep_points,
+    val_picked_lambdas,
 )
 
 PAPER_LABEL = "paper, real AVE, VGG19/VGGish features"
@@ -421,8 +422,23 @@ def _sweep_section(results: ReportResults, figures: dict[str, Path]) -> str:
             "",
             table(header, rows),
             "",
+            _val_picked_line(results),
+            "",
             _figure(results, figures, "sweep", "test accuracy against lambda_c, lambda_s, lambda_w"),
         ]
+    )
+
+
+def _val_picked_line(results: ReportResults) -> str:
+    """The lambda each task would get if chosen on validation, and what it then scores on test."""
+    picked = [
+        f"{LAMBDA_NAMES[task]} = {run.spec.stream_weight_used:g} "
+        f"(val {percent(selection_metric(run.val, task))}; test {_run_scores(run.scores)})"
+        for task, run in val_picked_lambdas(results).items()
+    ]
+    return (
+        "Picked on the validation split (each run's own selection metric; ties go to the smaller "
+        "lambda), as one would choose without the test split: " + "; ".join(picked) + "."
     )
 
 

@@ -21,7 +21,7 @@ import torch
 from avel.checkpoint import check_data_matches, load_checkpoint, read_checkpoint, read_features
 from avel.config import MODELS, ReportConfig
 from avel.data import SPLITS, AVEDirectory, AVESplit, FeatureDims
-from avel.evaluate import evaluate_model
+from avel.evaluate import evaluate_model, selection_metric
 from avel.explore import DatasetSummary, summarize_dataset
 from avel.report_plan import Plan, RunSpec, run_dir
 from avel.report_run import plan_states, read_hardware
@@ -109,6 +109,18 @@ def sweep_points(results: ReportResults) -> dict[str, list[tuple[float, dict[str
         result = results.runs[name]
         points[result.spec.task].append((result.spec.stream_weight_used, result.scores))
     return {task: sorted(values, key=lambda point: point[0]) for task, values in points.items()}
+
+
+def val_picked_lambdas(results: ReportResults) -> dict[str, RunResult]:
+    """Fig. 5 read honestly: per task (in SWEEP_COLUMNS order), the sweep run with the best
+    validation score (the run's own selection metric): the lambda one would pick without the test split."""
+    picked: dict[str, RunResult] = {}
+    runs = [results.runs[name] for name in results.plan.sections.get("sweeps", [])]
+    for run in sorted(runs, key=lambda run: run.spec.stream_weight_used):  # ties: the smaller lambda
+        task, current = run.spec.task, picked.get(run.spec.task)
+        if current is None or selection_metric(run.val, task) > selection_metric(current.val, task):
+            picked[task] = run
+    return {task: picked[task] for task in SWEEP_COLUMNS if task in picked}  # Fig. 5's order
 
 
 def mean_std(values: Sequence[float]) -> tuple[float, float | None]:

@@ -23,6 +23,7 @@ from avel.report_figures import FIGURE_FILES
 from avel.report_plan import Plan, RunSpec, plan_runs, run_config, run_dir
 from avel.report_render import GENERATED_PREFIX, format_duration, format_mean_std
 from avel.report_results import (
+    ReportResults,
     RunResult,
     chance_flags,
     collect_results,
@@ -30,6 +31,7 @@ from avel.report_results import (
     mean_std,
     modality_swap_accuracy,
     swap_modality,
+    val_picked_lambdas,
 )
 from avel.report_run import LOCK_FILE, claim_run, read_hardware, run_state, train_missing
 from avel.train import train
@@ -150,6 +152,35 @@ def test_chance_flags_name_each_score_below_chance_plus_margin() -> None:
     ]
 
 
+def test_lambda_picked_on_validation_is_the_best_val_run_not_the_best_test_run() -> None:
+    def result(task: str, weight: float, val: float, test: float) -> RunResult:
+        metric = "average" if task == "cml" else "accuracy"
+        spec = RunSpec(task, stream_weight=weight)
+        return RunResult(
+            spec, {metric: val}, {metric: test}, best_epoch=1, epochs=1, seconds=0.0, hardware=None
+        )
+
+    runs = [
+        result("sel", 1.0, val=0.80, test=0.70),
+        result("sel", 0.5, val=0.80, test=0.60),  # ties with 1.0 on val: the smaller lambda wins
+        result("sel", 0.0, val=0.70, test=0.90),  # best on test, never picked
+        result("cml", 0.1, val=0.40, test=0.50),
+        result("cml", 0.9, val=0.45, test=0.40),
+    ]
+    plan = Plan(runs={r.spec.name: r.spec for r in runs}, sections={"sweeps": [r.spec.name for r in runs]})
+    results = ReportResults(
+        config=ReportConfig(data="unused"),
+        plan=plan,
+        runs={r.spec.name: r for r in runs},
+        data=None,  # type: ignore[arg-type]  # not read
+        swaps={},
+        dataset=None,
+        chance_flags=[],
+    )
+    picked = val_picked_lambdas(results)
+    assert {task: run.spec.stream_weight for task, run in picked.items()} == {"sel": 0.5, "cml": 0.9}
+
+
 # --- the command end to end ---------------------------------------------------------------------
 
 
@@ -187,6 +218,7 @@ def test_report_trains_the_plan_and_writes_every_section_and_figure(reported: di
     assert "Table V of the paper (paper, real AVE, VGG19/VGGish features; not ours)" in text
     assert "| co-attention (paper, Tables II-V) | 49.0 | 51.0 | 76.5 | 70.2 |" in text
     assert "**Only 2 seed(s)" in text  # fewer than the 3 seeds asked for is said, not hidden
+    assert re.search(r"Picked on the validation split .*: lambda_c = [01] \(val ", text)
     for name in FIGURE_FILES.values():
         assert (root / "docs" / "figures" / name).stat().st_size > 0
         assert f"](docs/figures/{name})" in text  # linked relative to RESULTS.md
