@@ -292,6 +292,9 @@ def test_tiny_build_resumes_and_same_seed_gives_same_files(
     assert _hashes(tiny_build / VIDEOS) == videos  # the missing video came back byte-identical
     assert sorted(tiny_build.glob(".parts/*/*.npz")) == parts  # ... so its features were cached
     np.testing.assert_array_equal(AVEDirectory(tiny_build).labels(), labels)
+    finished = {p: p.stat().st_mtime_ns for p in tiny_build.rglob("*") if p.is_file()}
+    build_benchmark(tiny_build, cfg, seed=0, workers=1, preset_name="tiny")  # finished: a no-op
+    assert {p: p.stat().st_mtime_ns for p in tiny_build.rglob("*") if p.is_file()} == finished
     with pytest.raises(ValueError, match="seed 0"):  # never mixes two plans in one folder
         build_benchmark(tiny_build, cfg, seed=1)
 

@@ -139,8 +139,14 @@ def build_benchmark(
     }
     _check_resume(out, manifest)
     out.mkdir(parents=True, exist_ok=True)
-    (out / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
+    if not (out / MANIFEST).is_file():  # one already there is this very manifest (_check_resume)
+        (out / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
     if plan_only:
+        return manifest
+    if (out / BUILD_LOG).is_file() and all((out / VIDEOS / f"{p.name}.mp4").is_file() for p in plans):
+        # Finished before (the build log is written last): rewriting its features would only cost
+        # minutes and pull the h5 files from under any training that reads them.
+        log.info("%s: already built (%d videos); nothing to do", out, len(plans))
         return manifest
 
     render_all(plans, out, catalog.root, cfg, workers)
