@@ -11,12 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from avel import metrics
 from avel.checkpoint import LoadedModel, check_data_matches, read_checkpoint
 from avel.data import AVEDirectory
-from avel.evaluate import collect_outputs
+from avel.evaluate import collect_outputs, selection_metric
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +44,6 @@ class DatasetSummary:
     models: dict[str, ModelSummary]
 
 
-@torch.no_grad()
 def summarize_model(loaded: LoadedModel, data: AVEDirectory, split: str) -> tuple[ModelSummary, np.ndarray]:
     """Scores, confusion and per-segment features of one classifier; returns (summary, labels)."""
     task = loaded.model_config.task
@@ -107,10 +105,10 @@ def runs_table(runs: Path) -> list[list]:
         except ValueError as err:
             log.warning("skipping %s: %s", path, err)
             continue
-        model, test = checkpoint["model_config"], (checkpoint.get("metrics") or {}).get("test") or {}
-        value = test.get("average") if model["task"] == "cml" else test.get("accuracy")
-        if value is None:
+        model, test = checkpoint["model_config"], (checkpoint.get("metrics") or {}).get("test")
+        if not test:
             continue
+        value = selection_metric(test, model["task"])  # CML: mean of A2V and V2A
         modalities = checkpoint["train_config"].get("modalities", "both")
         row = [model["model"], model["ablation"], modalities, model["task"], round(100 * value, 1)]
         rows.append([path.parent.name, *row])
