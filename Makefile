@@ -29,11 +29,11 @@ test: lint
 # `python -m avel report`, which selects every run on the validation split and resumes unfinished
 # runs, so a rerun continues where it stopped.
 #   make checkpoints  trains the main runs of seed 0 (co-attention and baseline on SEL, WSEL, CML)
-#                     and copies their best.pt into checkpoints/.
+#                     and bundles their best.pt into checkpoints/ (one shared projection.pt).
 #   make results      trains everything RESULTS.md shows (SEEDS for the main comparison, the Table V
 #                     ablations and the Fig. 5 sweeps) and writes RESULTS.md and docs/figures. JOBS
 #                     report processes share the runs folder, each taking different runs (their
-#                     locks: avel/report_run.py) with the cores split between them.
+#                     locks: avel/report/run.py) with the cores split between them.
 BENCH ?= data/bench-full
 RUNS ?= runs/report
 SEEDS ?= 0 1 2
@@ -49,12 +49,13 @@ bench-full: install
 
 checkpoints: bench-full
 	$(REPORT) --only main --seeds 0 --out $(RUNS)/checkpoints.md --figures $(RUNS)/checkpoints-figures
-	cp $(RUNS)/sel-coatt-full-seed0/best.pt checkpoints/coatt_sel.pt
-	cp $(RUNS)/wsel-coatt-full-seed0/best.pt checkpoints/coatt_wsel.pt
-	cp $(RUNS)/cml-coatt-full-seed0/best.pt checkpoints/coatt_cml.pt
-	cp $(RUNS)/sel-baseline-seed0/best.pt checkpoints/baseline_sel.pt
-	cp $(RUNS)/wsel-baseline-seed0/best.pt checkpoints/baseline_wsel.pt
-	cp $(RUNS)/cml-baseline-seed0/best.pt checkpoints/baseline_cml.pt
+	$(PY) -m avel bundle --out checkpoints \
+	  coatt_sel.pt=$(RUNS)/sel-coatt-full-seed0/best.pt \
+	  coatt_wsel.pt=$(RUNS)/wsel-coatt-full-seed0/best.pt \
+	  coatt_cml.pt=$(RUNS)/cml-coatt-full-seed0/best.pt \
+	  baseline_sel.pt=$(RUNS)/sel-baseline-seed0/best.pt \
+	  baseline_wsel.pt=$(RUNS)/wsel-baseline-seed0/best.pt \
+	  baseline_cml.pt=$(RUNS)/cml-baseline-seed0/best.pt
 
 results: bench-full
 	for worker in $$(seq 2 $(JOBS)); do \

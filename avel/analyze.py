@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from avel.checkpoint import LoadedModel, load_checkpoint
+from avel.classes import background_index
 from avel.config import FeatureConfig
 from avel.features import ClipFeatures, FeatureExtractor, file_sha256
 from avel.metrics import cml_window_distances
@@ -159,7 +160,7 @@ class Analyzer:
         return ClipAnalysis(
             clip=clip,
             classes=self.classes,
-            background_index=len(self.classes) - 1,
+            background_index=background_index(self.classes),
             localizations=localizations,
             distances=distances,
             warnings=list(clip.warnings),

@@ -8,7 +8,11 @@ so `torch.load(..., weights_only=True)` can read it without executing code:
     train_config   asdict(TrainConfig)
     classes        list of class names        index = output unit
     feature_dims   asdict(FeatureDims)        the features the model was trained on
-    features       {"info": features.json or None, "projection": projection.pt dict or None}
+    features       {"info": features.json or None, "projection": projection.pt dict or None}; a
+                   bundled checkpoint has "projection": None, "projection_file" (beside it) and
+                   "projection_id" instead, so several checkpoints share one file (`bundle`)
+    provenance     {"train_rows": rows of the AVE files it trained on, "init": --init or None,
+                    "init_test_overlap": CML test rows that init trained on (None: no check)}
     metrics        {"val": {...}, "test": {...}}
     epoch          last finished epoch (1-based)
     model_state    state_dict
@@ -31,6 +35,7 @@ from torch import nn
 from avel.config import ModelConfig, TrainConfig, from_dict
 from avel.data import FeatureDims
 from avel.models import build_model
+from avel.projection import Projection
 
 log = logging.getLogger(__name__)
 
@@ -174,6 +179,34 @@ def check_state_shapes(expected: dict[str, torch.Tensor], found: dict[str, torch
         raise ValueError(f"{where}: weights do not fit the model described by its model_config: {shown}")
 
 
+def _shared_projection(path: Path, features: dict[str, Any]) -> dict[str, Any]:
+    """`features` with the projection of a bundled checkpoint read from the file beside it."""
+    name = features.get("projection_file")
+    if features.get("projection") is not None or not name:
+        return features
+    shared = path.parent / name
+    if not shared.is_file():
+        raise ValueError(f"{path}: its feature projection {name} is missing beside it")
+    projection = torch.load(shared, map_location="cpu", weights_only=True)
+    if Projection.from_dict(projection).id != features.get("projection_id"):
+        raise ValueError(f"{path}: {name} is not the projection it was trained with (another id)")
+    return {**features, "projection": projection}
+
+
+def check_finite_weights(state: dict[str, torch.Tensor], where: str) -> None:
+    """Refuse weights with NaN or infinity: such a model would answer every clip with garbage."""
+    bad = [
+        name for name, value in state.items() if value.is_floating_point() and not torch.isfinite(value).all()
+    ]
+    if bad:
+        shown = ", ".join(bad[:MAX_LISTED]) + (
+            f" and {len(bad) - MAX_LISTED} more" if len(bad) > MAX_LISTED else ""
+        )
+        raise ValueError(
+            f"{where}: weights contain NaN or infinite values ({shown}); retrain or use another file"
+        )
+
+
 def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> LoadedModel:
     """Rebuild the model of a checkpoint and load its weights (eval mode)."""
     path = Path(path)
@@ -181,10 +214,11 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Loa
     config = from_dict(ModelConfig, checkpoint["model_config"])
     dims = from_dict(FeatureDims, checkpoint["feature_dims"])
     classes = tuple(checkpoint["classes"])
-    features = checkpoint.get("features") or {"info": None, "projection": None}
+    features = _shared_projection(path, checkpoint.get("features") or {"info": None, "projection": None})
     _check_dims(path, config, dims, len(classes), features)
     model = build_model(config)
     check_state_shapes(model.state_dict(), checkpoint["model_state"], str(path))
+    check_finite_weights(checkpoint["model_state"], str(path))
     model.load_state_dict(checkpoint["model_state"])
     return LoadedModel(
         model=model.to(device).eval(),
@@ -261,3 +295,34 @@ def init_from_checkpoint(model: nn.Module, path: str | Path) -> tuple[list[str],
     if skipped:
         log.info("init skipped (new or reshaped): %s", ", ".join(skipped))
     return loaded, skipped
+
+
+def bundle_checkpoints(
+    sources: dict[str, Path], out_dir: Path, projection_file: str = PROJECTION_FILE
+) -> int:
+    """Copy checkpoints into `out_dir` under the given names, with their (identical) feature
+    projection stored once as `projection_file` beside them instead of inside each file.
+
+    Weights, configs and metrics are copied unchanged (fp32), so `evaluate` reproduces every stored
+    metric. Returns the bytes written.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    shared_id, written = None, 0
+    for name, source in sources.items():
+        checkpoint = read_checkpoint(source)
+        features = dict(checkpoint.get("features") or {})
+        projection = features.get("projection")
+        if projection is not None:
+            projection_id = Projection.from_dict(projection).id
+            if shared_id is None:
+                save_checkpoint(projection, out_dir / projection_file)
+                shared_id = projection_id
+            elif projection_id != shared_id:
+                raise ValueError(f"{source}: its projection differs from the others'; bundle them apart")
+            features.update(projection=None, projection_file=projection_file, projection_id=projection_id)
+        checkpoint["features"] = features
+        save_checkpoint(checkpoint, out_dir / name)
+        written += (out_dir / name).stat().st_size
+    if shared_id is not None:
+        written += (out_dir / projection_file).stat().st_size
+    return written

@@ -38,7 +38,14 @@ AVE_EVENTS: tuple[str, ...] = (
 )
 BACKGROUND = "Background"
 AVE_CLASSES: tuple[str, ...] = (*AVE_EVENTS, BACKGROUND)
-BACKGROUND_INDEX = len(AVE_EVENTS)  # 28
+
+
+def background_index(classes: tuple[str, ...] | list[str]) -> int:
+    """Background is the last class of every class list (AVE's categories.txt order, then it)."""
+    return len(classes) - 1
+
+
+BACKGROUND_INDEX = background_index(AVE_CLASSES)  # 28
 
 
 def read_categories(path: Path) -> tuple[str, ...]:

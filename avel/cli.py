@@ -13,9 +13,11 @@ import sys
 from collections.abc import Sequence
 from types import ModuleType
 
-from avel import __version__, bench, evaluate, extract, report, train
+from avel import __version__, bundle, evaluate, extract, train
+from avel.bench import cli as bench_cli
+from avel.report import cli as report_cli
 
-COMMANDS: tuple[ModuleType, ...] = (train, evaluate, extract, bench, report)
+COMMANDS: tuple[ModuleType, ...] = (train, evaluate, extract, bench_cli, report_cli, bundle)
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
 

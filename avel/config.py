@@ -8,21 +8,46 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
+# The official AVE features (notes: ../shared/notes/ave-format.md): T = 10 one-second segments,
+# VGGish audio C_a = 128, VGG19 pool5 visual 7 x 7 x C_v with C_v = 512.
+AVE_SEGMENTS = 10
+AVE_AUDIO_DIM = 128
+AVE_VISUAL_DIM = 512
 TASKS = ("sel", "wsel", "cml")
 MODELS = ("coatt", "baseline")
-# Table V ablations, all switches on one CoAttentionNet:
-#   full         CSPA + CSEA
-#   cspa         CSPA stream only
-#   csea         CSEA stream only
-#   cspa_no_aa   (CSPA /aa) + CSEA: no visual-guided audio attention in CSPA
-#   csea_no_v2a  CSPA + (CSEA /v2a): no audio attention built from F^{v->a}
-#   csea_no_a2v  CSPA + (CSEA /a2v): no visual attention built from F^{a->v}
-ABLATIONS = ("full", "cspa", "csea", "cspa_no_aa", "csea_no_v2a", "csea_no_a2v")
+
+
+@dataclass(frozen=True)
+class Ablation:
+    """One Table V variant: which parts of CoAttentionNet exist (all switches on one class)."""
+
+    label: str  # the row name, as Table V writes it
+    cspa: bool = True  # the CSPA stream (eq. 1-2) with its BiLSTMs and head
+    csea: bool = True  # the CSEA stream (eq. 3) with its BiLSTMs and head
+    cspa_audio_attention: bool = True  # CSPA's visual-guided audio attention (eq. 2, Z_att^a)
+    csea_v2a: bool = True  # CSEA's audio attention built from F^{v->a} (eq. 3, F_att^a)
+    csea_a2v: bool = True  # CSEA's visual attention built from F^{a->v} (eq. 3, F_att^v)
+
+
+# Table V: name (the CLI's --ablation) -> switches and label.
+ABLATION_TABLE: dict[str, Ablation] = {
+    "full": Ablation("CSPA + CSEA (full model)"),
+    "cspa": Ablation("CSPA only", csea=False),
+    "csea": Ablation("CSEA only", cspa=False),
+    "cspa_no_aa": Ablation("(CSPA /aa) + CSEA", cspa_audio_attention=False),
+    "csea_no_v2a": Ablation("CSPA + (CSEA /v2a)", csea_v2a=False),
+    "csea_no_a2v": Ablation("CSPA + (CSEA /a2v)", csea_a2v=False),
+}
+ABLATIONS = tuple(ABLATION_TABLE)
 # Inputs a model sees: both modalities, or one with the other zeroed (the benchmark's control that
 # a single modality is not enough).
 MODALITIES = ("both", "audio", "visual")
 # Each task's CSPA stream weight (the CSEA stream gets 1 - lambda): eq. 5, 6, 7.
 LAMBDA_FIELDS = {"sel": "lambda_s", "wsel": "lambda_w", "cml": "lambda_c"}
+BASELINE_AUDIO_TERMS = ("released", "equation")
+INITS = ("xavier", "pytorch")  # ModelConfig.init
+LR_SCHEDULES = ("step", "constant")  # TrainConfig.lr_schedule
+ORDERS = ("task", "match")  # TrainConfig.orders
 DEVICES = ("auto", "cpu", "cuda")  # "auto": CUDA when present, else CPU (avel.device)
 
 
@@ -39,8 +64,8 @@ class ModelConfig:
     model: str = "coatt"  # "coatt" (Xue et al.) or "baseline" (Tian et al., ECCV 2018)
     task: str = "sel"  # "sel", "wsel" or "cml": picks the head and the loss
     ablation: str = "full"  # one of ABLATIONS (co-attention model only)
-    audio_dim: int = 128  # C_a (VGGish: 128)
-    visual_dim: int = 512  # C_v (VGG19 pool5: 512)
+    audio_dim: int = AVE_AUDIO_DIM  # C_a (VGGish: 128)
+    visual_dim: int = AVE_VISUAL_DIM  # C_v (VGG19 pool5: 512)
     grid_h: int = 7  # H
     grid_w: int = 7  # W
     num_classes: int = 29  # 28 events + background
@@ -51,11 +76,23 @@ class ModelConfig:
     lambda_s: float = 0.3  # SEL stream weight, eq. 6
     lambda_w: float = 0.7  # WSEL stream weight, eq. 7
     margin: float = 2.0  # tau of the contrastive loss, eq. 5
+    # Linear layers: "xavier" (xavier-uniform weights, as Tian et al.'s released att_Net; the
+    # paper is silent) or "pytorch" (PyTorch's defaults). Both models; LSTMs keep PyTorch's.
+    init: str = "xavier"
+    # Co-attention only: divide CSPA's scores Z by sqrt(H x W) before the softmax (eq. 1), so the
+    # attention does not saturate early (CoSpatialAttention; docs/fidelity.md). False: eq. 1 as printed.
+    cspa_score_scaling: bool = True
+    # Baseline only: how att_Net adds the audio term, "released" (Tian et al.'s models.py, which
+    # produced the published 72.7) or "equation" (their paper's W_g U_a(a_t) 1^T); see
+    # AudioGuidedAttention and docs/fidelity.md.
+    baseline_audio_term: str = "released"
 
     def __post_init__(self) -> None:
         check_choice("model", self.model, MODELS)
         check_choice("task", self.task, TASKS)
         check_choice("ablation", self.ablation, ABLATIONS)
+        check_choice("baseline_audio_term", self.baseline_audio_term, BASELINE_AUDIO_TERMS)
+        check_choice("init", self.init, INITS)
         if self.model == "baseline" and self.ablation != "full":
             raise ValueError("ablations are switches of the co-attention model, not of the baseline")
         self.classifier_dims = tuple(self.classifier_dims)
@@ -70,6 +107,20 @@ class ModelConfig:
     def cspa_weight(self) -> float:
         """lambda of the task: the CSPA stream's share of the loss (CSEA gets 1 - lambda)."""
         return getattr(self, LAMBDA_FIELDS[self.task])
+
+    @property
+    def parts(self) -> Ablation:
+        """The ablation's switches, with a stream of zero loss weight removed.
+
+        At lambda = 1 (0) the CSEA (CSPA) stream gets no training signal, yet inference averages
+        every stream's logits (Sec. III-E): it would add untrained noise. Removing it makes the
+        Fig. 5 end points the single-module models of Table V (the same modules, built in the
+        same order, so the same seed gives the same run).
+        """
+        parts = ABLATION_TABLE[self.ablation]
+        if parts.cspa and parts.csea and self.cspa_weight in (0.0, 1.0):
+            parts = replace(parts, cspa=self.cspa_weight == 1.0, csea=self.cspa_weight == 0.0)
+        return parts
 
     def with_cspa_weight(self, value: float) -> ModelConfig:
         """A copy with this task's lambda set to `value` (the Fig. 5 sweep)."""
@@ -90,9 +141,39 @@ class TrainConfig:
     init: str | None = None  # checkpoint whose shared layers start the model (CML from MMEL)
     weak_background: bool = True  # WSEL: add the extra background-only videos (AVE's noisy set)
     modalities: str = "both"  # "audio" / "visual": the other modality is zeroed in every split
+    # Divide each modality by its training-split RMS (avel/models/scaling.py): any feature scale
+    # trains. False: raw features, as the released AVE code feeds them.
+    fit_input_scale: bool = True
+    # Learning-rate schedule. The paper gives only the initial rate; Tian et al.'s released code
+    # (supervised_main.py, weak_supervised_main.py) multiplies it by 0.1 after 15,000 iterations
+    # (StepLR stepped every iteration). "step" is that schedule, the default, so both models train
+    # as the published baseline did; with 52 batches an epoch it fires at epoch 289 of 300 on AVE,
+    # and never in runs of fewer iterations. "constant" keeps lr throughout.
+    lr_schedule: str = "step"
+    lr_step_iterations: int = 15_000
+    lr_gamma: float = 0.1
+    # Which order files a run trains, selects and tests on: "task" = the task's own (*_order.h5
+    # for SEL/WSEL, *_order_match.h5 for CML); "match" = *_order_match.h5 for every task, for an
+    # SEL model that can start a CML run without having trained on CML test videos.
+    orders: str = "task"
+    # CML --init: accept an init whose training rows overlap the CML test rows (recorded in the
+    # checkpoint). In the real AVE files train_order holds 314 of test_order_match's 402 rows.
+    allow_init_overlap: bool = False
 
     def __post_init__(self) -> None:
         check_choice("modalities", self.modalities, MODALITIES)
+        check_choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
+        check_choice("orders", self.orders, ORDERS)
+        if self.lr_step_iterations < 1 or not 0.0 < self.lr_gamma <= 1.0:
+            raise ValueError(
+                f"lr schedule: expected lr_step_iterations >= 1 and 0 < lr_gamma <= 1, got "
+                f"{self.lr_step_iterations} and {self.lr_gamma}"
+            )
+
+    @property
+    def match_orders(self) -> bool | None:
+        """AVEDirectory.dataset's `match`: None (the task's own order files) or True."""
+        return True if self.orders == "match" else None
 
     def resolved(self, task: str) -> TrainConfig:
         """A copy with the paper's per-task epochs and batch size filled in."""
@@ -109,7 +190,7 @@ class TrainConfig:
 
 @dataclass
 class FeatureConfig:
-    """How a clip becomes per-second features (Sec. IV-A, notes/ave-format.md)."""
+    """How a clip becomes per-second features (Sec. IV-A, ../shared/notes/ave-format.md)."""
 
     visual_backbone: str = "mobilenet_v2"
     audio_backbone: str = "yamnet"
@@ -142,7 +223,7 @@ class RunConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
 
 
-# ---- the composite benchmark (avel bench, issue 4): one dataclass, two presets ----------------
+# ---- the composite benchmark (avel bench): one dataclass, two presets ----------------
 
 
 @dataclass(frozen=True)
@@ -156,7 +237,7 @@ class CompositeConfig:
     # All-background videos from train media, AVE's "noisy" set for WSEL: AVE has 178 of them
     # beside 4143 videos (4.3 %), so about 90 beside 2000.
     n_background: int = 90
-    seconds: int = 10  # T: AVE videos are ten 1-s segments
+    seconds: int = AVE_SEGMENTS  # T: AVE videos are ten 1-s segments
     fps: int = 16  # AVE's visual features average 16 frames per second
     # Rendered frame side. Not the backbones' 224 (the decoder resizes to FeatureConfig.frame_size):
     # at 224 the chroma rows (112 px) are not a multiple of 32 and libx264's SIMD output then
@@ -222,7 +303,7 @@ class CompositeConfig:
 
 COMPOSITE_PRESETS: dict[str, CompositeConfig] = {
     # A few dozen videos: every usable class in every split, built in CI in a couple of minutes.
-    "tiny": CompositeConfig(n_train=22, n_val=11, n_test=11, n_background=4),
+    "tiny": CompositeConfig(n_train=32, n_val=16, n_test=16, n_background=4),
     # About 2,000 videos, 70/15/15.
     "full": CompositeConfig(),
 }
@@ -234,7 +315,7 @@ def composite_preset(name: str, **overrides: object) -> CompositeConfig:
     return replace(COMPOSITE_PRESETS[name], **overrides)
 
 
-# ---- python -m avel report (issue 5) ------------------------------------------------------------
+# ---- python -m avel report ------------------------------------------------------------------------
 
 SECTIONS = ("main", "ablations", "sweeps")
 ONLY_CHOICES = (*SECTIONS, "all")
@@ -257,7 +338,7 @@ class ReportConfig:
     device: str = "auto"  # training device; the report's own evaluations run on the CPU
     only: str = "all"  # one of ONLY_CHOICES
     chance_margin: float = 0.05  # "well above chance": at least 5 points above it
-    swap_seed: int = 0  # the fixed permutation of the modality check
+    swap_seed: int = 0  # the fixed permutation of the modality swap check
     swap_margin: float = 0.02  # a modality "is used" when swapping it costs at least 2 points
     tsne_classes: int = 7  # Fig. 7 shows the 7 most frequent event classes
     tsne_max_points: int = 1000  # t-SNE cost grows quickly with points; subsampled above this

@@ -57,15 +57,21 @@ def collect_outputs(
 ) -> dict[str, np.ndarray]:
     """Run the model over a split.
 
-    Returns "scores" (N, T, C) or, for CML, "distances" (N, T, T); "labels" (N, T); "event" (N, T);
+    Returns "scores" (N, T, C) or, for CML, "distances" (N, T, T) and "strict_a2v"/"strict_v2a"
+    (N, T, T, see strict_cml_distances); "labels" (N, T); "event" (N, T);
     and each requested ModelOutput feature the model has, as (N * T, dim) under its own name.
     """
     model.eval()
     key = "distances" if task == "cml" else "scores"
     collected: dict[str, list[torch.Tensor]] = {key: [], "labels": [], "event": []}
     for batch in DataLoader(dataset, batch_size=batch_size, shuffle=False):
-        output = model(batch["audio"].to(device), batch["visual"].to(device))
+        audio, visual = batch["audio"].to(device), batch["visual"].to(device)
+        output = model(audio, visual)
         collected[key].append((output.distances() if task == "cml" else output.scores()).float().cpu())
+        if task == "cml":
+            for direction in metrics.CML_DIRECTIONS:
+                strict = strict_cml_distances(model, audio, visual, batch["event"].to(device), direction)
+                collected.setdefault(f"strict_{direction}", []).append(strict.float().cpu())
         collected["labels"].append(batch["labels"].argmax(dim=-1))  # (B, T, C) one-hot -> (B, T)
         collected["event"].append(batch["event"])
         for name in features:
@@ -74,16 +80,39 @@ def collect_outputs(
     return {name: torch.cat(parts).numpy() for name, parts in collected.items()}
 
 
+def strict_cml_distances(
+    model: nn.Module, audio: torch.Tensor, visual: torch.Tensor, event: torch.Tensor, direction: str
+) -> torch.Tensor:
+    """Distances (B, T, T) with the query modality zeroed outside the query span (the event).
+
+    In the paper's protocol both modalities' embeddings are computed from whole tracks: the
+    co-attention model's CSPA, CSEA and BiLSTMs let the searched modality see the query modality
+    outside the query span. Zeroing it there (audio for A2V, visual for V2A) leaves the model only
+    the query span to match, as a real query clip would be. Videos the protocol skips are
+    unaffected in what is scored.
+    """
+    keep = event[..., None]  # (B, T, 1): 1 inside the query span
+    if direction == "a2v":
+        return model(audio * keep, visual).distances()
+    return model(audio, visual * keep[..., None, None]).distances()
+
+
 def compute_metrics(outputs: dict[str, np.ndarray], task: str, classes: tuple[str, ...]) -> dict[str, Any]:
     """Plain-typed metrics (JSON- and checkpoint-safe) of collected outputs."""
     if task == "cml":
         event = outputs["event"]
         a2v = metrics.cml_accuracy(outputs["distances"], event, "a2v")
         v2a = metrics.cml_accuracy(outputs["distances"], event, "v2a")
+        strict = {  # strict_cml_distances: the query modality zeroed outside the query span
+            f"strict_{d}": metrics.cml_accuracy(outputs[f"strict_{d}"], event, d)
+            for d in metrics.CML_DIRECTIONS
+            if f"strict_{d}" in outputs
+        }
         return {
             "a2v": a2v,
             "v2a": v2a,
             "average": (a2v + v2a) / 2,
+            **strict,
             "chance": metrics.cml_chance(event),
             "num_videos": len(event),
             "num_scored": len(metrics.cml_spans(event)),
@@ -161,6 +190,8 @@ def format_tables(result: dict[str, Any]) -> str:
             f"{_percent(result['average']):>6}",
             f"{'paper (VGG19/VGGish features)':<40} {paper.get('a2v', '-'):>6} {paper.get('v2a', '-'):>6}",
             f"{'chance':<40} {_percent(result['chance']):>6} {_percent(result['chance']):>6}",
+            f"{'strict (query outside its span zeroed)':<40} {_percent(result.get('strict_a2v')):>6} "
+            f"{_percent(result.get('strict_v2a')):>6}",
             f"{result['num_scored']} of {result['num_videos']} videos scored "
             "(all-event, empty and gapped events skipped)",
         ]

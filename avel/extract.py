@@ -31,7 +31,7 @@ from tqdm import tqdm
 
 from avel.backbones import AUDIO_BACKBONES, VISUAL_BACKBONES, WeightsNotFoundError
 from avel.checkpoint import FEATURES_INFO_FILE, PROJECTION_FILE
-from avel.config import DEVICES, FeatureConfig
+from avel.config import AVE_SEGMENTS, DEVICES, FeatureConfig
 from avel.data.layout import AUDIO_FILE, DATASET_KEY, VISUAL_FILE
 from avel.features import FeatureExtractor, atomic_write, file_sha256
 from avel.media import MediaError, decode_clip
@@ -44,7 +44,6 @@ PARTS_DIR = ".parts"
 MANIFEST_FILE = "videos.csv"
 MANIFEST_FIELDS = ("row", "path", "sha256", "duration", "segments", "status", "message")
 INFO_FORMAT = "avel.features/1"
-AVE_SEGMENTS = 10  # AVE clips are ten 1-s segments
 
 
 def list_videos(source: str | Path) -> list[Path]:

@@ -41,7 +41,18 @@ from avel.checkpoint import (
     read_features,
     save_checkpoint,
 )
-from avel.config import ABLATIONS, DEVICES, MODALITIES, MODELS, TASKS, ModelConfig, RunConfig, TrainConfig
+from avel.config import (
+    ABLATIONS,
+    DEVICES,
+    LR_SCHEDULES,
+    MODALITIES,
+    MODELS,
+    ORDERS,
+    TASKS,
+    ModelConfig,
+    RunConfig,
+    TrainConfig,
+)
 from avel.data import AVEDirectory, FeatureDims
 from avel.device import resolve_device
 from avel.evaluate import evaluate_model, selection_metric
@@ -52,7 +63,6 @@ log = logging.getLogger(__name__)
 HISTORY, CONFIG = "history.jsonl", "config.json"  # beside BEST and LAST (avel/checkpoint.py)
 # Settings a resumed run may change: more epochs to continue a finished run, another device.
 RESUMABLE_CHANGES = ("epochs", "device")
-# The ModelConfig field that --lambda sets: the CSPA stream's loss weight of each task (eq. 5-7).
 # Validation metrics kept in history.jsonl (the per-class table and confusion stay in best.pt).
 HISTORY_METRICS = ("accuracy", "a2v", "v2a", "average")
 
@@ -131,6 +141,7 @@ def _train_epoch(
     model: nn.Module,
     loader: DataLoader,
     optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
     config: ModelConfig,
     device: torch.device,
     progress: bool,
@@ -145,6 +156,7 @@ def _train_epoch(
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+        scheduler.step()  # per iteration, as the released code steps its StepLR
         total += loss.item() * len(batch["audio"])
         count += len(batch["audio"])
     return total / count
@@ -162,26 +174,89 @@ def fit_to_data(config: ModelConfig, dims: FeatureDims, classes: tuple[str, ...]
     )
 
 
-def _resume(
-    out: Path, model: nn.Module, optimizer: torch.optim.Optimizer, generator: torch.Generator
-) -> tuple[int, float, int]:
-    """Restore weights, optimizer and RNG states from last.pt; returns (next epoch, best val, best epoch)."""
-    last = read_checkpoint(out / LAST)
-    model.load_state_dict(last["model_state"])
-    optimizer.load_state_dict(last["optimizer"])
-    restore_rng_state(last["rng"], generator)
-    log.info(
-        "resuming %s after epoch %d (best val %.4f at epoch %d)",
-        out,
-        last["epoch"],
-        last["best_val"],
-        last["best_epoch"],
-    )
-    return last["epoch"] + 1, last["best_val"], last["best_epoch"]
+def make_scheduler(
+    optimizer: torch.optim.Optimizer, config: TrainConfig
+) -> torch.optim.lr_scheduler.LRScheduler:
+    """TrainConfig.lr_schedule as a per-iteration scheduler ("constant": a factor of 1)."""
+    gamma = config.lr_gamma if config.lr_schedule == "step" else 1.0
+    return torch.optim.lr_scheduler.StepLR(optimizer, step_size=config.lr_step_iterations, gamma=gamma)
 
 
-def train(run: RunConfig, *, progress: bool = False) -> TrainResult:
-    """Train `run.model` on `run.data` into `run.out`, resuming from `run.out/last.pt` if present."""
+def check_init_overlap(init: str, data: AVEDirectory, config: TrainConfig) -> int:
+    """Rows of the CML test split that the --init checkpoint trained on (0 when clean).
+
+    Raises unless `config.allow_init_overlap`: a CML model started from such an init has
+    trained on its own test videos (in the real AVE files train_order holds 314 of the 402
+    test_order_match rows). The clean path: an SEL init trained with --orders match.
+    """
+    provenance = read_checkpoint(init).get("provenance") or {}
+    if "train_rows" not in provenance:
+        if config.allow_init_overlap:
+            return -1  # unknown, accepted by the override
+        raise ValueError(
+            f"--init {init}: the checkpoint does not record its training rows, so it cannot be "
+            "checked against the CML test split; pass --allow-init-overlap to use it anyway"
+        )
+    test_rows = set(data.order("test", "cml").tolist())
+    overlap = len(test_rows & set(provenance["train_rows"]))
+    if overlap and not config.allow_init_overlap:
+        raise ValueError(
+            f"--init {init} trained on {overlap} of the {len(test_rows)} CML test videos "
+            f"(test_order_match); train the init with --orders match (SEL on train_order_match), "
+            "or pass --allow-init-overlap, which the checkpoint and the report then record"
+        )
+    return overlap
+
+
+@dataclass
+class _Session:
+    """What one call of train() works with, once the run directory is set up."""
+
+    out: Path
+    task: str
+    data: AVEDirectory
+    classes: tuple[str, ...]
+    dims: FeatureDims
+    model_config: ModelConfig
+    train_config: TrainConfig
+    device: torch.device
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    generator: torch.Generator
+    features: dict[str, Any]
+    provenance: dict[str, Any]
+    start_epoch: int = 1
+    best_val: float = -1.0
+    best_epoch: int = 0
+
+    def dataset(self, split: str, background: bool = False) -> Any:
+        return self.data.dataset(
+            split,
+            self.task,
+            background=background,
+            modalities=self.train_config.modalities,
+            match=self.train_config.match_orders,
+        )
+
+    def checkpoint(self, epoch: int, val: dict[str, Any]) -> dict[str, Any]:
+        metrics = {"val": val, "test": None}  # test: filled in for best.pt once training ends
+        state = make_checkpoint(
+            self.model,
+            self.model_config,
+            self.train_config,
+            self.classes,
+            self.dims,
+            self.features,
+            metrics,
+            epoch,
+        )
+        state["provenance"] = self.provenance
+        return state
+
+
+def _open_run(run: RunConfig) -> _Session:
+    """Read the data, build the model and its optimizer, and resume or initialise them."""
     task = run.model.task
     train_config = run.train.resolved(task)
     if train_config.epochs < 1 or train_config.batch_size < 1:
@@ -202,85 +277,157 @@ def train(run: RunConfig, *, progress: bool = False) -> TrainResult:
     generator = seed_everything(train_config.seed)
     model = build_model(model_config).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=train_config.lr)
-    start_epoch, best_val, best_epoch = 1, -1.0, 0
+    train_rows = data.order("train", task, train_config.match_orders).tolist()
+    session = _Session(
+        out=out,
+        task=task,
+        data=data,
+        classes=classes,
+        dims=dims,
+        model_config=model_config,
+        train_config=train_config,
+        device=device,
+        model=model,
+        optimizer=optimizer,
+        scheduler=make_scheduler(optimizer, train_config),
+        generator=generator,
+        features=read_features(run.data),
+        provenance={"train_rows": train_rows, "init": train_config.init, "init_test_overlap": None},
+    )
     if (out / LAST).is_file():
         _check_resumable(out, config)
-        start_epoch, best_val, best_epoch = _resume(out, model, optimizer, generator)
+        _resume(session)
     elif train_config.init:
+        if task == "cml":
+            session.provenance["init_test_overlap"] = check_init_overlap(
+                train_config.init, data, train_config
+            )
         init_from_checkpoint(model, train_config.init)
     out.mkdir(parents=True, exist_ok=True)
     (out / CONFIG).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
-    history = read_history(out, start_epoch - 1)
+    history = read_history(out, session.start_epoch - 1)
     (out / HISTORY).write_text("".join(json.dumps(record) + "\n" for record in history), encoding="utf-8")
+    return session
 
-    modalities = train_config.modalities
-    train_set = data.dataset("train", task, background=train_config.weak_background, modalities=modalities)
-    val_set = data.dataset("val", task, modalities=modalities)
-    loader = DataLoader(train_set, batch_size=train_config.batch_size, shuffle=True, generator=generator)
-    features = read_features(run.data)
 
-    def checkpoint(epoch: int, val: dict[str, Any]) -> dict[str, Any]:
-        metrics = {"val": val, "test": None}  # test: filled in for best.pt once training ends
-        return make_checkpoint(model, model_config, train_config, classes, dims, features, metrics, epoch)
+def _resume(session: _Session) -> None:
+    """Restore weights, optimizer, schedule, RNG states and the best-so-far from last.pt."""
+    last = read_checkpoint(session.out / LAST)
+    session.model.load_state_dict(last["model_state"])
+    session.optimizer.load_state_dict(last["optimizer"])
+    session.scheduler.load_state_dict(last["scheduler"])
+    restore_rng_state(last["rng"], session.generator)
+    session.provenance = last.get("provenance", session.provenance)
+    session.start_epoch, session.best_val, session.best_epoch = (
+        last["epoch"] + 1,
+        last["best_val"],
+        last["best_epoch"],
+    )
+    log.info(
+        "resuming %s after epoch %d (best val %.4f at epoch %d)",
+        session.out,
+        last["epoch"],
+        last["best_val"],
+        last["best_epoch"],
+    )
 
+
+def _record_epoch(session: _Session, epoch: int, loss: float, val: dict[str, Any], seconds: float) -> None:
+    """Keep best.pt if validation improved, append history.jsonl, then write last.pt.
+
+    last.pt goes last: a crash before it replays this epoch, and read_history drops its line.
+    """
+    metric = selection_metric(val, session.task)  # validation only: the test split never selects
+    improved = metric > session.best_val
+    if improved:
+        session.best_val, session.best_epoch = metric, epoch
+        save_checkpoint(session.checkpoint(epoch, val), session.out / BEST)
+    record = {
+        "epoch": epoch,
+        "loss": loss,
+        **{f"val_{key}": val[key] for key in HISTORY_METRICS if key in val},
+        "best": improved,
+        "lr": session.optimizer.param_groups[0]["lr"],
+        "seconds": round(seconds, 3),
+    }
+    with (session.out / HISTORY).open("a", encoding="utf-8") as handle:
+        handle.write(json.dumps(record) + "\n")
+    state = session.checkpoint(epoch, val)
+    state.update(
+        optimizer=session.optimizer.state_dict(),
+        scheduler=session.scheduler.state_dict(),
+        rng=rng_state(session.generator),
+        best_val=session.best_val,
+        best_epoch=session.best_epoch,
+    )
+    save_checkpoint(state, session.out / LAST)
+    log.info(
+        "epoch %d/%d: loss %.4f, val %.4f (best %.4f at epoch %d)",
+        epoch,
+        session.train_config.epochs,
+        loss,
+        metric,
+        session.best_val,
+        session.best_epoch,
+    )
+
+
+def _score_best_on_test(session: _Session) -> TrainResult:
+    """Score best.pt once on the test split and store the result in it."""
+    best = read_checkpoint(session.out / BEST)
+    session.model.load_state_dict(best["model_state"])
+    best["metrics"]["test"] = evaluate_model(
+        session.model, session.dataset("test"), session.task, session.classes, session.device
+    )
+    save_checkpoint(best, session.out / BEST)
+    log.info(
+        "best epoch %d: val %.4f, test %.4f",
+        session.best_epoch,
+        session.best_val,
+        selection_metric(best["metrics"]["test"], session.task),
+    )
+    return TrainResult(
+        session.out,
+        session.best_epoch,
+        session.train_config.epochs,
+        best["metrics"]["val"],
+        best["metrics"]["test"],
+    )
+
+
+def train(run: RunConfig, *, progress: bool = False) -> TrainResult:
+    """Train `run.model` on `run.data` into `run.out`, resuming from `run.out/last.pt` if present:
+    set the run up, fit the input scale on the training split (a new run only), train epoch by
+    epoch selecting on validation, then score the selected epoch on the test split."""
+    session = _open_run(run)
+    config = session.train_config
+    train_set = session.dataset("train", background=config.weak_background)
+    val_set = session.dataset("val")
+    if session.start_epoch == 1 and config.fit_input_scale:
+        session.model.input_scale.fit(train_set.audio, train_set.visual)
+    loader = DataLoader(train_set, batch_size=config.batch_size, shuffle=True, generator=session.generator)
     epochs = tqdm(
-        range(start_epoch, train_config.epochs + 1),
-        desc=f"{task}/{model_config.model}",
-        initial=start_epoch - 1,
-        total=train_config.epochs,
+        range(session.start_epoch, config.epochs + 1),
+        desc=f"{session.task}/{session.model_config.model}",
+        initial=session.start_epoch - 1,
+        total=config.epochs,
         disable=None if progress else True,  # None: tqdm hides itself when not a terminal
     )
     for epoch in epochs:
         started = time.perf_counter()
-        loss = _train_epoch(model, loader, optimizer, model_config, device, progress)
-        val = evaluate_model(model, val_set, task, classes, device)
-        metric = selection_metric(val, task)  # validation only: the test split never selects
-        improved = metric > best_val
-        if improved:
-            best_val, best_epoch = metric, epoch
-            save_checkpoint(checkpoint(epoch, val), out / BEST)
-        record = {
-            "epoch": epoch,
-            "loss": loss,
-            **{f"val_{key}": val[key] for key in HISTORY_METRICS if key in val},
-            "best": improved,
-            "seconds": round(time.perf_counter() - started, 3),
-        }
-        with (out / HISTORY).open("a", encoding="utf-8") as handle:
-            handle.write(json.dumps(record) + "\n")
-        # last.pt goes last: a crash before it replays this epoch, and read_history drops its line.
-        state = checkpoint(epoch, val)
-        state.update(
-            optimizer=optimizer.state_dict(),
-            rng=rng_state(generator),
-            best_val=best_val,
-            best_epoch=best_epoch,
+        loss = _train_epoch(
+            session.model,
+            loader,
+            session.optimizer,
+            session.scheduler,
+            session.model_config,
+            session.device,
+            progress,
         )
-        save_checkpoint(state, out / LAST)
-        epochs.set_postfix(loss=f"{loss:.4f}", val=f"{metric:.4f}", best=f"{best_val:.4f}@{best_epoch}")
-        log.info(
-            "epoch %d/%d: loss %.4f, val %.4f (best %.4f at epoch %d)",
-            epoch,
-            train_config.epochs,
-            loss,
-            metric,
-            best_val,
-            best_epoch,
-        )
-
-    best = read_checkpoint(out / BEST)
-    model.load_state_dict(best["model_state"])
-    best["metrics"]["test"] = evaluate_model(
-        model, data.dataset("test", task, modalities=modalities), task, classes, device
-    )
-    save_checkpoint(best, out / BEST)
-    log.info(
-        "best epoch %d: val %.4f, test %.4f",
-        best_epoch,
-        best_val,
-        selection_metric(best["metrics"]["test"], task),
-    )
-    return TrainResult(out, best_epoch, train_config.epochs, best["metrics"]["val"], best["metrics"]["test"])
+        val = evaluate_model(session.model, val_set, session.task, session.classes, session.device)
+        _record_epoch(session, epoch, loss, val, time.perf_counter() - started)
+        epochs.set_postfix(loss=f"{loss:.4f}", best=f"{session.best_val:.4f}@{session.best_epoch}")
+    return _score_best_on_test(session)
 
 
 def _run(args: argparse.Namespace) -> None:
@@ -296,6 +443,9 @@ def _run(args: argparse.Namespace) -> None:
         init=args.init,
         weak_background=not args.no_weak_background,
         modalities=args.modalities,
+        lr_schedule=args.lr_schedule,
+        orders=args.orders,
+        allow_init_overlap=args.allow_init_overlap,
     )
     result = train(
         RunConfig(data=args.data, out=args.out, model=model_config, train=train_config), progress=True
@@ -341,5 +491,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         choices=MODALITIES,
         default=defaults.modalities,
         help="train and score on one modality only (the other zeroed): a control",
+    )
+    parser.add_argument(
+        "--lr-schedule",
+        choices=LR_SCHEDULES,
+        default=defaults.lr_schedule,
+        help="step: x0.1 after 15,000 iterations (the released AVE code); constant",
+    )
+    parser.add_argument(
+        "--orders",
+        choices=ORDERS,
+        default=defaults.orders,
+        help="match: train/select/test on *_order_match.h5 (a clean SEL init for CML)",
+    )
+    parser.add_argument(
+        "--allow-init-overlap",
+        action="store_true",
+        help="CML: accept an --init that trained on CML test videos (recorded in the checkpoint)",
     )
     parser.set_defaults(func=_run)

@@ -4,6 +4,7 @@ attention normalisation, the equations recomputed independently, and what each a
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 import torch
@@ -177,7 +178,8 @@ def test_cspa_matches_equations_one_and_two() -> None:
             a, v = audio[b, t], grid[b, t]  # (C_a,), (P, C_v)
             f1_a = cspa.f1(a)
             f_av = torch.stack([f1_a * cspa.f2(v[p]) for p in range(P)])  # F_av, (P, P')
-            z = torch.stack([(w3 * f_av[p]).sum() for p in range(P)])  # Z, (P,)
+            # Z, (P,), divided by sqrt(P') (CoSpatialAttention: scaled scores, docs/fidelity.md)
+            z = torch.stack([(w3 * f_av[p]).sum() for p in range(P)]) / P**0.5
             z_att = z.exp() / z.exp().sum()
             torch.testing.assert_close(out.spatial_attention[b, t], z_att)
             torch.testing.assert_close(out.visual[b, t], sum(z_att[p] * v[p] for p in range(P)))
@@ -185,6 +187,18 @@ def test_cspa_matches_equations_one_and_two() -> None:
             z_att_a = torch.softmax(cspa.f4(pooled), dim=0)
             torch.testing.assert_close(out.audio_attention[b, t], z_att_a)
             torch.testing.assert_close(out.audio[b, t], cspa.f5(z_att_a * f1_a) + a)
+
+
+def test_cspa_without_score_scaling_is_equation_one_as_printed() -> None:
+    torch.manual_seed(0)
+    scaled = CoAttentionNet(tiny_cfg()).cspa
+    torch.manual_seed(0)
+    printed = CoAttentionNet(replace(tiny_cfg(), cspa_score_scaling=False)).cspa
+    audio, visual = tiny_inputs()
+    grid = visual.reshape(B, T, P, C_V)
+    with torch.no_grad():
+        printed.f3.weight.mul_(P**-0.5)  # Z / sqrt(P') with f3 is Z with f3 / sqrt(P')
+    torch.testing.assert_close(printed(audio, grid).spatial_attention, scaled(audio, grid).spatial_attention)
 
 
 def test_csea_matches_equation_three() -> None:
@@ -227,9 +241,19 @@ def test_baseline_attention_weights_the_grid() -> None:
     torch.testing.assert_close(attended, torch.einsum("btp,btpc->btc", weights, grid))
     u_a = torch.relu(attention.affine_audio(audio))
     u_v = torch.relu(attention.affine_visual(grid))
+    # released att_Net: content_v = affine_v(v_t) + affine_g(a_t).unsqueeze(2) on (B*T, P, P'):
+    # audio element k is added to every entry of position k's row
+    g = attention.affine_g(u_a).reshape(B * T, P)
+    content = attention.affine_v(u_v).reshape(B * T, P, P) + g.unsqueeze(2)
+    x = (torch.tanh(content) @ attention.affine_h.weight[0]).reshape(B, T, P)
+    torch.testing.assert_close(weights, torch.softmax(x, dim=-1))
+    # the paper's W_g U_a(a_t) 1^T: the same audio vector added to every position's row
+    equation = AudioGuidedAttention(C_A, C_V, P, audio_term="equation")
+    equation.load_state_dict(attention.state_dict())
     content = attention.affine_v(u_v) + attention.affine_g(u_a)[:, :, None]  # (B, T, P, P)
     x = torch.tanh(content) @ attention.affine_h.weight[0]  # (B, T, P)
-    torch.testing.assert_close(weights, torch.softmax(x, dim=-1))
+    torch.testing.assert_close(equation(audio, grid)[1], torch.softmax(x, dim=-1))
+    assert not torch.allclose(equation(audio, grid)[1], weights)
 
 
 # ------------------------------------------------------------------------------ ablations
@@ -326,3 +350,20 @@ def test_wrong_input_shapes_are_refused(audio_shape: tuple, visual_shape: tuple,
     for cfg in (tiny_cfg(), tiny_cfg(model="baseline"), tiny_cfg(model="baseline", task="cml")):
         with pytest.raises(ValueError, match=message):
             build_model(cfg)(torch.zeros(audio_shape), torch.zeros(visual_shape))
+
+
+@pytest.mark.parametrize(("weight", "alone"), [(1.0, "cspa"), (0.0, "csea")])
+@pytest.mark.parametrize("task", ["sel", "wsel", "cml"])
+def test_lambda_end_points_are_the_single_module_models(weight: float, alone: str, task: str) -> None:
+    """At lambda = 1 (0) the CSEA (CSPA) stream gets no loss; it must not be averaged in untrained."""
+    torch.manual_seed(0)
+    end_point = build_model(tiny_cfg(task=task).with_cspa_weight(weight))
+    torch.manual_seed(0)
+    single = build_model(tiny_cfg(task=task, ablation=alone))
+    assert end_point.state_dict().keys() == single.state_dict().keys()
+    for name, value in single.state_dict().items():
+        torch.testing.assert_close(end_point.state_dict()[name], value)
+    output = end_point(*tiny_inputs())
+    assert output.stream_weights == [1.0]
+    inner = build_model(tiny_cfg(task=task).with_cspa_weight(0.5))(*tiny_inputs())
+    assert inner.stream_weights == [0.5, 0.5]

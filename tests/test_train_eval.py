@@ -84,7 +84,8 @@ def test_cli_trains_and_evaluates_every_task(
     args = ["train", "--task", task, "--model", model, "--data", str(random_ave_dir), "--out", str(out)]
     args += ["--epochs", "2", "--batch-size", str(TINY_BATCH), "--lambda", "0.9", "--device", "cpu"]
     if (task, model) == ("cml", "coatt"):
-        args += ["--init", str(sel_run.out / "best.pt")]  # CML starts from the MMEL model, as in the paper
+        # CML starts from the MMEL model, as in the paper; this SEL run trained on CML test rows
+        args += ["--init", str(sel_run.out / "best.pt"), "--allow-init-overlap"]
     assert main(args) == 0
     assert f"best epoch {read_checkpoint(out / 'best.pt')['epoch']} of 2" in capsys.readouterr().out
     config = json.loads((out / "config.json").read_text())
@@ -117,6 +118,33 @@ def test_cli_trains_and_evaluates_every_task(
         assert result["chance"] == pytest.approx(majority_chance(test_split.labels.argmax(-1), 29))
         assert sum(map(sum, result["confusion"])) == result["num_segments"] == 80
         assert len(result["per_class"]) == 29
+
+
+def test_cml_init_that_saw_cml_test_rows_is_refused_unless_overridden(
+    random_ave_dir: Path, sel_run: TrainResult, tmp_path: Path
+) -> None:
+    data = AVEDirectory(random_ave_dir)
+    leaked = set(data.order("train", "sel").tolist()) & set(data.order("test", "cml").tolist())
+    assert leaked  # the fixture's two splits overlap, as the real AVE files do
+    cml = _run(random_ave_dir, tmp_path / "cml", task="cml", epochs=1, init=str(sel_run.out / "best.pt"))
+    with pytest.raises(ValueError, match=f"trained on {len(leaked)} of the 8 CML test videos"):
+        train(cml)
+    assert not (tmp_path / "cml").exists()
+    overridden = _run(
+        random_ave_dir, tmp_path / "cml", task="cml", epochs=1, init=str(sel_run.out / "best.pt")
+    )
+    overridden.train.allow_init_overlap = True
+    train(overridden)
+    assert read_checkpoint(tmp_path / "cml" / "best.pt")["provenance"]["init_test_overlap"] == len(leaked)
+
+    clean_sel = _run(random_ave_dir, tmp_path / "sel-match", epochs=1, orders="match")
+    train(clean_sel)
+    provenance = read_checkpoint(tmp_path / "sel-match" / "best.pt")["provenance"]
+    assert provenance["train_rows"] == data.order("train", "cml").tolist()  # train_order_match
+    clean_init = str(tmp_path / "sel-match" / "best.pt")
+    clean = _run(random_ave_dir, tmp_path / "cml-clean", task="cml", epochs=1, init=clean_init)
+    train(clean)
+    assert read_checkpoint(tmp_path / "cml-clean" / "best.pt")["provenance"]["init_test_overlap"] == 0
 
 
 def test_same_seed_same_weights(random_ave_dir: Path, tmp_path: Path) -> None:
@@ -222,3 +250,64 @@ def test_single_modality_run_is_scored_on_that_modality(random_ave_dir: Path, tm
     assert scored["modalities"] == "visual"
     assert scored["accuracy"] == pytest.approx(result.test["accuracy"])
     assert scored["confusion"] == result.test["confusion"]
+
+
+def test_strict_cml_hides_the_query_modality_outside_its_span() -> None:
+    from avel.evaluate import strict_cml_distances
+
+    class Recorder(torch.nn.Module):
+        """Stands in for a CML model: records its inputs, returns zero distances."""
+
+        def forward(self, audio: torch.Tensor, visual: torch.Tensor):
+            self.seen = (audio.clone(), visual.clone())
+            return type("Out", (), {"distances": lambda _: torch.zeros(len(audio), 4, 4)})()
+
+    audio, visual = torch.ones(1, 4, 3), torch.ones(1, 4, 2, 2, 5)
+    event = torch.tensor([[0.0, 1.0, 1.0, 0.0]])
+    model = Recorder()
+    strict_cml_distances(model, audio, visual, event, "a2v")
+    assert model.seen[0][0, :, 0].tolist() == [0, 1, 1, 0] and (model.seen[1] == 1).all()
+    strict_cml_distances(model, audio, visual, event, "v2a")
+    assert (model.seen[0] == 1).all() and model.seen[1][0, :, 0, 0, 0].tolist() == [0, 1, 1, 0]
+
+
+def test_bundled_checkpoints_share_one_projection_and_load_alike(
+    sel_run: TrainResult, tmp_path: Path
+) -> None:
+    from avel.checkpoint import bundle_checkpoints, save_checkpoint
+    from avel.projection import Projection
+
+    rng = np.random.default_rng(0)
+    clips = [
+        (rng.random((10, 160), dtype=np.float32), rng.random((10, 3, 3, 20), dtype=np.float32))
+        for _ in range(40)
+    ]
+    projection = Projection.fit(clips, 16, 128, visual_backbone="v", audio_backbone="a")
+    checkpoint = read_checkpoint(sel_run.out / "best.pt")
+    checkpoint["features"] = {"info": None, "projection": projection.to_dict()}
+    sources = {}
+    for name in ("a.pt", "b.pt"):
+        save_checkpoint(checkpoint, tmp_path / "runs" / name)
+        sources[name] = tmp_path / "runs" / name
+    bundle_checkpoints(sources, tmp_path / "bundle")
+    assert sorted(p.name for p in (tmp_path / "bundle").iterdir()) == ["a.pt", "b.pt", "projection.pt"]
+    assert read_checkpoint(tmp_path / "bundle" / "a.pt")["features"]["projection"] is None
+    for name in sources:
+        loaded, original = load_checkpoint(tmp_path / "bundle" / name), load_checkpoint(sources[name])
+        assert Projection.from_dict(loaded.features["projection"]).id == projection.id
+        for key, value in original.model.state_dict().items():
+            torch.testing.assert_close(loaded.model.state_dict()[key], value)
+    (tmp_path / "bundle" / "projection.pt").unlink()
+    with pytest.raises(ValueError, match=r"projection\.pt is missing beside it"):
+        load_checkpoint(tmp_path / "bundle" / "a.pt")
+
+
+def test_checkpoint_with_non_finite_weights_is_refused(sel_run: TrainResult, tmp_path: Path) -> None:
+    from avel.checkpoint import save_checkpoint
+
+    checkpoint = read_checkpoint(sel_run.out / "best.pt")
+    name = next(iter(checkpoint["model_state"]))
+    checkpoint["model_state"][name] = torch.full_like(checkpoint["model_state"][name], float("nan"))
+    save_checkpoint(checkpoint, tmp_path / "nan.pt")
+    with pytest.raises(ValueError, match=f"NaN or infinite values \\({name}"):
+        load_checkpoint(tmp_path / "nan.pt")

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from avel.classes import background_index
 from avel.data.layout import AVEFormatError, check_binary, check_one_hot
 
 ANNOTATION_FORMAT = "Category&YouTubeID&Quality&StartSec&EndSec"
@@ -86,7 +87,7 @@ def annotation_classes(
     Problems are an unknown category or a span past the clip's end; such rows keep what
     could be derived so the caller still gets a full array.
     """
-    background = len(classes) - 1
+    background = background_index(classes)
     per_second = np.full((len(annotations), num_segments), background, dtype=np.int64)  # (N, T)
     problems = []
     for row, annotation in enumerate(annotations):

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from avel.classes import AVE_CLASSES, read_categories
+from avel.classes import AVE_CLASSES, background_index, read_categories
 from avel.config import MODALITIES, TASKS, check_choice
 from avel.data.annotations import (
     Annotation,
@@ -114,7 +114,7 @@ class AVESplit(Dataset):
 
 
 class AVEDirectory:
-    """A directory in the AVE layout (see notes/ave-format.md); row i of every h5 file = video i."""
+    """A directory in the AVE layout (see ../shared/notes/ave-format.md); row i of every h5 file = video i."""
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
@@ -186,26 +186,35 @@ class AVEDirectory:
         """Mismatches between `labels()` and Annotations.txt; empty = every row agrees."""
         return check_labels_against_annotations(self.labels(), self.annotations(), self.classes)
 
-    def order(self, split: str, task: str) -> np.ndarray:
-        """Row indices of a split; task "cml" uses the separate *_order_match.h5 split."""
+    def order(self, split: str, task: str, match: bool | None = None) -> np.ndarray:
+        """Row indices of a split; task "cml" uses the separate *_order_match.h5 split, and so
+        does any task with `match=True` (an SEL init for CML that never saw its test rows)."""
         check_choice("split", split, SPLITS)
         check_choice("task", task, TASKS)
-        return read_order(self.root / order_file(split, match=task == "cml"), self.num_videos)
+        match = task == "cml" if match is None else match
+        return read_order(self.root / order_file(split, match=match), self.num_videos)
 
     def has_background_videos(self) -> bool:
         """True when all three files of the background-only set (*_noisy.h5) exist."""
         return all((self.root / name).is_file() for name in BACKGROUND_FILES)
 
     def dataset(
-        self, split: str, task: str, *, background: bool = True, modalities: str = "both"
+        self,
+        split: str,
+        task: str,
+        *,
+        background: bool = True,
+        modalities: str = "both",
+        match: bool | None = None,
     ) -> AVESplit:
         """Load a split into memory; WSEL train appends the background-only videos.
 
         `background=False` leaves them out (TrainConfig.weak_background). `modalities` "audio" or
         "visual" zeroes the other modality (TrainConfig.modalities: single-modality controls).
+        `match` picks the order files as in `order`.
         """
         check_choice("modalities", modalities, MODALITIES)
-        rows = self.order(split, task)
+        rows = self.order(split, task, match)
         dims = self.dims
         wants_background = task == "wsel" and split == "train" and background
         background_labels = self._background_labels() if wants_background else None  # (M, C) or None
@@ -263,7 +272,7 @@ class AVEDirectory:
         labels_path = self.root / BACKGROUND_LABELS_FILE
         labels = read_h5(labels_path, (None, len(self.classes)))  # (M, C)
         check_one_hot(labels_path, labels)
-        if not (labels.argmax(axis=1) == len(self.classes) - 1).all():
+        if not (labels.argmax(axis=1) == background_index(self.classes)).all():
             raise AVEFormatError(
                 f"{labels_path}: expected every video labelled background, found event classes"
             )

@@ -13,7 +13,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from avel.classes import AVE_CLASSES
+from avel.classes import AVE_CLASSES, background_index
 from avel.data.annotations import Annotation, check_labels_against_annotations, write_annotations
 from avel.data.layout import (
     ANNOTATIONS_FILE,
@@ -142,7 +142,7 @@ def write_ave_layout(
         background_audio, background_visual = np.asarray(background_audio), np.asarray(background_visual)
     _check_features(audio, visual, background_audio, background_visual)
     num_videos, num_segments = audio.shape[:2]
-    num_classes, background = len(classes), len(classes) - 1
+    num_classes, background = len(classes), background_index(classes)
     event_class, event_mask = np.asarray(event_class), np.asarray(event_mask, dtype=np.float32)
     _check_events(event_class, event_mask, num_videos, num_segments, num_classes)
     match_orders = orders if match_orders is None else match_orders

@@ -14,7 +14,7 @@ from torch import nn
 from avel.config import MODELS, ModelConfig, check_choice
 from avel.models.baseline import AVDLN, AudioVisualAttentionNet, build_baseline
 from avel.models.coattention import CoAttentionNet, CoSemanticAttention, CoSpatialAttention
-from avel.models.heads import compute_loss, contrastive_loss, multilabel_soft_margin, weak_loss
+from avel.models.losses import compute_loss, contrastive_loss, multilabel_soft_margin, weak_loss
 from avel.models.output import ModelOutput
 
 logger = logging.getLogger(__name__)

@@ -5,8 +5,9 @@
 - CML: AVDLN (official cmm_train.py): two per-segment MLP branches embed the audio vector and the
   grid-averaged visual vector, trained with the contrastive loss.
 
-Both reuse the co-attention model's BiLSTMs, heads and losses (avel/models/heads.py), so the
-comparison isolates the attention. Differences from the official code are in docs/fidelity.md.
+Both reuse the co-attention model's BiLSTMs and heads (avel/models/heads.py) and its losses
+(avel/models/losses.py), so the comparison isolates the attention. Differences from the official
+code are in docs/fidelity.md.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from avel.config import ModelConfig
-from avel.models.heads import MatchingHead, StreamHead, check_inputs
+from avel.models.heads import MatchingHead, StreamHead, check_inputs, init_linear_layers
 from avel.models.output import ModelOutput
+from avel.models.scaling import InputScale
 
 
 def _check_baseline_cfg(name: str, cfg: ModelConfig, tasks: tuple[str, ...]) -> None:
@@ -28,18 +30,20 @@ def _check_baseline_cfg(name: str, cfg: ModelConfig, tasks: tuple[str, ...]) -> 
         )
 
 
-def _xavier_init(module: nn.Module) -> None:
-    """Xavier-uniform weights on every linear layer, as the official code initialises them."""
-    for layer in module.modules():
-        if isinstance(layer, nn.Linear):
-            nn.init.xavier_uniform_(layer.weight)
-
-
 class AudioGuidedAttention(nn.Module):
-    """Tian et al. Sec. 3.2: x_t = w_h^T tanh(W_v U_v(v_t) + W_g U_a(a_t) 1^T), w_t = softmax(x_t)."""
+    """Tian et al. Sec. 3.2: x_t = w_h^T tanh(W_v U_v(v_t) + W_g U_a(a_t) 1^T), w_t = softmax(x_t).
 
-    def __init__(self, audio_dim: int, visual_dim: int, num_positions: int) -> None:
+    `audio_term` "released" adds the audio term as the released att_Net does (models.py:
+    `affine_g(a_t).unsqueeze(2)`): audio element k is added to every entry of position k's row,
+    i.e. it acts as a per-position bias; "equation" adds the same audio vector to every position's
+    row, as the paper's W_g U_a(a_t) 1^T reads (docs/fidelity.md, "Baseline: the audio term").
+    """
+
+    def __init__(
+        self, audio_dim: int, visual_dim: int, num_positions: int, audio_term: str = "released"
+    ) -> None:
         super().__init__()
+        self.audio_term = audio_term
         hidden = visual_dim  # official hidden_size = 512 = C_v
         self.affine_audio = nn.Linear(audio_dim, hidden)  # U_a
         self.affine_visual = nn.Linear(visual_dim, hidden)  # U_v
@@ -51,7 +55,9 @@ class AudioGuidedAttention(nn.Module):
         """audio (B, T, C_a), grid (B, T, P, C_v) -> attended visual (B, T, C_v), weights (B, T, P)."""
         u_v = F.relu(self.affine_visual(grid))  # U_v(v_t): (B, T, P, hidden)
         u_a = F.relu(self.affine_audio(audio))  # U_a(a_t): (B, T, hidden)
-        content = self.affine_v(u_v) + self.affine_g(u_a).unsqueeze(-2)  # (B, T, P, P)
+        g = self.affine_g(u_a)  # W_g U_a(a_t): (B, T, P), one entry per position
+        # released: content[i, j] = (W_v U_v v^i)_j + g_i; equation: ... + g_j. Both (B, T, P, P).
+        content = self.affine_v(u_v) + (g.unsqueeze(-1) if self.audio_term == "released" else g.unsqueeze(-2))
         scores = self.affine_h(torch.tanh(content)).squeeze(-1)  # x_t: (B, T, P)
         weights = torch.softmax(scores, dim=-1)  # w_t over the P positions
         attended = (weights.unsqueeze(-2) @ grid).squeeze(-2)  # sum_i w_t^i v_t^i: (B, T, C_v)
@@ -65,14 +71,18 @@ class AudioVisualAttentionNet(nn.Module):
         super().__init__()
         _check_baseline_cfg("AudioVisualAttentionNet", cfg, ("sel", "wsel"))
         self.cfg = cfg
-        self.attention = AudioGuidedAttention(cfg.audio_dim, cfg.visual_dim, cfg.num_positions)
+        self.input_scale = InputScale()  # one fitted number per modality (avel/models/scaling.py)
+        self.attention = AudioGuidedAttention(
+            cfg.audio_dim, cfg.visual_dim, cfg.num_positions, cfg.baseline_audio_term
+        )
         # Raw audio and attended visual into the BiLSTMs, then the MLP (64, C): as att_Net.
         self.stream = StreamHead(cfg.audio_dim, cfg.visual_dim, cfg)
-        _xavier_init(self)
+        init_linear_layers(self, cfg.init)  # xavier: as the released att_Net.init_weights
 
     def forward(self, audio: Tensor, visual: Tensor) -> ModelOutput:
         """audio (B, T, C_a), visual (B, T, H, W, C_v) -> logits (B, T, C) and the grid attention."""
         check_inputs(audio, visual, self.cfg)
+        audio, visual = self.input_scale(audio, visual)  # F / s, s fitted on the training split
         b, t, h, w, c_v = visual.shape
         grid = visual.reshape(b, t, h * w, c_v)  # (B, T, P, C_v)
         attended, weights = self.attention(audio, grid)
@@ -92,12 +102,14 @@ class AVDLN(nn.Module):
         _check_baseline_cfg("AVDLN", cfg, ("cml",))
         self.cfg = cfg
         # Official branches: Dense(128), LeakyReLU(0.3), Dense(64) = the CML MatchingHead.
+        self.input_scale = InputScale()  # one fitted number per modality (avel/models/scaling.py)
         self.branches = MatchingHead(cfg.audio_dim, cfg.visual_dim, cfg.cml_dims)
-        _xavier_init(self)  # Keras' Dense default (glorot_uniform) in the official code
+        init_linear_layers(self, cfg.init)  # xavier: Keras' Dense default (glorot_uniform), cmm_train.py
 
     def forward(self, audio: Tensor, visual: Tensor) -> ModelOutput:
         """audio (B, T, C_a), visual (B, T, H, W, C_v) -> [(m^a, m^v)], each (B, T, D)."""
         check_inputs(audio, visual, self.cfg)
+        audio, visual = self.input_scale(audio, visual)  # F / s, s fitted on the training split
         visual_vec = visual.mean(dim=(2, 3))  # grid average (official visual_feature_vec): (B, T, C_v)
         return ModelOutput(
             stream_embeddings=[self.branches(audio, visual_vec)],

@@ -15,13 +15,13 @@ import re
 from pathlib import Path
 from typing import Any
 
+from avel.bench.catalog import UNKNOWN_LICENCE_SOURCES, MediaCatalog
+from avel.bench.composite import Sources, plan_record, render_clip
+from avel.bench.plan import Planner, VideoPlan
+from avel.bench.stats import second_kind
 from avel.classes import AVE_CLASSES, class_index
 from avel.config import CompositeConfig, composite_preset
 from avel.data.annotations import read_annotations
-from avel.data.composite import Sources, plan_record, render_clip
-from avel.data.composite_media import UNKNOWN_LICENCE_SOURCES, MediaCatalog
-from avel.data.composite_plan import Planner, VideoPlan
-from avel.data.composite_stats import second_kind
 from avel.data.layout import ANNOTATIONS_FILE
 
 log = logging.getLogger(__name__)

@@ -12,9 +12,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from avel.bench.catalog import load_image
+from avel.bench.plan import Placement, VideoPlan
 from avel.config import CompositeConfig
-from avel.data.composite_media import load_image
-from avel.data.composite_plan import Placement, VideoPlan
 
 
 def _resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Build the composite benchmark (issue 4): real photos and recordings rendered into AVE-style videos.
+"""Build the composite benchmark: real photos and recordings rendered into AVE-style videos.
 
 `build_benchmark` plans every video from a seed (composite_plan), renders them to H.264/AAC mp4
 files with worker processes (composite_scene, composite_audio), runs the features path on the
@@ -22,14 +22,14 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from avel.bench.audio import render_audio
+from avel.bench.catalog import MediaCatalog
+from avel.bench.plan import EVENT, Planner, VideoPlan
+from avel.bench.scene import render_frames
+from avel.bench.stats import BACKGROUND_FEATURES, BUILD_LOG, MANIFEST, VIDEOS
 from avel.classes import AVE_CLASSES, BACKGROUND_INDEX, class_index
-from avel.config import CompositeConfig, FeatureConfig
+from avel.config import AVE_AUDIO_DIM, AVE_VISUAL_DIM, CompositeConfig, FeatureConfig
 from avel.data.annotations import Annotation, read_annotations
-from avel.data.composite_audio import render_audio
-from avel.data.composite_media import MediaCatalog
-from avel.data.composite_plan import EVENT, Planner, VideoPlan
-from avel.data.composite_scene import render_frames
-from avel.data.composite_stats import BACKGROUND_FEATURES, BUILD_LOG, MANIFEST, VIDEOS
 from avel.data.layout import ANNOTATIONS_FILE, SPLITS
 from avel.data.writer import write_ave_layout
 from avel.extract import ExtractResult, extract_videos
@@ -41,7 +41,6 @@ SHARED = Path(__file__).resolve().parents[3] / "shared"  # the checkout's siblin
 DEFAULT_MEDIA = SHARED / "media"
 DEFAULT_AVE = SHARED / "ave"
 FORMAT = "avel.composite/1"
-AVE_DIMS = (512, 128)  # (C_v, C_a) of AVE's VGG19 / VGGish features: the projection's target
 
 
 @dataclass(frozen=True)
@@ -191,7 +190,7 @@ def write_features_and_labels(out: Path, plans: list[VideoPlan], cfg: CompositeC
         out,  # features.json and projection.pt land beside the h5 files, where training reads them
         feature_cfg,
         segments=cfg.seconds,
-        project_to=AVE_DIMS,
+        project_to=(AVE_VISUAL_DIM, AVE_AUDIO_DIM),  # AVE's VGG19 / VGGish sizes
         fit_on=[videos / f"{p.name}.mp4" for p in events if p.split == "train"],
     )
     audio, visual = _extracted(result, events)

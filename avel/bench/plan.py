@@ -20,10 +20,10 @@ from typing import Any
 
 import numpy as np
 
+from avel.bench.catalog import AMBIENT, DISTRACTOR, MediaCatalog, MediaItem
 from avel.classes import BACKGROUND_INDEX, class_index
 from avel.config import CompositeConfig
 from avel.data.annotations import Annotation
-from avel.data.composite_media import AMBIENT, DISTRACTOR, MediaCatalog, MediaItem
 from avel.data.layout import SPLITS
 
 Interval = tuple[int, int]  # [start, end) in whole seconds; (0, 0) is empty

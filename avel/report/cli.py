@@ -18,11 +18,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from avel.config import DEVICES, ONLY_CHOICES, SWEEP_LAMBDAS, ReportConfig
-from avel.report_figures import write_figures
-from avel.report_plan import Plan, plan_runs
-from avel.report_render import render_markdown
-from avel.report_results import collect_results
-from avel.report_run import RUN_STATUSES, RunState, plan_states, train_missing
+from avel.report.figures import write_figures
+from avel.report.plan import Plan, plan_runs
+from avel.report.render import render_markdown
+from avel.report.results import collect_results
+from avel.report.run import RUN_STATUSES, RunState, plan_states, train_missing
 
 log = logging.getLogger(__name__)
 

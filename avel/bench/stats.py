@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from avel.bench.plan import EVENT
 from avel.config import FeatureConfig
 from avel.data.annotations import Annotation
-from avel.data.composite_plan import EVENT
 from avel.data.layout import SPLITS
 from avel.extract import PARTS_DIR
 from avel.media import decode_clip

@@ -7,6 +7,8 @@ command finds the runs it trained before and trains only the missing ones. Three
     sweeps     lambda_c, lambda_s, lambda_w over Fig. 5's grid, first seed only
 CML runs start from the matching SEL run's best.pt, as the paper starts CML from the MMEL model;
 the baseline's CML network (AVDLN) shares no layers with its SEL network and starts from nothing.
+Where the data's SEL training rows overlap its CML test rows (the real AVE files), that init is
+a separate SEL run on the match split (--orders match), so no CML model sees its test videos.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from avel.config import (
     RunConfig,
     TrainConfig,
 )
+from avel.data import AVEDirectory
+from avel.data.layout import EVENT_MASK_FILE
 from avel.train import BEST
 
 
@@ -38,6 +42,7 @@ class RunSpec:
     stream_weight: float | None = None  # the task's lambda (eq. 5-7); None: the paper's value
     seed: int = 0
     init: RunSpec | None = None
+    orders: str = "task"  # TrainConfig.orders: "match" for a CML init on data whose splits overlap
 
     @property
     def name(self) -> str:
@@ -47,6 +52,8 @@ class RunSpec:
             parts.append(self.ablation)
         if self.stream_weight is not None:
             parts.append(f"lambda{self.stream_weight:g}")
+        if self.orders != "task":
+            parts.append(f"{self.orders}orders")
         return "-".join([*parts, f"seed{self.seed}"])
 
     @property
@@ -68,16 +75,28 @@ class Plan:
         return [section for section, names in self.sections.items() if name in names]
 
 
-def _task_runs(model: str, ablation: str, seed: int) -> list[RunSpec]:
-    """SEL, WSEL and CML of one model variant; co-attention CML starts from its SEL run."""
+def cml_init_orders(data_dir: str | Path) -> str:
+    """ "match" when the data's SEL training rows include CML test rows (an SEL init would leak),
+    else "task" (the composite benchmark, whose two split sets are the same). A folder that is
+    not there yet plans as "task"; train() still refuses a leaking init when it gets there."""
+    if not (Path(data_dir) / EVENT_MASK_FILE).is_file():
+        return "task"
+    data = AVEDirectory(data_dir)
+    leak = set(data.order("train", "sel").tolist()) & set(data.order("test", "cml").tolist())
+    return "match" if leak else "task"
+
+
+def _task_runs(model: str, ablation: str, seed: int, init_orders: str) -> list[RunSpec]:
+    """SEL, WSEL and CML of one model variant; co-attention CML starts from an SEL run."""
     sel = RunSpec("sel", model, ablation, seed=seed)
-    cml = RunSpec("cml", model, ablation, seed=seed, init=sel if model == "coatt" else None)
+    init = sel if init_orders == "task" else RunSpec("sel", model, ablation, seed=seed, orders=init_orders)
+    cml = RunSpec("cml", model, ablation, seed=seed, init=init if model == "coatt" else None)
     return [sel, RunSpec("wsel", model, ablation, seed=seed), cml]
 
 
-def _sweep_runs(lambdas: tuple[float, ...], seed: int) -> list[RunSpec]:
+def _sweep_runs(lambdas: tuple[float, ...], seed: int, init_orders: str) -> list[RunSpec]:
     """Fig. 5: each task's lambda over the grid; the paper's value maps onto the main run's name."""
-    sel = RunSpec("sel", seed=seed)
+    sel = RunSpec("sel", seed=seed, orders=init_orders)
     runs = []
     for task in TASKS:
         paper = ModelConfig(task=task).cspa_weight
@@ -90,12 +109,18 @@ def _sweep_runs(lambdas: tuple[float, ...], seed: int) -> list[RunSpec]:
 def plan_runs(config: ReportConfig) -> Plan:
     """Every run the requested sections need, once each, inits first."""
     first = config.seeds[0]
+    orders = cml_init_orders(config.data)
     wanted = {
         "main": [
-            spec for model in MODELS for seed in config.seeds for spec in _task_runs(model, "full", seed)
+            spec
+            for model in MODELS
+            for seed in config.seeds
+            for spec in _task_runs(model, "full", seed, orders)
         ],
-        "ablations": [spec for ablation in ABLATIONS for spec in _task_runs("coatt", ablation, first)],
-        "sweeps": _sweep_runs(config.lambdas, first),
+        "ablations": [
+            spec for ablation in ABLATIONS for spec in _task_runs("coatt", ablation, first, orders)
+        ],
+        "sweeps": _sweep_runs(config.lambdas, first, orders),
     }
     runs: dict[str, RunSpec] = {}
     sections = {}
@@ -124,6 +149,7 @@ def run_config(config: ReportConfig, spec: RunSpec) -> RunConfig:
         seed=spec.seed,
         device=config.device,
         init=None if spec.init is None else str(run_dir(config, spec.init) / BEST),
+        orders=spec.orders,
     )
     return RunConfig(data=config.data, out=str(run_dir(config, spec)), model=model, train=train)
 
@@ -137,6 +163,8 @@ def train_command(config: ReportConfig, spec: RunSpec) -> str:
     if spec.stream_weight is not None:
         words += ["--lambda", f"{spec.stream_weight:g}"]
     words += ["--seed", str(spec.seed)]
+    if spec.orders != "task":
+        words += ["--orders", spec.orders]
     if run.train.epochs is not None:
         words += ["--epochs", str(run.train.epochs)]
     if run.train.init is not None:

@@ -2,7 +2,7 @@
 
 The numbers come from each run's best.pt (selected on validation, scored once on test) and
 history.jsonl. Two checks are computed here on the CPU, so they are the same on every rerun:
-the chance check (every trained model well above chance) and the modality check (SEL accuracy
+the chance check (every trained model well above chance) and the modality swap check (SEL accuracy
 must drop when one modality's features come from another video).
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import statistics
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +21,10 @@ import torch
 from avel.checkpoint import check_data_matches, load_checkpoint, read_checkpoint, read_features
 from avel.config import MODELS, ReportConfig
 from avel.data import SPLITS, AVEDirectory, AVESplit, FeatureDims
-from avel.evaluate import evaluate_model, selection_metric
+from avel.evaluate import evaluate_checkpoint, evaluate_model, selection_metric
 from avel.explore import DatasetSummary, summarize_dataset
-from avel.report_plan import Plan, RunSpec, run_dir
-from avel.report_run import plan_states, read_hardware
+from avel.report.plan import Plan, RunSpec, run_dir
+from avel.report.run import plan_states, read_hardware
 from avel.train import BEST, read_history
 
 log = logging.getLogger(__name__)
@@ -32,8 +32,10 @@ log = logging.getLogger(__name__)
 REPORT_SPLIT = "test"
 EVAL_DEVICE = "cpu"  # the report's own evaluations: deterministic, so reruns give the same bytes
 SUBTASKS = ("a2v", "v2a", "sel", "wsel")  # the columns of Tables II-V
-MODALITIES = ("audio", "visual")
+SWAPPABLE_MODALITIES = ("audio", "visual")  # what the swap check replaces with another video's
 SWAP_KEYS = ("both", "audio_swapped", "visual_swapped")
+# The paper's CML protocol beside the strict one (evaluate.strict_cml_distances), per direction.
+STRICT_KEYS = ("a2v", "strict_a2v", "v2a", "strict_v2a")
 MODEL_LABELS = {"coatt": "co-attention (Xue et al.)", "baseline": "baseline (Tian et al.)"}
 SWEEP_COLUMNS = {"cml": ("a2v", "v2a"), "sel": ("sel",), "wsel": ("wsel",)}  # Fig. 5's curves per task
 
@@ -93,6 +95,8 @@ class ReportResults:
     swaps: dict[str, dict[str, float]]  # SEL run of the main section -> SWAP_KEYS accuracies
     dataset: DatasetSummary | None  # both models' seed-0 SEL runs on the test split (Fig. 4, 7)
     chance_flags: list[ChanceFlag]
+    # CML run of the main section -> STRICT_KEYS accuracies (empty without the main section)
+    strict_cml: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 def subtask_scores(test: dict[str, Any], task: str) -> dict[str, float]:
@@ -155,8 +159,8 @@ def derangement(size: int, seed: int) -> np.ndarray:
 
 def swap_modality(split: AVESplit, modality: str, source: np.ndarray) -> AVESplit:
     """The split with `modality`'s features of video i replaced by those of video source[i]."""
-    if modality not in MODALITIES:
-        raise ValueError(f"unknown modality {modality!r}; valid: {', '.join(MODALITIES)}")
+    if modality not in SWAPPABLE_MODALITIES:
+        raise ValueError(f"unknown modality {modality!r}; valid: {', '.join(SWAPPABLE_MODALITIES)}")
     return AVESplit(
         audio=split.audio[source] if modality == "audio" else split.audio,
         visual=split.visual[source] if modality == "visual" else split.visual,
@@ -236,9 +240,14 @@ def collect_results(plan: Plan, config: ReportConfig) -> ReportResults:
         name: _run_result(config, spec, states[name].epochs_done, hardware)
         for name, spec in plan.runs.items()
     }
-    swaps, dataset = {}, None
+    swaps, strict, dataset = {}, {}, None
     if "main" in plan.sections:
         for name in plan.sections["main"]:
+            if runs[name].spec.task == "cml":
+                log.info("strict CML: %s", name)
+                checkpoint = run_dir(config, runs[name].spec) / BEST
+                scored = evaluate_checkpoint(checkpoint, config.data, REPORT_SPLIT, EVAL_DEVICE)
+                strict[name] = {key: float(scored[key]) for key in STRICT_KEYS}
             if runs[name].spec.task == "sel":
                 log.info("modality check: %s", name)
                 checkpoint = run_dir(config, runs[name].spec) / BEST
@@ -255,6 +264,7 @@ def collect_results(plan: Plan, config: ReportConfig) -> ReportResults:
         runs=runs,
         data=_data_facts(config),
         swaps=swaps,
+        strict_cml=strict,
         dataset=dataset,
         chance_flags=chance_flags(runs, config.chance_margin),
     )

@@ -12,6 +12,9 @@ import argparse
 import os
 from pathlib import Path
 
+from avel.bench.composite import DEFAULT_AVE, DEFAULT_MEDIA, Sources, build_benchmark
+from avel.bench.examples import render_examples
+from avel.bench.stats import benchmark_stats, loudness_stats
 from avel.config import (
     COMPOSITE_PRESETS,
     DEVICES,
@@ -23,9 +26,6 @@ from avel.config import (
     composite_preset,
 )
 from avel.data.annotations import read_annotations
-from avel.data.composite import DEFAULT_AVE, DEFAULT_MEDIA, Sources, build_benchmark
-from avel.data.composite_examples import render_examples
-from avel.data.composite_stats import benchmark_stats, loudness_stats
 from avel.data.layout import ANNOTATIONS_FILE
 from avel.train import train
 

@@ -13,13 +13,14 @@ from pathlib import Path
 
 import numpy as np
 
-from avel.config import ABLATIONS, MIN_SEEDS, MODELS, TASKS, ModelConfig, TrainConfig
+from avel.config import ABLATION_TABLE, ABLATIONS, MIN_SEEDS, MODELS, TASKS, ModelConfig, TrainConfig
 from avel.evaluate import PAPER_RESULTS, selection_metric
-from avel.report_figures import FIGURE_FILES, LAMBDA_NAMES, frequent_event_classes
-from avel.report_plan import report_command, train_command
-from avel.report_results import (
+from avel.report.figures import FIGURE_FILES, LAMBDA_NAMES, frequent_event_classes
+from avel.report.plan import report_command, train_command
+from avel.report.results import (
     MODEL_LABELS,
     REPORT_SPLIT,
+    STRICT_KEYS,
     SUBTASKS,
     SWAP_KEYS,
     SWEEP_COLUMNS,
@@ -34,14 +35,6 @@ from avel.report_results import (
 PAPER_LABEL = "paper, real AVE, VGG19/VGGish features"
 GENERATED_PREFIX = "Generated: "  # the one line that differs between two renderings
 SUBTASK_LABELS = {"a2v": "A2V", "v2a": "V2A", "sel": "SEL", "wsel": "WSEL"}
-ABLATION_LABELS = {  # Table V's row names
-    "full": "CSPA + CSEA (full model)",
-    "cspa": "CSPA only",
-    "csea": "CSEA only",
-    "cspa_no_aa": "(CSPA /aa) + CSEA",
-    "csea_no_v2a": "CSPA + (CSEA /v2a)",
-    "csea_no_a2v": "CSPA + (CSEA /a2v)",
-}
 CHANCE_RULES = {
     "a2v": "mean of 1/(T - l + 1) over the scored videos (l = event length)",
     "v2a": "mean of 1/(T - l + 1) over the scored videos (l = event length)",
@@ -171,7 +164,7 @@ def _setup(results: ReportResults) -> str:
         )
         + "; a run shared by sections is counted in each), the sum of the per-epoch times in "
         "history.jsonl; per run in the appendix. Where several report processes shared the runs "
-        "folder (avel/report_run.py), their runs trained side by side on the same CPU, so each took "
+        "folder (avel/report/run.py), their runs trained side by side on the same CPU, so each took "
         "longer than it would alone.",
         "- The report's own evaluations (modality check, Fig. 4, Fig. 7) run on the CPU.",
     ]
@@ -277,6 +270,49 @@ def _comparison_lines(scores: dict[str, dict[str, list[float]]]) -> list[str]:
             + ("; within the seeds' spread)" if within else ")")
         )
     return lines
+
+
+STRICT_LABELS = {
+    "a2v": "A2V (paper's protocol)",
+    "strict_a2v": "A2V strict",
+    "v2a": "V2A (paper's protocol)",
+    "strict_v2a": "V2A strict",
+}
+
+
+def _strict_cml_section(results: ReportResults) -> str:
+    strict = results.strict_cml
+    lines = [
+        "## Strict CML: the query modality hidden outside the query span",
+        "",
+        "In the paper's protocol both modalities' embeddings are computed from whole tracks, so in the "
+        "co-attention model (CSPA, CSEA and the BiLSTMs mix the modalities over time) the searched "
+        "modality sees the query modality outside the query span. Strict: the query modality is "
+        "zeroed outside its span (audio for A2V, visual for V2A) before the forward pass "
+        f"(`avel.evaluate.strict_cml_distances`). {REPORT_SPLIT.capitalize()} accuracy (%), mean ± std "
+        "over seeds:",
+        "",
+    ]
+    rows = []
+    for model in MODELS:
+        names = [name for name in strict if results.runs[name].spec.model == model]
+        rows.append(
+            [
+                MODEL_LABELS[model],
+                *(format_mean_std([strict[name][key] for name in names]) for key in STRICT_KEYS),
+            ]
+        )
+    lines += [table(["model", *(STRICT_LABELS[key] for key in STRICT_KEYS)], rows), ""]
+    for model in MODELS:
+        names = [name for name in strict if results.runs[name].spec.model == model]
+        if not names:
+            continue
+        drops = []
+        for direction in ("a2v", "v2a"):
+            change = mean_std([strict[n][direction] - strict[n][f"strict_{direction}"] for n in names])[0]
+            drops.append(f"{direction.upper()} {100 * change:+.1f}")
+        lines.append(f"- {MODEL_LABELS[model]}: paper's protocol minus strict, points: {', '.join(drops)}")
+    return "\n".join(lines)
 
 
 def _modality_section(results: ReportResults) -> str:
@@ -386,16 +422,19 @@ def _ablation_section(results: ReportResults) -> str:
             "",
             table(
                 header,
-                [[ABLATION_LABELS[a], *(format_mean_std(scores[a][s]) for s in SUBTASKS)] for a in ABLATIONS],
+                [
+                    [ABLATION_TABLE[a].label, *(format_mean_std(scores[a][s]) for s in SUBTASKS)]
+                    for a in ABLATIONS
+                ],
             ),
             "",
             "Best variant per sub-task (ours): "
-            + "; ".join(f"{SUBTASK_LABELS[s]}: {ABLATION_LABELS[best[s]]}" for s in SUBTASKS)
+            + "; ".join(f"{SUBTASK_LABELS[s]}: {ABLATION_TABLE[best[s]].label}" for s in SUBTASKS)
             + ".",
             "",
             f"### Table V of the paper ({PAPER_LABEL}; not ours)",
             "",
-            table(header, [[ABLATION_LABELS[a], *_paper_row("coatt", a)] for a in ABLATIONS]),
+            table(header, [[ABLATION_TABLE[a].label, *_paper_row("coatt", a)] for a in ABLATIONS]),
         ]
     )
 
@@ -486,6 +525,7 @@ def render_markdown(results: ReportResults, figures: dict[str, Path], generated:
     if "main" in sections:
         parts += [
             _main_section(results),
+            _strict_cml_section(results),
             _modality_section(results),
             _fig4_section(results, figures),
             _fig7_section(results, figures),

@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 
 from avel.config import ModelConfig
 from avel.explore import TSNE_FEATURES, DatasetSummary, ModelSummary
-from avel.report_results import MODEL_LABELS, REPORT_SPLIT, SWEEP_COLUMNS, ReportResults, sweep_points
+from avel.report.results import MODEL_LABELS, REPORT_SPLIT, SWEEP_COLUMNS, ReportResults, sweep_points
 from viz import confusion_matrix_figure, per_class_accuracy_figure, save_figure, tsne_embedding, tsne_figure
 from viz.export import new_figure
 

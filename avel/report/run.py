@@ -29,7 +29,7 @@ from tqdm import tqdm
 from avel.checkpoint import read_checkpoint
 from avel.config import ReportConfig
 from avel.device import resolve_device
-from avel.report_plan import Plan, run_config, run_dir
+from avel.report.plan import Plan, run_config, run_dir
 from avel.train import BEST, LAST, train
 
 log = logging.getLogger(__name__)

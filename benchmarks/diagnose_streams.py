@@ -1,0 +1,142 @@
+"""Why a model does or does not learn a planted signal: per-stream losses, gradients, attention.
+
+    python -m benchmarks.diagnose_streams                            # before vs after, AVE sizes
+    python -m benchmarks.diagnose_streams --signal visual --scale 0.1 --steps 300
+    python -m benchmarks.diagnose_streams --small       # the learnability tests' sizes: seconds
+
+Trains the co-attention model (and the baseline beside it) on a planted set (avel/bench/planted.py,
+AVE sizes: T = 10, C_a = 128, 7 x 7 x 512) with Adam 1e-3, batch 32, seed 0, in two setups:
+  before  the models as they were: raw inputs; co-attention with PyTorch's default init and eq. 1's
+          scores unscaled; the baseline with its audio term in the equation form;
+  after   the defaults: xavier init, Z / sqrt(H x W) (CoSpatialAttention), the released audio
+          term, inputs divided by their training-split RMS;
+  unscaled-scores  "after" without Z / sqrt(H x W) (--setups unscaled-scores).
+Every --every steps it prints each stream's loss, the gradient norm of each module, the RMS of
+each LSTM's input, the spatial attention's entropy (nats; uniform = ln 49 = 3.89) and its mass on
+the planted cell, and at the end held-out segment accuracy per stream. The figures quoted in
+docs/fidelity.md ("Why the co-attention streams did not learn") come from this script.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from dataclasses import replace
+
+import torch
+
+from avel.bench.planted import SIGNALS, PlantedSpec, one_hot_labels, planted_set
+from avel.config import ModelConfig
+from avel.models import build_model, compute_loss, multilabel_soft_margin
+
+# ModelConfig changes of each setup, per model ("before" = the models before the fix; the
+# baseline then had xavier init already, and the equation form of its audio term).
+SETUPS = {
+    "before": {
+        "coatt": {"init": "pytorch", "cspa_score_scaling": False},
+        "baseline": {"baseline_audio_term": "equation"},
+    },
+    "after": {"coatt": {}, "baseline": {}},
+    # the fix without its third part: isolates the saturation of eq. 1's softmax
+    "unscaled-scores": {"coatt": {"cspa_score_scaling": False}, "baseline": {}},
+}
+NUM_TRAIN, NUM_TEST, BATCH, LR = 256, 128, 32, 1e-3
+
+
+def _module_gradients(model: torch.nn.Module) -> dict[str, float]:
+    """L2 norm of the gradient of each top-level module and of each stream's LSTMs and head."""
+    norms: dict[str, float] = {}
+    for name, parameter in model.named_parameters():
+        if parameter.grad is None:
+            continue
+        parts = name.split(".")
+        key = ".".join(parts[:2]) if parts[0].endswith("stream") else parts[0]
+        norms[key] = norms.get(key, 0.0) + float(parameter.grad.pow(2).sum())
+    return {key: math.sqrt(value) for key, value in norms.items()}
+
+
+def _attention_stats(output, visual: torch.Tensor, event: torch.Tensor) -> tuple[float, float]:
+    """(mean entropy of the spatial attention, its mean mass on the planted cell at event seconds)."""
+    att = output.spatial_attention.flatten(2)  # (B, T, P)
+    entropy = float(-(att * att.clamp_min(1e-12).log()).sum(-1).mean())
+    cell = visual.flatten(2, 3).sum(-1).argmax(-1, keepdim=True)  # the planted cell: most energy
+    mass = att.gather(-1, cell).squeeze(-1)[event.bool()]
+    return entropy, float(mass.mean()) if len(mass) else float("nan")
+
+
+def diagnose(model_name: str, setup: str, spec: PlantedSpec, steps: int, every: int) -> None:
+    train, test = planted_set(spec, NUM_TRAIN, seed=1), planted_set(spec, NUM_TEST, seed=2)
+    torch.manual_seed(0)
+    sizes = {
+        "audio_dim": spec.audio_dim,
+        "visual_dim": spec.visual_dim,
+        "grid_h": spec.grid,
+        "grid_w": spec.grid,
+    }
+    cfg = replace(ModelConfig(model=model_name, task="sel", **sizes), **SETUPS[setup][model_name])
+    model = build_model(cfg)
+    if setup != "before":
+        model.input_scale.fit(train["audio"], train["visual"])
+    optimizer = torch.optim.Adam(model.parameters(), lr=LR)
+    audio, visual = torch.from_numpy(train["audio"]), torch.from_numpy(train["visual"])
+    labels, event = torch.from_numpy(one_hot_labels(train["labels"])), torch.from_numpy(train["event"])
+    generator = torch.Generator().manual_seed(0)
+    print(f"\n== {model_name}, {setup}: {spec.signal} signal at {spec.scale}x, {steps} steps")
+    for step in range(steps + 1):
+        rows = torch.randint(0, NUM_TRAIN, (BATCH,), generator=generator)
+        output = model(audio[rows], visual[rows])
+        loss = compute_loss(output, {"labels": labels[rows]}, cfg)
+        optimizer.zero_grad()
+        loss.backward()
+        if step % every == 0:
+            stream_losses = [
+                float(multilabel_soft_margin(e.detach(), labels[rows])) for e in output.stream_logits
+            ]
+            inputs = {
+                k: float(v.detach().pow(2).mean().sqrt())
+                for k, v in output.features.items()
+                if "raw" not in k
+            }
+            entropy, mass = _attention_stats(output, visual[rows], event[rows])
+            print(
+                f"step {step:4d}  stream losses {[round(x, 3) for x in stream_losses]}  "
+                f"attention entropy {entropy:.2f} mass on cell {mass:.2f}"
+            )
+            print(f"           LSTM input RMS { ({k: round(v, 3) for k, v in inputs.items()}) }")
+            print(f"           grad norms { ({k: f'{v:.1e}' for k, v in _module_gradients(model).items()}) }")
+        if step < steps:
+            optimizer.step()
+    model.eval()
+    with torch.no_grad():
+        output = model(torch.from_numpy(test["audio"]), torch.from_numpy(test["visual"]))
+    truth = test["labels"]
+    per_stream = [float((e.argmax(-1).numpy() == truth).mean()) for e in output.stream_logits]
+    combined = float((output.scores().argmax(-1).numpy() == truth).mean())
+    chance = float((truth == truth.max()).mean())
+    print(
+        f"held-out accuracy: streams {[round(x, 3) for x in per_stream]}, combined {combined:.3f} "
+        f"(chance {chance:.3f})"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--signal", choices=SIGNALS, default="both")
+    parser.add_argument("--scale", type=float, default=1.0, help="x the real VGGish rows' scale")
+    parser.add_argument("--steps", type=int, default=150)
+    parser.add_argument("--every", type=int, default=50)
+    parser.add_argument("--setups", nargs="+", choices=tuple(SETUPS), default=("before", "after"))
+    parser.add_argument("--models", nargs="+", choices=("coatt", "baseline"), default=("coatt", "baseline"))
+    parser.add_argument(
+        "--small", action="store_true", help="the learnability tests' sizes: C_a 32, C_v 64, 4 x 4 grid"
+    )
+    args = parser.parse_args()
+    sizes = {"audio_dim": 32, "visual_dim": 64, "grid": 4} if args.small else {}
+    spec = PlantedSpec(signal=args.signal, scale=args.scale, **sizes)
+    for setup in args.setups:
+        for model_name in args.models:
+            diagnose(model_name, setup, spec, args.steps, args.every)
+
+
+if __name__ == "__main__":
+    main()
