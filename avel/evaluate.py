@@ -21,9 +21,9 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from avel import metrics
-from avel.checkpoint import check_data_matches, checkpoint_path, load_checkpoint
+from avel.checkpoint import LoadedModel, check_data_matches, checkpoint_path, load_checkpoint
 from avel.config import DEVICES
-from avel.data import AVEDirectory
+from avel.data import AVEDirectory, AVESplit
 from avel.device import resolve_device
 
 log = logging.getLogger(__name__)
@@ -149,6 +149,16 @@ def selection_metric(result: dict[str, Any], task: str) -> float:
     return float(result["average"] if task == "cml" else result["accuracy"])
 
 
+def checkpoint_dataset(loaded: LoadedModel, data: AVEDirectory, split: str) -> AVESplit:
+    """The split a checkpoint is scored on, after checking the data fits it: its task, its
+    modalities (a single-modality control stays one) and its order files (--orders)."""
+    check_data_matches(loaded, data.dims, tuple(data.classes), data.root)
+    config = loaded.train_config
+    return data.dataset(
+        split, loaded.model_config.task, modalities=config.modalities, match=config.match_orders
+    )
+
+
 def evaluate_checkpoint(
     path: str | Path, data_dir: str | Path, split: str = "test", device: str = "auto"
 ) -> dict[str, Any]:
@@ -156,10 +166,8 @@ def evaluate_checkpoint(
     path = checkpoint_path(path)
     torch_device = resolve_device(device)
     loaded = load_checkpoint(path, torch_device)
-    data = AVEDirectory(data_dir)
-    check_data_matches(loaded, data.dims, tuple(data.classes), Path(data_dir))
     task = loaded.model_config.task
-    dataset = data.dataset(split, task, modalities=loaded.train_config.modalities)
+    dataset = checkpoint_dataset(loaded, AVEDirectory(data_dir), split)
     result = evaluate_model(loaded.model, dataset, task, loaded.classes, torch_device)
     header = {
         "task": task,

@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 
 from avel import metrics
-from avel.checkpoint import LoadedModel, check_data_matches, read_checkpoint
+from avel.checkpoint import LoadedModel, read_checkpoint
 from avel.data import AVEDirectory
-from avel.evaluate import collect_outputs, selection_metric
+from avel.evaluate import checkpoint_dataset, collect_outputs, selection_metric
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +49,8 @@ def summarize_model(loaded: LoadedModel, data: AVEDirectory, split: str) -> tupl
     task = loaded.model_config.task
     if task == "cml":
         raise ValueError(f"{loaded.path}: a CML model has no class scores; give an SEL or WSEL checkpoint")
-    check_data_matches(loaded, data.dims, tuple(data.classes), data.root)
     device = next(loaded.model.parameters()).device
-    dataset = data.dataset(split, task, modalities=loaded.train_config.modalities)
+    dataset = checkpoint_dataset(loaded, data, split)
     outputs = collect_outputs(loaded.model, dataset, task, device, features=TSNE_FEATURES)
     pred, truth = outputs["scores"].argmax(axis=-1), outputs["labels"]  # (N, T) each
     confusion = metrics.confusion_matrix(pred, truth, len(data.classes))

@@ -311,3 +311,16 @@ def test_checkpoint_with_non_finite_weights_is_refused(sel_run: TrainResult, tmp
     save_checkpoint(checkpoint, tmp_path / "nan.pt")
     with pytest.raises(ValueError, match=f"NaN or infinite values \\({name}"):
         load_checkpoint(tmp_path / "nan.pt")
+
+
+def test_real_ave_cml_test_split_overlaps_train_order(shared_ave_dir: Path) -> None:
+    """Why `--init` is checked: in the released AVE files 314 of the 402 CML test videos
+    (test_order_match) are SEL training videos (train_order); the report then plans its CML
+    inits on the match split."""
+    from avel.report.plan import cml_init_orders
+
+    data = AVEDirectory(shared_ave_dir)
+    train_sel, test_cml = set(data.order("train", "sel").tolist()), set(data.order("test", "cml").tolist())
+    assert (len(test_cml), len(train_sel & test_cml)) == (402, 314)
+    assert not set(data.order("train", "cml").tolist()) & test_cml  # the clean path: train_order_match
+    assert cml_init_orders(shared_ave_dir) == "match"

@@ -18,10 +18,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from avel.checkpoint import check_data_matches, load_checkpoint, read_checkpoint, read_features
+from avel.checkpoint import load_checkpoint, read_checkpoint, read_features
 from avel.config import MODELS, ReportConfig
 from avel.data import SPLITS, AVEDirectory, AVESplit, FeatureDims
-from avel.evaluate import evaluate_checkpoint, evaluate_model, selection_metric
+from avel.evaluate import checkpoint_dataset, evaluate_checkpoint, evaluate_model, selection_metric
 from avel.explore import DatasetSummary, summarize_dataset
 from avel.report.plan import Plan, RunSpec, run_dir
 from avel.report.run import plan_states, read_hardware
@@ -182,9 +182,7 @@ def modality_swap_accuracy(
     task = loaded.model_config.task
     if task == "cml":
         raise ValueError(f"{checkpoint}: expected an SEL or WSEL checkpoint, found a CML one")
-    data = AVEDirectory(data_dir)
-    check_data_matches(loaded, data.dims, tuple(data.classes), Path(data_dir))
-    dataset = data.dataset(split, task)
+    dataset = checkpoint_dataset(loaded, AVEDirectory(data_dir), split)
     source = derangement(len(dataset), seed)
     variants = {
         "both": dataset,
