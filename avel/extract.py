@@ -309,27 +309,14 @@ def _write_features(
     }
 
 
-def extract_videos(
-    videos: str | Path | Sequence[str | Path],
-    out_dir: str | Path,
-    cfg: FeatureConfig | None = None,
-    *,
-    segments: int = AVE_SEGMENTS,
-    project_to: tuple[int, int] | None = None,
-    projection: Projection | None = None,
-    fit_on: Sequence[str | Path] | None = None,
-    weights: dict[str, str | Path] | None = None,
-    download: bool = False,
-    device: str = "auto",
-) -> ExtractResult:
-    """Extract every video and write the AVE layout into `out_dir`; see the module docstring.
-
-    `videos`: a folder, a list file, or a sequence of paths. `project_to` = (C_v, C_a) fits a PCA on
-    the `fit_on` videos (default: all extracted ones); `projection` reuses a fitted one instead.
-    Re-running with the same settings reuses every finished video. Raises ValueError when no video
-    could be extracted (the manifest is written first, with the reasons).
-    """
-    cfg = cfg or FeatureConfig()
+def _check_request(
+    segments: int,
+    project_to: tuple[int, int] | None,
+    projection: Projection | None,
+    fit_on: Sequence[str | Path] | None,
+    cfg: FeatureConfig,
+) -> None:
+    """Refuse contradictory options before any video is decoded."""
     if segments < 1:
         raise ValueError(f"extract_videos: segments must be >= 1, got {segments}")
     if project_to is not None and projection is not None:
@@ -340,17 +327,10 @@ def extract_videos(
         raise ValueError("extract_videos: fit_on needs project_to (it says what to fit the projection on)")
     if projection is not None:
         projection.check_backbones(cfg.visual_backbone, cfg.audio_backbone)
-    paths = list_videos(videos) if isinstance(videos, str | Path) else [Path(p) for p in videos]
-    if not paths:
-        raise ValueError(f"extract_videos: no videos found in {videos}")
-    out_dir = Path(out_dir)
-    # A dataset has one T: longer clips are cut to it, shorter ones are found short and skipped.
-    decode_cfg = replace(cfg, max_seconds=segments, on_too_long="cut")
-    extractor = FeatureExtractor(decode_cfg, device=device, weights=weights, download=download)
-    parts = _Parts(out_dir / PARTS_DIR / extractor.settings_id())
-    records = [VideoRecord(path=p) for p in paths]
-    _extract_parts(records, extractor, parts, segments)
 
+
+def _number_extracted(records: list[VideoRecord], out_dir: Path) -> list[VideoRecord]:
+    """Give the extracted videos their rows, write the manifest, report the skipped ones."""
     ok = [r for r in records if r.status == "ok"]
     for row, rec in enumerate(ok):
         rec.row = row
@@ -364,16 +344,20 @@ def extract_videos(
             f"extract_videos: none of the {len(records)} videos could be extracted; "
             f"see {out_dir / MANIFEST_FILE}"
         )
+    return ok
 
-    source = None
-    if project_to is not None:
-        projection, source = _fit_projection(parts, ok, fit_on, project_to, cfg)
-    elif projection is not None:
-        source = _check_reused(
-            projection, parts.load(ok[0], "audio").shape[-1], parts.load(ok[0], "visual").shape[-1]
-        )
-    dims = _write_features(out_dir, parts, ok, projection, segments)
-    info = {
+
+def _features_info(
+    cfg: FeatureConfig,
+    segments: int,
+    dims: dict[str, int],
+    projection: Projection | None,
+    source: Any,
+    num_videos: int,
+    num_skipped: int,
+) -> dict[str, Any]:
+    """The features.json record: backbones, K, sizes and the projection used."""
+    return {
         "format": INFO_FORMAT,
         "visual_backbone": cfg.visual_backbone,
         "audio_backbone": cfg.audio_backbone,
@@ -392,9 +376,56 @@ def extract_videos(
             "visual_explained": round(projection.visual.explained, 4),
             "audio_explained": round(projection.audio.explained, 4),
         },
-        "num_videos": len(ok),
-        "num_skipped": len(records) - len(ok),
+        "num_videos": num_videos,
+        "num_skipped": num_skipped,
     }
+
+
+def extract_videos(
+    videos: str | Path | Sequence[str | Path],
+    out_dir: str | Path,
+    cfg: FeatureConfig | None = None,
+    *,
+    segments: int = AVE_SEGMENTS,
+    project_to: tuple[int, int] | None = None,
+    projection: Projection | None = None,
+    fit_on: Sequence[str | Path] | None = None,
+    weights: dict[str, str | Path] | None = None,
+    download: bool = False,
+    device: str = "auto",
+) -> ExtractResult:
+    """Extract every video and write the AVE layout into `out_dir`; see the module docstring.
+
+    Steps: check the request; extract each video into resumable parts; number the extracted
+    videos and write the manifest; fit (or check) the projection; write the h5 features and
+    features.json. `videos`: a folder, a list file, or a sequence of paths. `project_to` =
+    (C_v, C_a) fits a PCA on the `fit_on` videos (default: all extracted ones); `projection` reuses
+    a fitted one instead. Re-running with the same settings reuses every finished video. Raises
+    ValueError when no video could be extracted (the manifest is written first, with the reasons).
+    """
+    cfg = cfg or FeatureConfig()
+    _check_request(segments, project_to, projection, fit_on, cfg)
+    paths = list_videos(videos) if isinstance(videos, str | Path) else [Path(p) for p in videos]
+    if not paths:
+        raise ValueError(f"extract_videos: no videos found in {videos}")
+    out_dir = Path(out_dir)
+    # A dataset has one T: longer clips are cut to it, shorter ones are found short and skipped.
+    decode_cfg = replace(cfg, max_seconds=segments, on_too_long="cut")
+    extractor = FeatureExtractor(decode_cfg, device=device, weights=weights, download=download)
+    parts = _Parts(out_dir / PARTS_DIR / extractor.settings_id())
+    records = [VideoRecord(path=p) for p in paths]
+    _extract_parts(records, extractor, parts, segments)
+    ok = _number_extracted(records, out_dir)
+
+    source = None
+    if project_to is not None:
+        projection, source = _fit_projection(parts, ok, fit_on, project_to, cfg)
+    elif projection is not None:
+        source = _check_reused(
+            projection, parts.load(ok[0], "audio").shape[-1], parts.load(ok[0], "visual").shape[-1]
+        )
+    dims = _write_features(out_dir, parts, ok, projection, segments)
+    info = _features_info(cfg, segments, dims, projection, source, len(ok), len(records) - len(ok))
     atomic_write(out_dir / FEATURES_INFO_FILE, (json.dumps(info, indent=1) + "\n").encode())
     log.info("wrote %d videos (%d skipped) to %s", len(ok), len(records) - len(ok), out_dir)
     return ExtractResult(out_dir, records, projection, info)

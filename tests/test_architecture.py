@@ -19,6 +19,7 @@ LAYERS = {
     "avel.train": 3,
     "avel.evaluate": 3,
     "avel.extract": 3,
+    "avel.bundle": 3,
     "avel.checkpoint": 2,
     "avel.features": 2,
     "avel.models": 1,
