@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +33,7 @@ from torch import nn
 
 from avel.config import ModelConfig, TrainConfig, from_dict
 from avel.data import FeatureDims
+from avel.files import atomic_path
 from avel.models import build_model
 from avel.projection import Projection
 
@@ -105,11 +105,8 @@ def make_checkpoint(
 
 def save_checkpoint(checkpoint: dict[str, Any], path: str | Path) -> None:
     """Write atomically (temporary file + rename) so an interrupted save never leaves half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(checkpoint, tmp)
-    os.replace(tmp, path)
+    with atomic_path(Path(path)) as tmp:
+        torch.save(checkpoint, tmp)
 
 
 def checkpoint_path(path: str | Path) -> Path:

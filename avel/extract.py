@@ -19,7 +19,6 @@ import csv
 import io
 import json
 import logging
-import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -33,7 +32,8 @@ from avel.backbones import AUDIO_BACKBONES, VISUAL_BACKBONES, WeightsNotFoundErr
 from avel.checkpoint import FEATURES_INFO_FILE, PROJECTION_FILE
 from avel.config import AVE_SEGMENTS, DEVICES, FeatureConfig
 from avel.data.layout import AUDIO_FILE, DATASET_KEY, VISUAL_FILE
-from avel.features import FeatureExtractor, atomic_write, file_sha256
+from avel.features import FeatureExtractor, file_sha256
+from avel.files import atomic_path, atomic_write
 from avel.media import MediaError, decode_clip
 from avel.projection import Projection
 
@@ -262,12 +262,10 @@ def _check_reused(projection: Projection, audio_dim: int, visual_dim: int) -> st
 
 def _write_h5(path: Path, shape: tuple[int, ...], rows: Iterator[np.ndarray]) -> None:
     """Write rows one at a time (the visual file can exceed memory), then rename into place."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    with h5py.File(tmp, "w") as f:
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
         dataset = f.create_dataset(DATASET_KEY, shape=shape, dtype=np.float32, chunks=(1, *shape[1:]))
         for i, row in enumerate(rows):
             dataset[i] = row
-    os.replace(tmp, path)
 
 
 def _write_manifest(out_dir: Path, records: list[VideoRecord]) -> None:

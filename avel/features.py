@@ -11,7 +11,6 @@ import hashlib
 import io
 import json
 import logging
-import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -22,6 +21,7 @@ import torch
 from avel.backbones import AudioBackbone, VisualBackbone, audio_backbone, visual_backbone
 from avel.config import DEVICES, FeatureConfig
 from avel.device import resolve_device
+from avel.files import atomic_write
 from avel.media import DecodedClip, decode_clip
 from avel.projection import Projection
 
@@ -79,14 +79,6 @@ class ClipFeatures:
             meta = json.loads(str(z["meta"]))
             arrays = {k: z[k] for k in ("audio", "visual", "frames", "waveform")}
         return cls(**arrays, **meta)
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write to a temporary sibling, then rename: an interrupted write leaves no truncated file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 class FeatureExtractor:

@@ -31,6 +31,7 @@ LAYERS = {
     "avel.classes": 0,
     "avel.metrics": 0,
     "avel.projection": 0,
+    "avel.files": 0,
     "avel": 0,  # the package itself (__version__)
 }
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from dataclasses import asdict, dataclass
 from multiprocessing import Pool
@@ -33,6 +32,7 @@ from avel.data.annotations import Annotation, read_annotations
 from avel.data.layout import ANNOTATIONS_FILE, SPLITS
 from avel.data.writer import write_ave_layout
 from avel.extract import ExtractResult, extract_videos
+from avel.files import atomic_path
 from avel.media import write_clip
 
 log = logging.getLogger(__name__)
@@ -66,9 +66,8 @@ def render_clip(plan: VideoPlan, path: Path, media_root: Path, cfg: CompositeCon
     exists is always complete and a resumed build can skip it."""
     frames = render_frames(plan, media_root, cfg)
     audio = render_audio(plan, media_root, cfg)
-    partial = path.with_name(path.stem + ".partial" + path.suffix)
-    write_clip(partial, frames, cfg.fps, audio, sample_rate=cfg.sample_rate)
-    os.replace(partial, path)
+    with atomic_path(path) as partial:
+        write_clip(partial, frames, cfg.fps, audio, sample_rate=cfg.sample_rate)
 
 
 def _render_task(task: tuple[VideoPlan, Path, Path, CompositeConfig]) -> None:
