@@ -32,6 +32,7 @@ LAYERS = {
     "avel.metrics": 0,
     "avel.projection": 0,
     "avel.files": 0,
+    "avel.text": 0,
     "avel": 0,  # the package itself (__version__)
 }
 

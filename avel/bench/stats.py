@@ -21,6 +21,7 @@ from avel.data.annotations import Annotation
 from avel.data.layout import SPLITS
 from avel.extract import PARTS_DIR
 from avel.media import decode_clip
+from avel.text import markdown_table
 
 MANIFEST = "composite.json"  # the plan + ground truth: deterministic for a seed
 BUILD_LOG = "build.json"  # wall times of the last build (not deterministic, so kept apart)
@@ -60,12 +61,6 @@ def second_kind(video: dict[str, Any], t: int) -> str:
     }[(visible, audible)]
 
 
-def _table(header: list[str], rows: list[list[Any]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
 def _share(n: int, total: int) -> str:
     return f"{n} ({100 * n / total:.1f} %)" if total else "0"
 
@@ -96,7 +91,7 @@ def _classes(manifest: dict[str, Any], events: list[Video], background: list[Vid
             ]
         )
     rows.append(["total", *(sum(v["split"] == s for v in events) for s in SPLITS), len(background), "", ""])
-    return "### Videos per class and split\n\n" + _table(
+    return "### Videos per class and split\n\n" + markdown_table(
         [
             "class",
             *SPLITS,
@@ -116,7 +111,7 @@ def _lengths(events: list[Video], seconds: int, ave: list[Annotation] | None) ->
     rows = [["this benchmark", *(f"{100 * ours[n] / max(1, len(events)):.1f} %" for n in lengths)]]
     if ave:
         rows.append(["AVE Annotations.txt", *(f"{100 * theirs[n] / theirs.total():.1f} %" for n in lengths)])
-    return "### Event length histogram (share of event videos)\n\n" + _table(
+    return "### Event length histogram (share of event videos)\n\n" + markdown_table(
         ["event length (s)", *map(str, lengths)], rows
     )
 
@@ -131,7 +126,7 @@ def _seconds(events: list[Video], background: list[Video], seconds: int) -> str:
     with_background = sum(1 for v in events if v["event_span"] != [0, seconds])
     return (
         "### Seconds (share of each column's seconds)\n\n"
-        + _table(
+        + markdown_table(
             ["second", "event videos", "background-only videos"],
             [
                 [_SHOWN[k], _share(kinds[k], n_event), _share(bg_kinds[k], n_background)]
@@ -165,7 +160,7 @@ def _media(videos: list[Video]) -> str:
     snr = [v["snr_db"] for v in videos]
     return (
         "### Distinct media used (all videos of a split)\n\n"
-        + _table(
+        + markdown_table(
             [
                 "split",
                 "videos",
@@ -194,7 +189,7 @@ def _disk(out: Path, frames_per_segment: int) -> str:
     ]
     return (
         "### Disk and build time\n\n"
-        + _table(["part", "size"], rows)
+        + markdown_table(["part", "size"], rows)
         + (
             f"\n\nLast build: render {timing['render_s']} s, features {timing['features_s']} s, total "
             f"{timing['total_s']} s with {timing['workers']} worker(s), K = {frames_per_segment}."
@@ -237,7 +232,7 @@ def loudness_stats(out: Path) -> str:
     ]
     return (
         f"### Loudness of the decoded audio per second (target {target} dBFS)\n\n"
-        + _table(["second", "seconds", "mean dBFS", "std dB", "within 1 dB of the target"], rows)
+        + markdown_table(["second", "seconds", "mean dBFS", "std dB", "within 1 dB of the target"], rows)
         + "\n"
     )
 

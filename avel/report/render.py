@@ -31,6 +31,7 @@ from avel.report.results import (
     sweep_points,
     val_picked_lambdas,
 )
+from avel.text import markdown_table
 
 PAPER_LABEL = "paper, real AVE, VGG19/VGGish features"
 GENERATED_PREFIX = "Generated: "  # the one line that differs between two renderings
@@ -71,12 +72,6 @@ def format_duration(seconds: float) -> str:
         return f"{minutes} min {secs:02d} s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes:02d} min"
-
-
-def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """A GitHub-markdown table."""
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return "\n".join([*lines, *("| " + " | ".join(row) + " |" for row in rows)])
 
 
 def _runs_of(results: ReportResults, section: str) -> list[RunResult]:
@@ -193,7 +188,7 @@ def _chance_section(results: ReportResults) -> str:
     lines = [
         "## Chance levels and the chance check",
         "",
-        table(["sub-task", f"chance on {REPORT_SPLIT} (%)", "rule"], rows),
+        markdown_table(["sub-task", f"chance on {REPORT_SPLIT} (%)", "rule"], rows),
         "",
     ]
     flags = results.chance_flags
@@ -206,7 +201,7 @@ def _chance_section(results: ReportResults) -> str:
         lines += [
             f"**Check failed: {len(flags)} score(s) below chance + {percent(margin)} points:**",
             "",
-            table(
+            markdown_table(
                 ["run", "sub-task", "test (%)", "chance (%)"],
                 [
                     [f"`{f.run}`", SUBTASK_LABELS[f.subtask], percent(f.value), percent(f.chance)]
@@ -236,13 +231,13 @@ def _main_section(results: ReportResults) -> str:
         "(n shown). A2V/V2A: cross-modality localization (Table II); SEL: supervised event localization "
         "(Table III); WSEL: weakly supervised (Table IV).",
         "",
-        table(header, rows),
+        markdown_table(header, rows),
         "",
         *_comparison_lines(scores),
         "",
         f"### The paper's numbers ({PAPER_LABEL}; not ours)",
         "",
-        table(
+        markdown_table(
             header,
             [
                 ["co-attention (paper, Tables II-V)", *_paper_row("coatt", "full")],
@@ -302,7 +297,7 @@ def _strict_cml_section(results: ReportResults) -> str:
                 *(format_mean_std([strict[name][key] for name in names]) for key in STRICT_KEYS),
             ]
         )
-    lines += [table(["model", *(STRICT_LABELS[key] for key in STRICT_KEYS)], rows), ""]
+    lines += [markdown_table(["model", *(STRICT_LABELS[key] for key in STRICT_KEYS)], rows), ""]
     for model in MODELS:
         names = [name for name in strict if results.runs[name].spec.model == model]
         if not names:
@@ -336,7 +331,7 @@ def _modality_section(results: ReportResults) -> str:
                 *(format_mean_std([swaps[name][key] for name in model_runs]) for key in SWAP_KEYS),
             ]
         )
-    lines += [table(["model", *(SWAP_LABELS[key] for key in SWAP_KEYS)], rows), ""]
+    lines += [markdown_table(["model", *(SWAP_LABELS[key] for key in SWAP_KEYS)], rows), ""]
     failures = [
         f"- **`{name}` does not use its {key.split('_')[0]}: accuracy with it swapped is "
         f"{percent(accuracies[key])} vs. {percent(accuracies['both'])}**"
@@ -380,7 +375,7 @@ def _fig4_section(results: ReportResults, figures: dict[str, Path]) -> str:
     better = int((coatt.per_class[present] > base.per_class[present]).sum())
     worse = int((coatt.per_class[present] < base.per_class[present]).sum())
     lines += [
-        table(["#", "class", "segments", "co-attention (%)", "baseline (%)"], rows),
+        markdown_table(["#", "class", "segments", "co-attention (%)", "baseline (%)"], rows),
         "",
         f"Co-attention is more accurate on {better}, less accurate on {worse}, of the {len(present)} "
         f"classes present in the {REPORT_SPLIT} split.",
@@ -420,7 +415,7 @@ def _ablation_section(results: ReportResults) -> str:
             "Test accuracy (%) of each co-attention variant; with one seed, differences smaller than the "
             "seed spread of the main table are not evidence.",
             "",
-            table(
+            markdown_table(
                 header,
                 [
                     [ABLATION_TABLE[a].label, *(format_mean_std(scores[a][s]) for s in SUBTASKS)]
@@ -434,7 +429,7 @@ def _ablation_section(results: ReportResults) -> str:
             "",
             f"### Table V of the paper ({PAPER_LABEL}; not ours)",
             "",
-            table(header, [[ABLATION_TABLE[a].label, *_paper_row("coatt", a)] for a in ABLATIONS]),
+            markdown_table(header, [[ABLATION_TABLE[a].label, *_paper_row("coatt", a)] for a in ABLATIONS]),
         ]
     )
 
@@ -459,7 +454,7 @@ def _sweep_section(results: ReportResults, figures: dict[str, Path]) -> str:
             "Each task's lambda is its CSPA stream's share of the loss (CSEA gets 1 - lambda; eq. 5-7). "
             f"Test accuracy (%). The paper's values: {paper}; the paper gives Fig. 5 as a plot only.",
             "",
-            table(header, rows),
+            markdown_table(header, rows),
             "",
             _val_picked_line(results),
             "",
@@ -507,7 +502,9 @@ def _appendix(results: ReportResults) -> str:
             f"Runs under `{results.config.runs}`, in training order "
             "(an SEL run before the CML run it starts).",
             "",
-            table(["run", "shown in", "best epoch / epochs", "val (%)", "test (%)", "training time"], rows),
+            markdown_table(
+                ["run", "shown in", "best epoch / epochs", "val (%)", "test (%)", "training time"], rows
+            ),
             "",
             "The same runs one by one (the report command above trains exactly these):",
             "",
