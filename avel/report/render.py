@@ -267,6 +267,30 @@ def _comparison_lines(scores: dict[str, dict[str, list[float]]]) -> list[str]:
     return lines
 
 
+def _runs_of_model(results: ReportResults, by_run: dict[str, dict[str, float]], model: str) -> list[str]:
+    return [name for name in by_run if results.runs[name].spec.model == model]
+
+
+def _per_model_table(
+    results: ReportResults,
+    by_run: dict[str, dict[str, float]],
+    keys: Sequence[str],
+    labels: dict[str, str],
+) -> str:
+    """One row per model: each key's mean ± std over that model's runs in `by_run`."""
+    rows = [
+        [
+            MODEL_LABELS[model],
+            *(
+                format_mean_std([by_run[name][key] for name in _runs_of_model(results, by_run, model)])
+                for key in keys
+            ),
+        ]
+        for model in MODELS
+    ]
+    return markdown_table(["model", *(labels[key] for key in keys)], rows)
+
+
 STRICT_LABELS = {
     "a2v": "A2V (paper's protocol)",
     "strict_a2v": "A2V strict",
@@ -289,18 +313,9 @@ def _strict_cml_section(results: ReportResults) -> str:
         f"{REPORT_SPLIT.capitalize()} accuracy (%), mean ± std over seeds:",
         "",
     ]
-    rows = []
+    lines += [_per_model_table(results, strict, STRICT_KEYS, STRICT_LABELS), ""]
     for model in MODELS:
-        names = [name for name in strict if results.runs[name].spec.model == model]
-        rows.append(
-            [
-                MODEL_LABELS[model],
-                *(format_mean_std([strict[name][key] for name in names]) for key in STRICT_KEYS),
-            ]
-        )
-    lines += [markdown_table(["model", *(STRICT_LABELS[key] for key in STRICT_KEYS)], rows), ""]
-    for model in MODELS:
-        names = [name for name in strict if results.runs[name].spec.model == model]
+        names = _runs_of_model(results, strict, model)
         if not names:
             continue
         drops = []
@@ -323,16 +338,7 @@ def _modality_section(results: ReportResults) -> str:
         "Segment accuracy (%), mean ± std over seeds:",
         "",
     ]
-    rows = []
-    for model in MODELS:
-        model_runs = [name for name in swaps if results.runs[name].spec.model == model]
-        rows.append(
-            [
-                MODEL_LABELS[model],
-                *(format_mean_std([swaps[name][key] for name in model_runs]) for key in SWAP_KEYS),
-            ]
-        )
-    lines += [markdown_table(["model", *(SWAP_LABELS[key] for key in SWAP_KEYS)], rows), ""]
+    lines += [_per_model_table(results, swaps, SWAP_KEYS, SWAP_LABELS), ""]
     failures = [
         f"- **`{name}` does not use its {key.split('_')[0]}: accuracy with it swapped is "
         f"{percent(accuracies[key])} vs. {percent(accuracies['both'])}**"
