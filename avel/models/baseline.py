@@ -36,7 +36,7 @@ class AudioGuidedAttention(nn.Module):
     `audio_term` "released" adds the audio term as the released att_Net does (models.py:
     `affine_g(a_t).unsqueeze(2)`): audio element k is added to every entry of position k's row,
     i.e. it acts as a per-position bias; "equation" adds the same audio vector to every position's
-    row, as the paper's W_g U_a(a_t) 1^T reads (docs/fidelity.md, "Baseline: the audio term").
+    row, as the paper's W_g U_a(a_t) 1^T reads (docs/fidelity.md, the Baseline table).
     """
 
     def __init__(
