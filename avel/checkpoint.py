@@ -11,8 +11,8 @@ so `torch.load(..., weights_only=True)` can read it without executing code:
     features       {"info": features.json or None, "projection": projection.pt dict or None}; a
                    bundled checkpoint has "projection": None, "projection_file" (beside it) and
                    "projection_id" instead, so several checkpoints share one file (`bundle`)
-    provenance     {"train_rows": rows of the AVE files it trained on, "init": --init or None,
-                    "init_test_overlap": CML test rows that init trained on (None: no check)}
+    provenance     {"train_rows": rows of the AVE files it trained on, "init_test_overlap": CML
+                    test rows its --init (train_config.init) trained on (None: no check)}
     metrics        {"val": {...}, "test": {...}}
     epoch          last finished epoch (1-based)
     model_state    state_dict

@@ -22,7 +22,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from avel import metrics
 from avel.checkpoint import LoadedModel, check_data_matches, checkpoint_path, load_checkpoint
-from avel.config import DEVICES
+from avel.config import DEVICES, TrainConfig
 from avel.data import AVEDirectory, AVESplit
 from avel.device import resolve_device
 
@@ -54,11 +54,13 @@ def collect_outputs(
     device: torch.device,
     batch_size: int = EVAL_BATCH_SIZE,
     features: tuple[str, ...] = (),
+    strict_cml: bool = False,
 ) -> dict[str, np.ndarray]:
     """Run the model over a split.
 
-    Returns "scores" (N, T, C) or, for CML, "distances" (N, T, T) and "strict_a2v"/"strict_v2a"
-    (N, T, T, see strict_cml_distances); "labels" (N, T); "event" (N, T);
+    Returns "scores" (N, T, C) or, for CML, "distances" (N, T, T) and, with `strict_cml`,
+    "strict_a2v"/"strict_v2a" (N, T, T, see strict_cml_distances: two more forward passes, so
+    per-epoch validation leaves them out); "labels" (N, T); "event" (N, T);
     and each requested ModelOutput feature the model has, as (N * T, dim) under its own name.
     """
     model.eval()
@@ -68,7 +70,7 @@ def collect_outputs(
         audio, visual = batch["audio"].to(device), batch["visual"].to(device)
         output = model(audio, visual)
         collected[key].append((output.distances() if task == "cml" else output.scores()).float().cpu())
-        if task == "cml":
+        if task == "cml" and strict_cml:
             for direction in metrics.CML_DIRECTIONS:
                 strict = strict_cml_distances(model, audio, visual, batch["event"].to(device), direction)
                 collected.setdefault(f"strict_{direction}", []).append(strict.float().cpu())
@@ -139,9 +141,11 @@ def evaluate_model(
     classes: tuple[str, ...],
     device: torch.device,
     batch_size: int = EVAL_BATCH_SIZE,
+    strict_cml: bool = False,
 ) -> dict[str, Any]:
-    """Metrics of a model on one split (see compute_metrics)."""
-    return compute_metrics(collect_outputs(model, dataset, task, device, batch_size), task, classes)
+    """Metrics of a model on one split (see compute_metrics; `strict_cml` as in collect_outputs)."""
+    outputs = collect_outputs(model, dataset, task, device, batch_size, strict_cml=strict_cml)
+    return compute_metrics(outputs, task, classes)
 
 
 def selection_metric(result: dict[str, Any], task: str) -> float:
@@ -149,14 +153,20 @@ def selection_metric(result: dict[str, Any], task: str) -> float:
     return float(result["average"] if task == "cml" else result["accuracy"])
 
 
-def checkpoint_dataset(loaded: LoadedModel, data: AVEDirectory, split: str) -> AVESplit:
-    """The split a checkpoint is scored on, after checking the data fits it: its task, its
-    modalities (a single-modality control stays one) and its order files (--orders)."""
-    check_data_matches(loaded, data.dims, tuple(data.classes), data.root)
-    config = loaded.train_config
+def run_split(
+    data: AVEDirectory, split: str, task: str, config: TrainConfig, background: bool = False
+) -> AVESplit:
+    """A split as a run with `config` sees it: its modalities (a single-modality control stays
+    one) and its order files (--orders); `background` adds WSEL's background-only videos."""
     return data.dataset(
-        split, loaded.model_config.task, modalities=config.modalities, match=config.match_orders
+        split, task, background=background, modalities=config.modalities, match=config.match_orders
     )
+
+
+def checkpoint_dataset(loaded: LoadedModel, data: AVEDirectory, split: str) -> AVESplit:
+    """The split a checkpoint is scored on (run_split of its settings), after checking the data fits it."""
+    check_data_matches(loaded, data.dims, tuple(data.classes), data.root)
+    return run_split(data, split, loaded.model_config.task, loaded.train_config)
 
 
 def evaluate_checkpoint(
@@ -168,7 +178,7 @@ def evaluate_checkpoint(
     loaded = load_checkpoint(path, torch_device)
     task = loaded.model_config.task
     dataset = checkpoint_dataset(loaded, AVEDirectory(data_dir), split)
-    result = evaluate_model(loaded.model, dataset, task, loaded.classes, torch_device)
+    result = evaluate_model(loaded.model, dataset, task, loaded.classes, torch_device, strict_cml=True)
     header = {
         "task": task,
         "model": loaded.model_config.model,

@@ -53,9 +53,9 @@ from avel.config import (
     RunConfig,
     TrainConfig,
 )
-from avel.data import AVEDirectory, FeatureDims
+from avel.data import AVEDirectory, AVESplit, FeatureDims
 from avel.device import resolve_device
-from avel.evaluate import evaluate_model, selection_metric
+from avel.evaluate import evaluate_model, run_split, selection_metric
 from avel.models import build_model, compute_loss
 
 log = logging.getLogger(__name__)
@@ -197,11 +197,10 @@ def check_init_overlap(init: str, data: AVEDirectory, config: TrainConfig) -> in
             f"--init {init}: the checkpoint does not record its training rows, so it cannot be "
             "checked against the CML test split; pass --allow-init-overlap to use it anyway"
         )
-    test_rows = set(data.order("test", "cml").tolist())
-    overlap = len(test_rows & set(provenance["train_rows"]))
+    overlap = data.cml_test_overlap(provenance["train_rows"])
     if overlap and not config.allow_init_overlap:
         raise ValueError(
-            f"--init {init} trained on {overlap} of the {len(test_rows)} CML test videos "
+            f"--init {init} trained on {overlap} of the {len(data.order('test', 'cml'))} CML test videos "
             f"(test_order_match); train the init with --orders match (SEL on train_order_match), "
             "or pass --allow-init-overlap, which the checkpoint and the report then record"
         )
@@ -230,14 +229,8 @@ class _Session:
     best_val: float = -1.0
     best_epoch: int = 0
 
-    def dataset(self, split: str, background: bool = False) -> Any:
-        return self.data.dataset(
-            split,
-            self.task,
-            background=background,
-            modalities=self.train_config.modalities,
-            match=self.train_config.match_orders,
-        )
+    def dataset(self, split: str, background: bool = False) -> AVESplit:
+        return run_split(self.data, split, self.task, self.train_config, background)
 
     def checkpoint(self, epoch: int, val: dict[str, Any]) -> dict[str, Any]:
         metrics = {"val": val, "test": None}  # test: filled in for best.pt once training ends
@@ -292,7 +285,7 @@ def _open_run(run: RunConfig) -> _Session:
         scheduler=make_scheduler(optimizer, train_config),
         generator=generator,
         features=read_features(run.data),
-        provenance={"train_rows": train_rows, "init": train_config.init, "init_test_overlap": None},
+        provenance={"train_rows": train_rows, "init_test_overlap": None},  # --init: in train_config
     )
     if (out / LAST).is_file():
         _check_resumable(out, config)
@@ -332,8 +325,9 @@ def _resume(session: _Session) -> None:
     )
 
 
-def _record_epoch(session: _Session, epoch: int, loss: float, val: dict[str, Any], seconds: float) -> None:
-    """Keep best.pt if validation improved, append history.jsonl, then write last.pt.
+def _record_epoch(session: _Session, epoch: int, loss: float, val: dict[str, Any], seconds: float) -> float:
+    """Keep best.pt if validation improved, append history.jsonl, then write last.pt; returns
+    the epoch's selection metric.
 
     last.pt goes last: a crash before it replays this epoch, and read_history drops its line.
     """
@@ -370,6 +364,7 @@ def _record_epoch(session: _Session, epoch: int, loss: float, val: dict[str, Any
         session.best_val,
         session.best_epoch,
     )
+    return metric
 
 
 def _score_best_on_test(session: _Session) -> TrainResult:
@@ -377,7 +372,7 @@ def _score_best_on_test(session: _Session) -> TrainResult:
     best = read_checkpoint(session.out / BEST)
     session.model.load_state_dict(best["model_state"])
     best["metrics"]["test"] = evaluate_model(
-        session.model, session.dataset("test"), session.task, session.classes, session.device
+        session.model, session.dataset("test"), session.task, session.classes, session.device, strict_cml=True
     )
     save_checkpoint(best, session.out / BEST)
     log.info(
@@ -425,8 +420,10 @@ def train(run: RunConfig, *, progress: bool = False) -> TrainResult:
             progress,
         )
         val = evaluate_model(session.model, val_set, session.task, session.classes, session.device)
-        _record_epoch(session, epoch, loss, val, time.perf_counter() - started)
-        epochs.set_postfix(loss=f"{loss:.4f}", best=f"{session.best_val:.4f}@{session.best_epoch}")
+        metric = _record_epoch(session, epoch, loss, val, time.perf_counter() - started)
+        epochs.set_postfix(
+            loss=f"{loss:.4f}", val=f"{metric:.4f}", best=f"{session.best_val:.4f}@{session.best_epoch}"
+        )
     return _score_best_on_test(session)
 
 

@@ -25,7 +25,7 @@ from dataclasses import replace
 
 import torch
 
-from avel.bench.planted import SIGNALS, PlantedSpec, one_hot_labels, planted_set
+from avel.bench.planted import SIGNALS, SMALL_SIZES, PlantedSpec, one_hot_labels, planted_set
 from avel.config import ModelConfig
 from avel.models import build_model, compute_loss, multilabel_soft_margin
 
@@ -67,13 +67,7 @@ def _attention_stats(output, visual: torch.Tensor, event: torch.Tensor) -> tuple
 def diagnose(model_name: str, setup: str, spec: PlantedSpec, steps: int, every: int) -> None:
     train, test = planted_set(spec, NUM_TRAIN, seed=1), planted_set(spec, NUM_TEST, seed=2)
     torch.manual_seed(0)
-    sizes = {
-        "audio_dim": spec.audio_dim,
-        "visual_dim": spec.visual_dim,
-        "grid_h": spec.grid,
-        "grid_w": spec.grid,
-    }
-    cfg = replace(ModelConfig(model=model_name, task="sel", **sizes), **SETUPS[setup][model_name])
+    cfg = replace(ModelConfig(model=model_name, task="sel", **spec.model_sizes), **SETUPS[setup][model_name])
     model = build_model(cfg)
     if setup != "before":
         model.input_scale.fit(train["audio"], train["visual"])
@@ -131,8 +125,7 @@ def main() -> None:
         "--small", action="store_true", help="the learnability tests' sizes: C_a 32, C_v 64, 4 x 4 grid"
     )
     args = parser.parse_args()
-    sizes = {"audio_dim": 32, "visual_dim": 64, "grid": 4} if args.small else {}
-    spec = PlantedSpec(signal=args.signal, scale=args.scale, **sizes)
+    spec = PlantedSpec(signal=args.signal, scale=args.scale, **(SMALL_SIZES if args.small else {}))
     for setup in args.setups:
         for model_name in args.models:
             diagnose(model_name, setup, spec, args.steps, args.every)

@@ -15,14 +15,14 @@ import numpy as np
 import pytest
 import torch
 
-from avel.bench.planted import SIGNALS, PlantedSpec, one_hot_labels, planted_set
+from avel.bench.planted import SIGNALS, SMALL_SIZES, PlantedSpec, one_hot_labels, planted_set
 from avel.config import ABLATIONS, ModelConfig
 from avel.models import build_model, compute_loss
 
 STEPS, BATCH, LR = 100, 32, 1e-3
 MIN_ACCURACY = 0.9
 SCALES = (0.1, 1.0, 10.0)
-SIZES = {"audio_dim": 32, "visual_dim": 64, "grid": 4}
+SIZES = SMALL_SIZES
 NUM_TRAIN, NUM_TEST = 192, 96
 MODELS = [("baseline", "full")] + [("coatt", ablation) for ablation in ABLATIONS]
 # CSEA alone sees the visual map only through its grid average G(F_sem^v) (eq. 3-4), which
@@ -36,15 +36,7 @@ def train_on_planted(model: str, ablation: str, signal: str, scale: float) -> tu
     spec = PlantedSpec(signal=signal, scale=scale, **SIZES)
     train, test = planted_set(spec, NUM_TRAIN, seed=1), planted_set(spec, NUM_TEST, seed=2)
     torch.manual_seed(0)
-    cfg = ModelConfig(
-        model=model,
-        task="sel",
-        ablation=ablation,
-        audio_dim=spec.audio_dim,
-        visual_dim=spec.visual_dim,
-        grid_h=spec.grid,
-        grid_w=spec.grid,
-    )
+    cfg = ModelConfig(model=model, task="sel", ablation=ablation, **spec.model_sizes)
     net = build_model(cfg)
     net.input_scale.fit(train["audio"], train["visual"])
     optimizer = torch.optim.Adam(net.parameters(), lr=LR)
@@ -87,9 +79,7 @@ def test_input_scale_makes_training_independent_of_the_feature_scale() -> None:
     spec = PlantedSpec(signal="both", **SIZES)
     small = planted_set(PlantedSpec(signal="both", scale=0.1, **SIZES), 8, seed=3)
     large = planted_set(PlantedSpec(signal="both", scale=10.0, **SIZES), 8, seed=3)
-    cfg = ModelConfig(
-        audio_dim=spec.audio_dim, visual_dim=spec.visual_dim, grid_h=spec.grid, grid_w=spec.grid
-    )
+    cfg = ModelConfig(**spec.model_sizes)
     outputs = []
     for data in (small, large):
         torch.manual_seed(0)

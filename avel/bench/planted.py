@@ -19,6 +19,8 @@ from avel.classes import AVE_CLASSES, BACKGROUND_INDEX
 SIGNALS = ("audio", "visual", "both")
 VGGISH_SIGMA = 0.3  # relu(N(0, 0.3)): mean 0.12, like the real VGGish rows (mean 0.122)
 PROTOTYPE_GAIN = 3.0  # prototypes are relu(N(0, 3 sigma)): a clear but not trivial signal
+# PlantedSpec sizes small enough for the 63 runs of tests/test_learnability.py on 2 cores.
+SMALL_SIZES = {"audio_dim": 32, "visual_dim": 64, "grid": 4}
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,16 @@ class PlantedSpec:
     def __post_init__(self) -> None:
         if self.signal not in SIGNALS:
             raise ValueError(f"PlantedSpec.signal: expected one of {SIGNALS}, got {self.signal!r}")
+
+    @property
+    def model_sizes(self) -> dict[str, int]:
+        """The ModelConfig fields that fit these features."""
+        return {
+            "audio_dim": self.audio_dim,
+            "visual_dim": self.visual_dim,
+            "grid_h": self.grid,
+            "grid_w": self.grid,
+        }
 
 
 def planted_set(spec: PlantedSpec, num_videos: int, seed: int) -> dict[str, np.ndarray]:

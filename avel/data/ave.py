@@ -8,6 +8,7 @@ only that split's rows are loaded, once, as float32.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -193,6 +194,11 @@ class AVEDirectory:
         check_choice("task", task, TASKS)
         match = task == "cml" if match is None else match
         return read_order(self.root / order_file(split, match=match), self.num_videos)
+
+    def cml_test_overlap(self, rows: Sequence[int] | np.ndarray) -> int:
+        """How many of `rows` are CML test rows (test_order_match): a model trained on them has
+        seen the videos a CML model is tested on."""
+        return len(set(self.order("test", "cml").tolist()) & set(np.asarray(rows).tolist()))
 
     def has_background_videos(self) -> bool:
         """True when all three files of the background-only set (*_noisy.h5) exist."""

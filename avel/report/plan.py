@@ -82,8 +82,7 @@ def cml_init_orders(data_dir: str | Path) -> str:
     if not (Path(data_dir) / EVENT_MASK_FILE).is_file():
         return "task"
     data = AVEDirectory(data_dir)
-    leak = set(data.order("train", "sel").tolist()) & set(data.order("test", "cml").tolist())
-    return "match" if leak else "task"
+    return "match" if data.cml_test_overlap(data.order("train", "sel")) else "task"
 
 
 def _task_runs(model: str, ablation: str, seed: int, init_orders: str) -> list[RunSpec]:
