@@ -22,7 +22,14 @@ import gradio as gr
 import numpy as np
 
 import viz
-from avel.analyze import Analyzer, ClipAnalysis, ModelPaths, cross_modal_search, load_ground_truths
+from avel.analyze import (
+    Analyzer,
+    ClipAnalysis,
+    ModelPaths,
+    event_bounds,
+    load_ground_truths,
+    match_cross_modal,
+)
 from avel.device import resolve_device
 from avel.explore import (
     RUNS_TABLE_HEADERS,
@@ -33,7 +40,6 @@ from avel.explore import (
     summarize_dataset,
 )
 from avel.media import MediaError, write_clip
-from avel.metrics import event_span
 
 log = logging.getLogger("avel.app")
 ROOT = Path(__file__).resolve().parent
@@ -64,12 +70,6 @@ class AppConfig:
     tsne_max_points: int = 1500  # segments per t-SNE panel (subsampled, count shown)
     device: str = "auto"
     queue_size: int = 16
-
-
-def _event_bounds(event: np.ndarray) -> tuple[int, int] | None:
-    """(start, end) seconds of the one contiguous event, else None."""
-    span = event_span(event)  # (start, length)
-    return None if span is None else (span[0], span[0] + span[1])
 
 
 class App:
@@ -138,7 +138,7 @@ class App:
         labels = analysis.ground_truth
         if labels is None:
             labels = next(iter(analysis.localizations.values())).predicted if analysis.localizations else None
-        span = None if labels is None else _event_bounds(labels != analysis.background_index)
+        span = None if labels is None else event_bounds(labels, analysis.background_index)
         start, end = span if span is not None else (0, num_segments)
         return (
             gr.update(maximum=num_segments - 1, value=start),
@@ -152,35 +152,31 @@ class App:
             raise gr.Error("Analyse a clip in the first tab first.")
         if not analysis.distances:
             raise gr.Error("No cross-modal (CML) checkpoint is loaded.")
-        start, end = int(start), int(end)
-        if not 0 <= start < end <= analysis.clip.num_segments:
-            raise gr.Error(f"Pick a span with start < end inside 0-{analysis.clip.num_segments} s.")
-        direction = direction.lower()
-        truth_span = None
-        if analysis.ground_truth is not None:
-            truth_span = _event_bounds(analysis.ground_truth != analysis.background_index)
-        # In a synchronised clip the true match of the true event span is the same span.
-        true_start = start if truth_span == (start, end) else None
+        try:
+            matched = match_cross_modal(analysis, direction, int(start), int(end))
+        except ValueError as err:
+            raise gr.Error(str(err)) from err
+        start, end = matched.span
         figures, lines = [], []
-        for name, distances in analysis.distances.items():
-            result = cross_modal_search(distances, start, end, direction)
+        for name, result in matched.results.items():
             figures.append(
                 viz.cml_distance_figure(
-                    result.window_distances, result.best_start, true_start, (start, end), direction
+                    result.window_distances,
+                    result.best_start,
+                    matched.true_start,
+                    matched.span,
+                    matched.direction,
                 )
             )
             found = f"{result.best_start}-{result.best_start + end - start} s"
-            verdict = (
-                ""
-                if true_start is None
-                else (" (correct)" if result.best_start == true_start else " (wrong)")
-            )
+            verdict = {None: "", True: " (correct)", False: " (wrong)"}[result.correct]
             lines.append(f"**{name}:** best match at seconds {found}{verdict}")
-        if truth_span is None:
+        if matched.truth_span is None:
             lines.append("Ground truth unknown for this clip.")
-        elif true_start is None:
+        elif matched.true_start is None:
+            truth_start, truth_end = matched.truth_span
             lines.append(
-                f"The true event span is seconds {truth_span[0]}-{truth_span[1]}; pick it to score the match."
+                f"The true event span is seconds {truth_start}-{truth_end}; pick it to score the match."
             )
         return ("\n\n".join(lines), *figures)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -20,8 +20,7 @@ from avel.checkpoint import LoadedModel, load_checkpoint
 from avel.classes import background_index
 from avel.config import FeatureConfig
 from avel.features import ClipFeatures, FeatureExtractor, file_sha256
-from avel.metrics import cml_window_distances
-from avel.projection import Projection
+from avel.metrics import cml_window_distances, event_span
 
 log = logging.getLogger(__name__)
 
@@ -64,11 +63,18 @@ class CrossModalResult:
 
     window_distances: np.ndarray  # (T - l + 1,) summed distance at each candidate start
     best_start: int
+    correct: bool | None = None  # None: the truth of this query is unknown
 
 
-def _projection_of(loaded: LoadedModel) -> Projection | None:
-    stored = (loaded.features or {}).get("projection")
-    return Projection.from_dict(stored) if stored is not None else None
+@dataclass
+class CrossModalMatch:
+    """Every matcher's answer to one query, judged against the clip's ground truth when known."""
+
+    direction: str  # "a2v" or "v2a"
+    span: tuple[int, int]  # the query [start, end) in seconds
+    results: dict[str, CrossModalResult]
+    truth_span: tuple[int, int] | None  # the true event [start, end), when the clip's labels are known
+    true_start: int | None  # where the query truly matches; None unless the query is the true event
 
 
 class Analyzer:
@@ -93,34 +99,39 @@ class Analyzer:
             raise ValueError("no checkpoints given: the app needs at least one SEL or CML checkpoint")
         self.classes = models[0].classes
         self._check_agree(models)
-        self.projections = {id(m): _projection_of(m) for m in models}
-        info = (models[0].features or {}).get("info") or {}
-        defaults = FeatureConfig()
-        self.feature_config = feature_config or FeatureConfig(
-            visual_backbone=info.get("visual_backbone", defaults.visual_backbone),
-            audio_backbone=info.get("audio_backbone", defaults.audio_backbone),
-            frames_per_segment=int(info.get("frames_per_segment", defaults.frames_per_segment)),
+        info, defaults = models[0].features_info, FeatureConfig()
+        self.feature_config = feature_config or (
+            defaults
+            if info is None
+            else replace(
+                defaults,
+                visual_backbone=info.visual_backbone,
+                audio_backbone=info.audio_backbone,
+                frames_per_segment=info.frames_per_segment,
+            )
         )
         self.extractor = FeatureExtractor(self.feature_config, cache_dir=cache_dir, device=str(self.device))
 
     def _check_agree(self, models: list[LoadedModel]) -> None:
         """All compared models must share classes and backbones, or a side-by-side view lies."""
+
+        def backbones(loaded: LoadedModel) -> tuple[str | None, str | None]:
+            info = loaded.features_info
+            return (None, None) if info is None else (info.visual_backbone, info.audio_backbone)
+
         for loaded in models:
             if loaded.classes != self.classes:
                 raise ValueError(f"{loaded.path}: its classes differ from {models[0].path}'s")
-            info = (loaded.features or {}).get("info") or {}
-            first = (models[0].features or {}).get("info") or {}
-            for key in ("visual_backbone", "audio_backbone"):
-                if info.get(key) != first.get(key):
-                    raise ValueError(
-                        f"{loaded.path}: {key} {info.get(key)!r} differs from "
-                        f"{models[0].path}'s {first.get(key)!r}"
-                    )
+            if backbones(loaded) != backbones(models[0]):
+                raise ValueError(
+                    f"{loaded.path}: backbones (visual, audio) {backbones(loaded)} differ from "
+                    f"{models[0].path}'s {backbones(models[0])}"
+                )
 
     def _inputs(self, loaded: LoadedModel, clip: ClipFeatures) -> tuple[torch.Tensor, torch.Tensor]:
         """The clip's features in this model's basis, as a batch of one."""
         audio, visual = clip.audio, clip.visual
-        projection = self.projections[id(loaded)]
+        projection = loaded.projection
         if projection is not None:
             audio, visual = projection.apply_audio(audio), projection.apply_visual(visual)
         dims = loaded.feature_dims
@@ -167,13 +178,35 @@ class Analyzer:
         )
 
 
+def event_bounds(labels: np.ndarray, background: int) -> tuple[int, int] | None:
+    """[start, end) seconds of the one contiguous event in (T,) per-second labels, else None."""
+    span = event_span(labels != background)  # (start, length)
+    return None if span is None else (span[0], span[0] + span[1])
+
+
 def cross_modal_search(distances: np.ndarray, start: int, end: int, direction: str) -> CrossModalResult:
     """Slide the query span [start, end) of one modality over the other (the CML protocol)."""
-    num_segments = distances.shape[0]
-    if not 0 <= start < end <= num_segments:
-        raise ValueError(f"query span must satisfy 0 <= start < end <= {num_segments}, got [{start}, {end})")
-    windows = cml_window_distances(distances, start, end - start, direction)
+    windows = cml_window_distances(distances, start, end - start, direction)  # checks the span
     return CrossModalResult(window_distances=windows, best_start=int(np.argmin(windows)))
+
+
+def match_cross_modal(analysis: ClipAnalysis, direction: str, start: int, end: int) -> CrossModalMatch:
+    """Run every matcher on the query and judge each answer when the clip's truth is known.
+
+    In a synchronised clip the true match of the true event span is the same span, so only that
+    query can be judged; any other query has no known answer.
+    """
+    direction = direction.lower()
+    truth_span = None
+    if analysis.ground_truth is not None:
+        truth_span = event_bounds(analysis.ground_truth, analysis.background_index)
+    true_start = start if truth_span == (start, end) else None
+    results = {}
+    for name, distances in analysis.distances.items():
+        result = cross_modal_search(distances, start, end, direction)
+        result.correct = None if true_start is None else result.best_start == true_start
+        results[name] = result
+    return CrossModalMatch(direction, (start, end), results, truth_span, true_start)
 
 
 def load_ground_truths(folder: Path) -> dict[str, np.ndarray]:

@@ -8,7 +8,7 @@ so `torch.load(..., weights_only=True)` can read it without executing code:
     train_config   asdict(TrainConfig)
     classes        list of class names        index = output unit
     feature_dims   asdict(FeatureDims)        the features the model was trained on
-    features       {"info": features.json or None, "projection": projection.pt dict or None}; a
+    features       {"info": FeaturesInfo.to_dict() or None, "projection": projection.pt dict or None}; a
                    bundled checkpoint has "projection": None, "projection_file" (beside it) and
                    "projection_id" instead, so several checkpoints share one file (`bundle`)
     provenance     {"train_rows": rows of the AVE files it trained on, "init_test_overlap": CML
@@ -22,7 +22,6 @@ so `torch.load(..., weights_only=True)` can read it without executing code:
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -33,6 +32,7 @@ from torch import nn
 
 from avel.config import ModelConfig, TrainConfig, from_dict
 from avel.data import FeatureDims
+from avel.data.features_info import FeaturesInfo
 from avel.files import atomic_path
 from avel.models import build_model
 from avel.projection import Projection
@@ -41,7 +41,6 @@ log = logging.getLogger(__name__)
 
 FORMAT = "avel.checkpoint/1"  # bump when the dict's keys or meaning change
 REQUIRED_KEYS = ("format", "model_config", "train_config", "classes", "feature_dims", "model_state")
-FEATURES_INFO_FILE = "features.json"  # written by the feature extractor beside the h5 files
 PROJECTION_FILE = "projection.pt"  # PCA to the AVE sizes (avel/projection.py), when one was used
 MAX_LISTED = 5  # mismatching tensors named in an error message
 BEST, LAST = "best.pt", "last.pt"  # a run directory's selected and latest checkpoints (avel/train.py)
@@ -56,27 +55,28 @@ class LoadedModel:
     train_config: TrainConfig
     classes: tuple[str, ...]
     feature_dims: FeatureDims
-    features: dict[str, Any]
+    features_info: FeaturesInfo | None  # how its training features were extracted; None: unknown
+    projection: Projection | None  # the PCA it applies to native backbone features, if any
     metrics: dict[str, Any]
     epoch: int
     path: Path
 
 
 def read_features(data_dir: str | Path) -> dict[str, Any]:
-    """The extractor's description of a data folder: {"info": features.json, "projection": dict}.
+    """A data folder's extraction record as a checkpoint stores it: {"info", "projection"}.
 
     Either entry is None when its file is absent (e.g. the official AVE features, which have no
     extractor record and no projection).
     """
     data_dir = Path(data_dir)
-    info_path, projection_path = data_dir / FEATURES_INFO_FILE, data_dir / PROJECTION_FILE
-    info = json.loads(info_path.read_text(encoding="utf-8")) if info_path.is_file() else None
+    info = FeaturesInfo.read(data_dir)
+    projection_path = data_dir / PROJECTION_FILE
     projection = (
         torch.load(projection_path, map_location="cpu", weights_only=True)
         if projection_path.is_file()
         else None
     )
-    return {"info": info, "projection": projection}
+    return {"info": None if info is None else info.to_dict(), "projection": projection}
 
 
 def make_checkpoint(
@@ -223,20 +223,14 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Loa
         train_config=from_dict(TrainConfig, checkpoint["train_config"]),
         classes=classes,
         feature_dims=dims,
-        features=features,
+        features_info=None if features.get("info") is None else FeaturesInfo.from_dict(features["info"]),
+        projection=None
+        if features.get("projection") is None
+        else Projection.from_dict(features["projection"]),
         metrics=checkpoint.get("metrics") or {},
         epoch=int(checkpoint.get("epoch", 0)),
         path=path,
     )
-
-
-def _extractor_facts(info: dict[str, Any] | None) -> dict[str, Any]:
-    """What features.json says about the features' basis: backbones, and the PCA fit when projected."""
-    info = info or {}
-    facts = {key: info[key] for key in ("visual_backbone", "audio_backbone", "projected") if key in info}
-    if isinstance(info.get("projection"), dict) and "id" in info["projection"]:
-        facts["projection id"] = info["projection"]["id"]  # same backbones, other PCA = other basis
-    return facts
 
 
 def check_data_matches(
@@ -259,10 +253,9 @@ def check_data_matches(
             else f", first difference at {differ}: {loaded.classes[differ]!r} vs {classes[differ]!r}"
         )
         wrong.append(f"classes: expected {len(loaded.classes)}, found {len(classes)}{detail}")
-    stored, current = (
-        _extractor_facts(loaded.features.get("info")),
-        _extractor_facts(read_features(data_dir)["info"]),
-    )
+    current_info = FeaturesInfo.read(data_dir)
+    stored = {} if loaded.features_info is None else loaded.features_info.basis()
+    current = {} if current_info is None else current_info.basis()
     wrong += [
         f"{key}: expected {stored[key]!r}, found {current[key]!r}"
         for key in sorted(stored.keys() & current.keys())

@@ -369,3 +369,22 @@ class ReportConfig:
     def epochs_for(self, task: str) -> int:
         """Epochs a run of `task` trains for, the paper's filled in."""
         return TrainConfig(epochs=self.requested_epochs(task)).resolved(task).epochs
+
+
+@dataclass(frozen=True)
+class CalibrationConfig:
+    """How a classifier learns when to abstain (`python -m avel calibrate`, avel/calibration.py).
+
+    A second is answered only when its top class probability reaches a threshold; below it the app
+    says "not one of the trained classes". The threshold keeps `keep_correct` of the validation
+    seconds the model got right (the TPR-95 rule of out-of-distribution detection): the
+    validation split has no unknown classes, so the rule can only be set by what it must not lose.
+    """
+
+    split: str = "val"  # never the test split
+    keep_correct: float = 0.95  # share of correct validation seconds still answered
+
+    def __post_init__(self) -> None:
+        check_choice("split", self.split, ("val", "train"))
+        if not 0.0 < self.keep_correct <= 1.0:
+            raise ValueError(f"keep_correct must be in (0, 1], got {self.keep_correct}")

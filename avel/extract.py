@@ -29,8 +29,9 @@ import numpy as np
 from tqdm import tqdm
 
 from avel.backbones import AUDIO_BACKBONES, VISUAL_BACKBONES, WeightsNotFoundError
-from avel.checkpoint import FEATURES_INFO_FILE, PROJECTION_FILE
+from avel.checkpoint import PROJECTION_FILE
 from avel.config import AVE_SEGMENTS, DEVICES, FeatureConfig
+from avel.data.features_info import FEATURES_INFO_FILE, FeaturesInfo, ProjectionInfo
 from avel.data.layout import AUDIO_FILE, DATASET_KEY, VISUAL_FILE
 from avel.features import FeatureExtractor, file_sha256
 from avel.files import atomic_path, atomic_write
@@ -43,7 +44,6 @@ VIDEO_SUFFIXES = (".mp4", ".mkv", ".webm", ".mov", ".avi")
 PARTS_DIR = ".parts"
 MANIFEST_FILE = "videos.csv"
 MANIFEST_FIELDS = ("row", "path", "sha256", "duration", "segments", "status", "message")
-INFO_FORMAT = "avel.features/1"
 
 
 def list_videos(source: str | Path) -> list[Path]:
@@ -111,7 +111,7 @@ class ExtractResult:
     out_dir: Path
     records: list[VideoRecord]
     projection: Projection | None
-    info: dict[str, Any]
+    info: FeaturesInfo
 
     @property
     def extracted(self) -> list[VideoRecord]:
@@ -299,7 +299,7 @@ def _write_features(
     else:
         (out_dir / PROJECTION_FILE).unlink(missing_ok=True)  # a stale one would claim a projection
     return {
-        "grid": list(grid),
+        "grid": tuple(grid),
         "audio_dim": audio_dim,
         "visual_dim": visual_dim,
         "native_audio_dim": audio0.shape[-1],
@@ -348,35 +348,33 @@ def _number_extracted(records: list[VideoRecord], out_dir: Path) -> list[VideoRe
 def _features_info(
     cfg: FeatureConfig,
     segments: int,
-    dims: dict[str, int],
+    dims: dict[str, Any],
     projection: Projection | None,
     source: Any,
     num_videos: int,
     num_skipped: int,
-) -> dict[str, Any]:
+) -> FeaturesInfo:
     """The features.json record: backbones, K, sizes and the projection used."""
-    return {
-        "format": INFO_FORMAT,
-        "visual_backbone": cfg.visual_backbone,
-        "audio_backbone": cfg.audio_backbone,
-        "frames_per_segment": cfg.frames_per_segment,
-        "frame_size": cfg.frame_size,
-        "sample_rate": cfg.sample_rate,
-        "segments": segments,
+    return FeaturesInfo(
+        visual_backbone=cfg.visual_backbone,
+        audio_backbone=cfg.audio_backbone,
+        frames_per_segment=cfg.frames_per_segment,
+        frame_size=cfg.frame_size,
+        sample_rate=cfg.sample_rate,
+        segments=segments,
         **dims,
-        "projected": projection is not None,
-        "projection": None
+        projection=None
         if projection is None
-        else {
-            "file": PROJECTION_FILE,
-            "id": projection.id,
-            "source": source,
-            "visual_explained": round(projection.visual.explained, 4),
-            "audio_explained": round(projection.audio.explained, 4),
-        },
-        "num_videos": num_videos,
-        "num_skipped": num_skipped,
-    }
+        else ProjectionInfo(
+            file=PROJECTION_FILE,
+            id=projection.id,
+            source=source,
+            visual_explained=round(projection.visual.explained, 4),
+            audio_explained=round(projection.audio.explained, 4),
+        ),
+        num_videos=num_videos,
+        num_skipped=num_skipped,
+    )
 
 
 def extract_videos(
@@ -424,7 +422,7 @@ def extract_videos(
         )
     dims = _write_features(out_dir, parts, ok, projection, segments)
     info = _features_info(cfg, segments, dims, projection, source, len(ok), len(records) - len(ok))
-    atomic_write(out_dir / FEATURES_INFO_FILE, (json.dumps(info, indent=1) + "\n").encode())
+    atomic_write(out_dir / FEATURES_INFO_FILE, info.to_json())
     log.info("wrote %d videos (%d skipped) to %s", len(ok), len(records) - len(ok), out_dir)
     return ExtractResult(out_dir, records, projection, info)
 
@@ -453,13 +451,13 @@ def _run(args: argparse.Namespace) -> None:
         device=args.device,
     )
     info = result.info
-    n, t, (h, w) = info["num_videos"], info["segments"], info["grid"]
+    n, t, (h, w) = info.num_videos, info.segments, info.grid
     print(
         f"extracted {n} of {len(result.records)} videos into {args.out}: "
-        f"audio [{n}, {t}, {info['audio_dim']}], visual [{n}, {t}, {h}, {w}, {info['visual_dim']}]"
+        f"audio [{n}, {t}, {info.audio_dim}], visual [{n}, {t}, {h}, {w}, {info.visual_dim}]"
     )
-    if info["projection"] is not None:
-        print(f"projection {info['projection']['source']} -> {Path(args.out) / PROJECTION_FILE}")
+    if info.projection is not None:
+        print(f"projection {info.projection.source} -> {Path(args.out) / PROJECTION_FILE}")
     for rec in result.records:
         if rec.row is None:
             print(f"skipped {rec.path}: {rec.status}: {rec.message}")

@@ -71,6 +71,14 @@ def event_span(event: np.ndarray) -> tuple[int, int] | None:
     return int(positions[0]), int(positions.size)
 
 
+def check_span(start: int, end: int, num_segments: int) -> None:
+    """The one check of a query span [start, end) against T segments; ValueError says what fits."""
+    if not 0 <= start < end <= num_segments:
+        raise ValueError(
+            f"a span must satisfy 0 <= start < end <= {num_segments} (seconds), got [{start}, {end})"
+        )
+
+
 def cml_window_distances(distances: np.ndarray, start: int, length: int, direction: str) -> np.ndarray:
     """Summed distance of the query span at each of the T - l + 1 positions of the other modality.
 
@@ -85,8 +93,7 @@ def cml_window_distances(distances: np.ndarray, start: int, length: int, directi
     if distances.ndim != 2 or distances.shape[0] != distances.shape[1]:
         raise ValueError(f"distances must be (T, T), got shape {distances.shape}")
     num_segments = distances.shape[0]
-    if length < 1 or start < 0 or start + length > num_segments:
-        raise ValueError(f"span start={start} length={length} does not fit T={num_segments} segments")
+    check_span(start, start + length, num_segments)
     pairs = distances if direction == "a2v" else distances.T  # rows: query modality, columns: searched
     offsets = np.arange(length)
     query_rows = start + offsets  # (l,)

@@ -29,7 +29,7 @@ from avel.checkpoint import read_features
 from avel.classes import BACKGROUND_INDEX, class_index
 from avel.cli import main as cli_main
 from avel.config import FeatureConfig, composite_preset
-from avel.data import Annotation, AVEDirectory, FeatureDims, read_annotations
+from avel.data import Annotation, AVEDirectory, FeatureDims, FeaturesInfo, read_annotations
 from avel.data.layout import SPLITS
 from avel.media import decode_clip
 
@@ -268,9 +268,9 @@ def test_tiny_build_is_a_valid_ave_directory(tiny_build: Path) -> None:
     assert len(train) == 11 + 2 and (train.labels[11:].argmax(axis=2) == BACKGROUND_INDEX).all()
     assert np.isfinite(train.visual).all() and train.visual.std() > 0.1  # real features, projected
     features = read_features(tiny_build)  # what training stores in its checkpoints
-    info = features["info"]
-    assert info["frames_per_segment"] == 1  # the default backbones, with the bench's K
-    assert (info["visual_backbone"], info["audio_backbone"]) == ("mobilenet_v2", "yamnet")
+    info = FeaturesInfo.from_dict(features["info"])
+    assert info.frames_per_segment == 1  # the default backbones, with the bench's K
+    assert (info.visual_backbone, info.audio_backbone) == ("mobilenet_v2", "yamnet")
     assert features["projection"] is not None
     assert len(list((tiny_build / VIDEOS).glob("*.mp4"))) == 19
     bbox = events[0]["bbox"]  # a box exactly in the seconds the object is on screen

@@ -16,7 +16,7 @@ from torch import nn
 from avel.checkpoint import check_data_matches, init_from_checkpoint, load_checkpoint, read_checkpoint
 from avel.cli import main
 from avel.config import ModelConfig, RunConfig, TrainConfig, from_dict
-from avel.data import AVEDirectory
+from avel.data import AVEDirectory, FeaturesInfo
 from avel.metrics import cml_chance, majority_chance
 from avel.models import build_model
 from avel.train import TrainResult, train
@@ -230,12 +230,24 @@ def test_bad_checkpoints_give_clear_errors(
         check_data_matches(loaded, replace(data.dims, visual_dim=32), data.classes, random_ave_dir)
     with pytest.raises(ValueError, match="first difference at 1: 'Male speech, man speaking' vs 'Dog'"):
         check_data_matches(loaded, data.dims, (data.classes[0], "Dog", *data.classes[2:]), random_ave_dir)
-    (tmp_path / "features.json").write_text(
-        json.dumps({"visual_backbone": "vgg19", "audio_backbone": "vggish"})
+    info = FeaturesInfo(
+        visual_backbone="vgg19",
+        audio_backbone="vggish",
+        frames_per_segment=1,
+        frame_size=224,
+        sample_rate=16000,
+        segments=10,
+        grid=(7, 7),
+        audio_dim=128,
+        visual_dim=512,
+        native_audio_dim=128,
+        native_visual_dim=512,
+        projection=None,
+        num_videos=1,
+        num_skipped=0,
     )
-    mobilenet = replace(
-        loaded, features={"info": {"visual_backbone": "mobilenet_v2", "audio_backbone": "vggish"}}
-    )
+    (tmp_path / "features.json").write_bytes(info.to_json())
+    mobilenet = replace(loaded, features_info=replace(info, visual_backbone="mobilenet_v2"))
     with pytest.raises(ValueError, match="visual_backbone: expected 'mobilenet_v2', found 'vgg19'"):
         check_data_matches(mobilenet, data.dims, data.classes, tmp_path)
 
@@ -294,7 +306,7 @@ def test_bundled_checkpoints_share_one_projection_and_load_alike(
     assert read_checkpoint(tmp_path / "bundle" / "a.pt")["features"]["projection"] is None
     for name in sources:
         loaded, original = load_checkpoint(tmp_path / "bundle" / name), load_checkpoint(sources[name])
-        assert Projection.from_dict(loaded.features["projection"]).id == projection.id
+        assert loaded.projection is not None and loaded.projection.id == projection.id
         for key, value in original.model.state_dict().items():
             torch.testing.assert_close(loaded.model.state_dict()[key], value)
     (tmp_path / "bundle" / "projection.pt").unlink()

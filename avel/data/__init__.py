@@ -7,16 +7,20 @@ from avel.data.annotations import (
     read_annotations,
 )
 from avel.data.ave import AVEDirectory, AVESplit, FeatureDims
+from avel.data.features_info import FEATURES_INFO_FILE, FeaturesInfo, ProjectionInfo
 from avel.data.layout import SPLITS, AVEFormatError
 from avel.data.writer import write_ave_layout
 
 __all__ = [
+    "FEATURES_INFO_FILE",
     "SPLITS",
     "AVEDirectory",
     "AVEFormatError",
     "AVESplit",
     "Annotation",
     "FeatureDims",
+    "FeaturesInfo",
+    "ProjectionInfo",
     "check_labels_against_annotations",
     "derive_labels",
     "read_annotations",

@@ -116,10 +116,10 @@ def _header(results: ReportResults, generated: str) -> str:
 
 def _setup(results: ReportResults) -> str:
     data, config = results.data, results.config
-    info = data.features_info or {}
+    info = data.features_info
     backbones = (
-        f"visual backbone `{info.get('visual_backbone')}`, audio backbone `{info.get('audio_backbone')}`"
-        if info
+        f"visual backbone `{info.visual_backbone}`, audio backbone `{info.audio_backbone}`"
+        if info is not None
         else "no features.json (as with the official AVE VGG19/VGGish features)"
     )
     sizes = {

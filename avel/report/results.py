@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from avel.checkpoint import load_checkpoint, read_checkpoint, read_features
+from avel.checkpoint import load_checkpoint, read_checkpoint
 from avel.config import MODELS, ReportConfig
-from avel.data import SPLITS, AVEDirectory, AVESplit, FeatureDims
+from avel.data import SPLITS, AVEDirectory, AVESplit, FeatureDims, FeaturesInfo
 from avel.evaluate import checkpoint_dataset, evaluate_checkpoint, evaluate_model, selection_metric
 from avel.explore import DatasetSummary, summarize_dataset
 from avel.report.plan import Plan, RunSpec, run_dir
@@ -71,7 +71,7 @@ class DataFacts:
     num_classes: int
     dims: FeatureDims
     split_sizes: dict[str, dict[str, int]]  # "sel"/"cml" order -> split -> videos
-    features_info: dict[str, Any] | None  # features.json of the extractor; None for official AVE
+    features_info: FeaturesInfo | None  # features.json of the extractor; None for official AVE
 
 
 @dataclass
@@ -220,7 +220,7 @@ def _data_facts(config: ReportConfig) -> DataFacts:
         split_sizes={
             order: {split: len(data.order(split, order)) for split in SPLITS} for order in ("sel", "cml")
         },
-        features_info=read_features(config.data)["info"],
+        features_info=FeaturesInfo.read(config.data),
     )
 
 
