@@ -1,49 +1,57 @@
-"""avel's Gradio app: layout and event wiring only.
+"""avel's Gradio app: layout, event wiring and the server's resource bounds.
 
-The work is done by avel.analyze (one clip), avel.explore (a dataset) and viz (figures).
+The work is done by avel.analyze (one clip), avel.explore (a dataset), avel.presenter (what each
+tab shows) and viz (figures).
 
     python app.py        # http://127.0.0.1:7860; GRADIO_SERVER_PORT / GRADIO_SERVER_NAME override
 
-Uploads and generated files live in one temporary folder that Gradio prunes hourly and that is
-removed when the app exits; the app serves nothing else from the machine.
+Every setting and cap is in AppConfig; AVEL_APP_<FIELD> environment variables override the
+numeric ones (e.g. AVEL_APP_MAX_SESSIONS=8). Uploads, caches and rendered outputs live in one
+work folder whose parts are capped and which is removed at exit, on SIGTERM and on SIGINT.
 """
 
 from __future__ import annotations
 
 import atexit
+import hashlib
 import logging
 import os
 import shutil
+import signal
+import sys
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 import gradio as gr
-import numpy as np
 
 import viz
-from avel.analyze import (
-    Analyzer,
-    ClipAnalysis,
-    ModelPaths,
-    event_bounds,
-    load_ground_truths,
-    match_cross_modal,
-)
+from avel.analyze import Analyzer, CrossModalState, ModelPaths, load_ground_truths, match_cross_modal
+from avel.bounded import BoundedStore
+from avel.config import SummaryConfig
 from avel.device import resolve_device
 from avel.explore import (
     RUNS_TABLE_HEADERS,
-    TSNE_FEATURES,
-    DatasetSummary,
+    build_maps,
     cache_key,
+    load_summary,
     runs_table,
     summarize_dataset,
 )
-from avel.media import MediaError, write_clip
+from avel.files import evict_oldest
+from avel.media import MediaError
+from avel.presenter import (
+    ClipView,
+    DatasetView,
+    known_classes_text,
+    render_clip,
+    render_dataset,
+)
 
 log = logging.getLogger("avel.app")
 ROOT = Path(__file__).resolve().parent
 CHECKPOINTS = ROOT / "checkpoints"
+MB = 2**20
 
 
 @dataclass(frozen=True)
@@ -63,97 +71,164 @@ class AppConfig:
         )
     )
     assets: Path = ROOT / "assets"  # example clips + ground-truth sidecars
-    default_data: Path = ROOT / "data" / "composite-full"  # `python -m avel bench build --preset full`
+    summary: Path = CHECKPOINTS / "test-summary.npz"  # the dataset tab's default (`python -m avel summarize`)
+    data_roots: tuple[Path, ...] = (ROOT / "data",)  # the only folders the dataset tab may read
     runs: Path = ROOT / "runs"  # training runs whose checkpoints fill the ablation table
     max_upload_mb: int = 200  # larger uploads are refused before any decoding
-    overlay_fps: int = 8  # frame rate of the attention overlay video
-    tsne_max_points: int = 1500  # segments per t-SNE panel (subsampled, count shown)
+    overlay_fps: int = 2  # frame rate of the attention overlay video (one picture per second anyway)
     device: str = "auto"
     queue_size: int = 16
+    # ---- resource caps: a server that runs for days stays within these -------------------------
+    max_sessions: int = 64  # sessions whose cross-modal state is kept (least recently used dropped)
+    session_ttl_s: int = 3600  # a session idle this long is forgotten (API clients never "close")
+    render_cache_entries: int = 32  # clips whose rendered views are kept for an instant repeat
+    outputs_mb: int = 512  # rendered views on disk (heatmaps, overlay videos, placement images)
+    feature_cache_mb: int = 256  # cached clip features on disk
+    uploads_mb: int = 1024  # Gradio's copies of uploads and served files (oldest deleted first)
+    dataset_cache_entries: int = 4  # dataset analyses kept (figures of a few folders)
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> AppConfig:
+        """Defaults, with AVEL_APP_<FIELD> overriding each int field (tests and deployments set caps)."""
+        environ = os.environ if environ is None else environ
+        changes = {}
+        for f in fields(cls):
+            value = environ.get(f"AVEL_APP_{f.name.upper()}")
+            if value is not None and f.type in ("int", int):
+                changes[f.name] = int(value)
+        return replace(cls(), **changes)
+
+
+def public_message(error: Exception, upload: str | Path | None, hidden: list[Path]) -> str:
+    """An error's text with the server's paths removed: the upload is named by its own file name.
+
+    Gradio stores an upload as <temp>/<hash>/<original name>, so the last part is what the user
+    uploaded; any other path under `hidden` (the work folder, the temp folder) is dropped.
+    """
+    text = str(error)
+    if upload is not None:
+        text = text.replace(str(upload), Path(upload).name)
+    for folder in hidden:
+        text = text.replace(str(folder), "<server>")
+    return text
+
+
+def _session(request: gr.Request | None) -> str:
+    return getattr(request, "session_hash", None) or "anonymous"
 
 
 class App:
-    """The state the event handlers share: models, ground truths, caches, the work folder."""
+    """The state the event handlers share: models, bounded caches, the work folder."""
 
     def __init__(self, config: AppConfig, analyzer: Analyzer, work_dir: Path) -> None:
         self.config = config
         self.analyzer = analyzer
         self.work_dir = work_dir
+        self.outputs_dir = work_dir / "outputs"
+        self.uploads_dir = work_dir / "gradio"
         self.ground_truths = load_ground_truths(config.assets)
-        self.dataset_cache: dict[str, tuple] = {}
+        self.summary_config = SummaryConfig()
+        self.summary = load_summary(config.summary) if config.summary.is_file() else None
+        self.sessions: BoundedStore[CrossModalState] = BoundedStore(config.max_sessions, config.session_ttl_s)
+        self.views: BoundedStore[ClipView] = BoundedStore(
+            config.render_cache_entries,
+            config.session_ttl_s,
+            on_evict=lambda key, view: shutil.rmtree(view.folder, ignore_errors=True),
+        )
+        self.datasets: BoundedStore[DatasetView] = BoundedStore(
+            config.dataset_cache_entries, config.session_ttl_s
+        )
+        thresholds = {
+            name: None if m.calibration is None else m.calibration.threshold
+            for name, m in analyzer.localizers.items()
+        }
+        self.known_classes = known_classes_text(analyzer.trained_events, thresholds)
+
+    def _hide(self) -> list[Path]:
+        return [self.work_dir, Path(tempfile.gettempdir()), ROOT]
 
     # ---- tab 1: localize a clip -------------------------------------------------------------
-    def localize(self, video: str | None, progress: gr.Progress = gr.Progress()) -> tuple:  # noqa: B008
+    def localize(
+        self,
+        video: str | None,
+        request: gr.Request | None = None,
+        progress: gr.Progress = gr.Progress(),  # noqa: B008
+    ) -> tuple:
         """Analyse an upload with every model; raise gr.Error with a clear message on bad input."""
         if not video:
             raise gr.Error("Upload a video (or pick an example) first.")
-        size_mb = Path(video).stat().st_size / 2**20
+        name = Path(video).name
+        size_mb = Path(video).stat().st_size / MB
         if size_mb > self.config.max_upload_mb:
-            raise gr.Error(f"The upload is {size_mb:.0f} MB; the limit is {self.config.max_upload_mb} MB.")
+            raise gr.Error(
+                f"{name}: the upload is {size_mb:.0f} MB; the limit is {self.config.max_upload_mb} MB."
+            )
+        key = self._view_key(video)
+        view = self.views.get(key)
+        if view is None or not view.folder.is_dir():
+            view = self._analyse(video, key, progress)
+        self.sessions.put(_session(request), view.state)
+        start, end = view.span
+        return (
+            view.summary,
+            view.timeline,
+            *view.galleries,
+            *view.overlay_videos,
+            *view.tables,
+            view.tags,
+            view.placement,
+            gr.update(maximum=view.state.num_segments - 1, value=start),
+            gr.update(maximum=view.state.num_segments, value=end),
+        )
+
+    def _view_key(self, video: str) -> str:
+        """The rendered views' identity: the file's bytes (whatever its name) and the app's settings."""
+        digest = hashlib.sha256()
+        with open(video, "rb") as handle:
+            while chunk := handle.read(MB):
+                digest.update(chunk)
+        digest.update(f"|{self.config.overlay_fps}|{sorted(self.config.models.localizers.items())}".encode())
+        return digest.hexdigest()[:32]
+
+    def _analyse(self, video: str, key: str, progress: gr.Progress) -> ClipView:
         try:
             analysis = self.analyzer.analyze(video, progress=lambda f, msg: progress(f, desc=msg))
         except (MediaError, ValueError) as err:
-            raise gr.Error(str(err)) from err
+            log.warning("analysis of %s failed: %s", video, err)
+            raise gr.Error(public_message(err, video, self._hide())) from err
         analysis.ground_truth = self.ground_truths.get(analysis.clip.content_hash)
         for warning in analysis.warnings:
-            gr.Warning(warning)
-        return (*self._localize_outputs(analysis), analysis, *self._span_controls(analysis))
-
-    def _localize_outputs(self, analysis: ClipAnalysis) -> tuple:
-        classes, background = analysis.classes, analysis.background_index
-        probabilities = {name: loc.probabilities for name, loc in analysis.localizations.items()}
-        timeline = viz.event_timeline(probabilities, classes, analysis.ground_truth, background)
-        lines = [
-            f"**{name}:** {viz.summarize_events(loc.predicted, classes, background)}"
-            for name, loc in analysis.localizations.items()
-        ]
-        if analysis.ground_truth is not None:
-            lines.append(
-                f"**Ground truth:** {viz.summarize_events(analysis.ground_truth, classes, background)}"
-            )
-        galleries, videos, tables = [], [], []
-        for name, loc in analysis.localizations.items():
-            captions = [classes[c] for c in loc.predicted]
-            if loc.spatial_attention is None:
-                galleries.append([])
-                videos.append(None)
-            else:
-                overlays = viz.attention_overlays(analysis.clip.frames, loc.spatial_attention, captions)
-                galleries.append(overlays)
-                videos.append(self._overlay_video(analysis, [image for image, _ in overlays], name))
-            tables.append(viz.top_k_table(loc.probabilities, classes))
-        return ("\n\n".join(lines), timeline, *galleries, *videos, *tables)
-
-    def _overlay_video(self, analysis: ClipAnalysis, overlays: list[np.ndarray], name: str) -> str:
-        """The per-second overlays as a video with the clip's own audio."""
-        fps = self.config.overlay_fps
-        frames = np.repeat(np.stack(overlays), fps, axis=0)  # (T, H, W, 3) -> (T * fps, H, W, 3)
-        path = Path(tempfile.mkdtemp(dir=self.work_dir)) / f"{name.lower().replace(' ', '-')}-attention.mp4"
-        write_clip(path, frames, fps, analysis.clip.waveform, analysis.clip.sample_rate)
-        return str(path)
-
-    def _span_controls(self, analysis: ClipAnalysis) -> tuple:
-        """Cross-modal sliders sized to the clip, starting at the true (else predicted) event span."""
-        num_segments = analysis.clip.num_segments
-        labels = analysis.ground_truth
-        if labels is None:
-            labels = next(iter(analysis.localizations.values())).predicted if analysis.localizations else None
-        span = None if labels is None else event_bounds(labels, analysis.background_index)
-        start, end = span if span is not None else (0, num_segments)
-        return (
-            gr.update(maximum=num_segments - 1, value=start),
-            gr.update(maximum=num_segments, value=end),
+            gr.Warning(f"{Path(video).name}: {public_message(Exception(warning), video, self._hide())}")
+        progress(0.97, desc="drawing")
+        view = render_clip(
+            analysis, self.outputs_dir / key, self.config.overlay_fps, self.summary, self.summary_config
         )
+        self.views.put(key, view)
+        self._prune_disk(keep=view.folder)
+        return view
+
+    def _prune_disk(self, keep: Path) -> None:
+        """Hold the outputs and Gradio's upload folder under their caps, oldest entries first."""
+        evict_oldest(self.outputs_dir, self.config.outputs_mb * MB, keep=keep)
+        if self.uploads_dir.is_dir():
+            evict_oldest(self.uploads_dir, self.config.uploads_mb * MB)
+
+    def end_session(self, request: gr.Request) -> None:
+        """A browser tab closed: forget its state now rather than at the TTL."""
+        self.sessions.pop(_session(request))
 
     # ---- tab 2: cross-modal localization ------------------------------------------------------
-    def cross_modal(self, analysis: ClipAnalysis | None, direction: str, start: int, end: int) -> tuple:
+    def cross_modal(self, direction: str, start: int, end: int, request: gr.Request | None = None) -> tuple:
         """Slide the chosen span of one modality over the other with each CML model."""
-        if analysis is None:
-            raise gr.Error("Analyse a clip in the first tab first.")
-        if not analysis.distances:
+        state = self.sessions.get(_session(request))
+        if state is None:
+            raise gr.Error(
+                "Analyse a clip in the first tab first (a session is forgotten after an idle hour)."
+            )
+        if not state.distances:
             raise gr.Error("No cross-modal (CML) checkpoint is loaded.")
         try:
-            matched = match_cross_modal(analysis, direction, int(start), int(end))
+            matched = match_cross_modal(state, direction, int(start), int(end))
         except ValueError as err:
             raise gr.Error(str(err)) from err
         start, end = matched.span
@@ -182,46 +257,55 @@ class App:
 
     # ---- tab 3: dataset analysis --------------------------------------------------------------
     def explore(self, data_dir: str, split: str, progress: gr.Progress = gr.Progress()) -> tuple:  # noqa: B008
-        """Confusion matrices, per-class accuracy and t-SNE of a dataset split, cached per input."""
-        data_path = Path(data_dir).expanduser()
-        if not data_path.is_dir():
-            raise gr.Error(f"No dataset folder at {data_path}. Build one with `python -m avel bench build`.")
+        """The bundled summary (empty box), or a folder under the data roots computed live."""
+        if not (data_dir or "").strip():
+            if self.summary is None:
+                raise gr.Error(
+                    f"No bundled summary ({self.config.summary.name}); enter a folder under "
+                    f"{self._roots_text()} or build one with `python -m avel summarize`."
+                )
+            view = self.datasets.get("bundled")
+            if view is None:
+                view = render_dataset(self.summary)
+                self.datasets.put("bundled", view)
+            return self._dataset_outputs(view)
+        data_path = self._allowed_folder(data_dir)
         key = cache_key(data_path, split, list(self.config.models.localizers.values()))
-        if key not in self.dataset_cache:
+        view = self.datasets.get(key)
+        if view is None:
             progress(0.1, desc="running the models over the split")
             try:
                 summary = summarize_dataset(self.analyzer.localizers, data_path, split)
+                progress(0.5, desc="t-SNE of the features")
+                summary.source = f"{data_dir.strip()}, {split} split"
+                view = render_dataset(build_maps(summary, self.summary_config))
             except (ValueError, FileNotFoundError) as err:
-                raise gr.Error(str(err)) from err
-            progress(0.5, desc="t-SNE of the features")
-            self.dataset_cache[key] = self._dataset_figures(summary)
-        return (*self.dataset_cache[key], runs_table(self.config.runs))
+                raise gr.Error(public_message(err, None, self._hide())) from err
+            self.datasets.put(key, view)
+        return self._dataset_outputs(view)
 
-    def _dataset_figures(self, summary: DatasetSummary) -> tuple:
-        classes = summary.classes
-        confusions = [
-            viz.confusion_matrix_figure(
-                model.confusion, classes, title=f"{name}: confusion ({summary.split})"
-            )
-            for name, model in summary.models.items()
-        ]
-        per_class = viz.per_class_accuracy_figure(
-            {name: model.per_class for name, model in summary.models.items()},
-            classes,
-            counts=np.bincount(summary.labels.ravel(), minlength=len(classes)),
+    def _roots_text(self) -> str:
+        return ", ".join(
+            f"{root.relative_to(ROOT) if root.is_relative_to(ROOT) else root}/"
+            for root in self.config.data_roots
         )
-        first_name, first = next(iter(summary.models.items()))
-        labels = summary.labels.ravel()
-        kept = viz.stratified_subsample(labels, self.config.tsne_max_points)
-        panels = {}
-        for feature in TSNE_FEATURES:
-            if feature in first.features:
-                coords, _ = viz.tsne_embedding(first.features[feature][kept])
-                panels[feature.replace("_", " ")] = (coords, labels[kept])
-        tsne = viz.tsne_figure(panels, classes)
-        note = f"t-SNE of {first_name}'s features: {len(kept)} of {labels.size} segments (stratified sample)."
-        accuracy = " · ".join(f"**{name}:** {100 * m.accuracy:.1f}%" for name, m in summary.models.items())
-        return (f"Segment accuracy ({summary.split}): {accuracy}\n\n{note}", *confusions, per_class, tsne)
+
+    def _allowed_folder(self, data_dir: str) -> Path:
+        """The folder, if it lies under a configured data root; else a refusal that reveals nothing."""
+        given = Path(data_dir.strip()).expanduser()
+        resolved = (given if given.is_absolute() else ROOT / given).resolve()
+        roots = [root.resolve() for root in self.config.data_roots]
+        if not any(resolved.is_relative_to(root) for root in roots):
+            raise gr.Error(
+                f"Only dataset folders under {self._roots_text()} can be analysed (AppConfig.data_roots); "
+                "leave the box empty for the bundled summary."
+            )
+        if not resolved.is_dir():
+            raise gr.Error(f"No dataset folder {data_dir.strip()!r} under {self._roots_text()}.")
+        return resolved
+
+    def _dataset_outputs(self, view: DatasetView) -> tuple:
+        return (view.text, *view.confusions, view.per_class, view.tsne, runs_table(self.config.runs))
 
 
 def build_demo(app: App) -> gr.Blocks:
@@ -229,13 +313,14 @@ def build_demo(app: App) -> gr.Blocks:
     names = list(app.analyzer.localizers)
     matchers = list(app.analyzer.matchers)
     examples = sorted(str(p) for p in app.config.assets.glob("*.mp4"))
+    source = app.summary.source if app.summary is not None else "none bundled"
     with gr.Blocks(title="avel: audio-visual event localization", delete_cache=(600, 3600)) as demo:
         gr.Markdown(
             "# avel: audio-visual event localization\n"
             "When is an event in a video both **audible and visible**, what is it, and **where** is it? "
             "The co-attention model (Xue et al., IEEE TMM) beside the AVE baseline (Tian et al., ECCV 2018)."
         )
-        analysis_state = gr.State(None)
+        gr.Markdown(app.known_classes, elem_id="known-classes")
         with gr.Tabs():
             with gr.Tab("Localize a clip"):
                 with gr.Row():
@@ -248,10 +333,13 @@ def build_demo(app: App) -> gr.Blocks:
                             )
                     with gr.Column(scale=2):
                         summary = gr.Markdown(elem_id="summary")
-                        timeline = gr.Plot(label="Per-second events", elem_id="timeline")
+                        timeline = gr.Plot(label="Per-second events (drag to zoom)", elem_id="timeline")
                 galleries = [
                     gr.Gallery(
-                        label=f"{name}: spatial attention", columns=5, height="auto", elem_id=f"gallery-{i}"
+                        label=f"{name}: spatial attention (class and probability · event probability)",
+                        columns=5,
+                        height="auto",
+                        elem_id=f"gallery-{i}",
                     )
                     for i, name in enumerate(names)
                 ]
@@ -271,6 +359,17 @@ def build_demo(app: App) -> gr.Blocks:
                         )
                         for i, name in enumerate(names)
                     ]
+                tags = gr.Dataframe(
+                    headers=viz.TAG_HEADERS,
+                    label="What the pretrained backbones perceive (a zero-shot reference, not our classes)",
+                    elem_id="backbone-tags",
+                )
+                placement = gr.Image(
+                    label=f"The clip in the feature space: its seconds on the t-SNE maps of {source}",
+                    type="filepath",
+                    interactive=False,
+                    elem_id="placement",
+                )
             with gr.Tab("Cross-modal localization"):
                 gr.Markdown(
                     "Pick a span in one modality; each CML model slides it over the other modality and "
@@ -294,19 +393,25 @@ def build_demo(app: App) -> gr.Blocks:
             with gr.Tab("Dataset analysis"):
                 with gr.Row():
                     data_dir = gr.Textbox(
-                        str(app.config.default_data), label="Dataset folder (AVE layout)", scale=3
+                        "",
+                        label=f"Dataset folder (AVE layout) under {app._roots_text()}",
+                        placeholder=f"empty: the bundled summary ({source})",
+                        scale=3,
+                        elem_id="data-dir",
                     )
-                    split = gr.Dropdown(["test", "val", "train"], value="test", label="Split", scale=1)
+                    split = gr.Dropdown(
+                        ["test", "val", "train"], value="test", label="Split (of a folder)", scale=1
+                    )
                 explore = gr.Button("Analyse dataset", variant="primary", elem_id="explore-button")
-                explore_text = gr.Markdown()
+                explore_text = gr.Markdown(elem_id="explore-result")
                 with gr.Row():
-                    confusion_plots = [gr.Plot(label=f"{name}: confusion matrix") for name in names]
-                per_class_plot = gr.Plot(label="Per-class accuracy")
-                tsne_plot = gr.Plot(label="t-SNE: raw, CSPA and CSEA features")
-                ablations = gr.Dataframe(
-                    headers=list(RUNS_TABLE_HEADERS),
-                    label="Runs (Table V analogue)",
-                )
+                    confusion_plots = [
+                        gr.Plot(label=f"{name}: confusion matrix", elem_id=f"confusion-{i}")
+                        for i, name in enumerate(names)
+                    ]
+                per_class_plot = gr.Plot(label="Per-class accuracy", elem_id="per-class")
+                tsne_plot = gr.Plot(label="t-SNE: raw, CSPA and CSEA features", elem_id="tsne")
+                ablations = gr.Dataframe(headers=list(RUNS_TABLE_HEADERS), label="Runs (Table V analogue)")
 
         run.click(
             app.localize,
@@ -317,7 +422,8 @@ def build_demo(app: App) -> gr.Blocks:
                 *galleries,
                 *overlay_videos,
                 *tables,
-                analysis_state,
+                tags,
+                placement,
                 span_start,
                 span_end,
             ],
@@ -325,7 +431,7 @@ def build_demo(app: App) -> gr.Blocks:
         )
         match.click(
             app.cross_modal,
-            inputs=[analysis_state, direction, span_start, span_end],
+            inputs=[direction, span_start, span_end],
             outputs=[match_text, *match_plots],
             api_name="cross_modal",
         )
@@ -335,33 +441,56 @@ def build_demo(app: App) -> gr.Blocks:
             outputs=[explore_text, *confusion_plots, per_class_plot, tsne_plot, ablations],
             api_name="explore",
         )
+        demo.unload(app.end_session)
     return demo
 
 
 def make_work_dir() -> Path:
-    """One temporary folder for uploads and outputs, removed at exit."""
+    """One temporary folder for uploads, caches and outputs, removed at exit."""
     work_dir = Path(tempfile.mkdtemp(prefix="avel-app-"))
     atexit.register(shutil.rmtree, work_dir, ignore_errors=True)
     return work_dir
 
 
+def clean_up_on_signals(work_dir: Path) -> None:
+    """SIGTERM and SIGINT exit through the atexit cleanup (SIGTERM's default action skips it)."""
+
+    def stop(signum: int, _frame: object) -> None:
+        log.info("signal %d: removing %s and stopping", signum, work_dir)
+        sys.exit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+
+
+def load_app(config: AppConfig, work_dir: Path) -> App:
+    """The models, backbones and bundled summary, checked; SystemExit with the reason otherwise."""
+    paths = [*config.models.localizers.values(), *config.models.matchers.values()]
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        raise SystemExit(f"missing checkpoints: {', '.join(missing)} (see checkpoints/README.md)")
+    try:
+        analyzer = Analyzer(
+            config.models,
+            cache_dir=work_dir / "features",
+            device=str(resolve_device(config.device)),
+            cache_max_bytes=config.feature_cache_mb * MB,
+        )
+        analyzer.extractor.load()  # the backbones now, not on the first user's clip
+        return App(config, analyzer, work_dir)
+    except ValueError as err:  # a checkpoint of the wrong shape, with NaNs, or a broken summary
+        raise SystemExit(f"avel app: cannot start: {err}") from err
+
+
 def main(config: AppConfig | None = None) -> None:
     """Load the models once, then serve."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    config = config or AppConfig()
+    config = config or AppConfig.from_env()
     work_dir = make_work_dir()
     os.environ.setdefault("GRADIO_TEMP_DIR", str(work_dir / "gradio"))
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-    missing = [
-        str(p)
-        for p in [*config.models.localizers.values(), *config.models.matchers.values()]
-        if not p.is_file()
-    ]
-    if missing:
-        raise SystemExit(f"missing checkpoints: {', '.join(missing)} (see checkpoints/README.md)")
-    device = str(resolve_device(config.device))
-    analyzer = Analyzer(config.models, cache_dir=work_dir / "features", device=device)
-    demo = build_demo(App(config, analyzer, work_dir))
+    demo = build_demo(load_app(config, work_dir))
+    clean_up_on_signals(work_dir)
     demo.queue(max_size=config.queue_size).launch(
         server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
         max_file_size=f"{config.max_upload_mb}mb",

@@ -16,10 +16,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from avel.calibration import answered, softmax
 from avel.checkpoint import LoadedModel, load_checkpoint
-from avel.classes import background_index
+from avel.classes import UNKNOWN, UNKNOWN_TEXT, background_index
 from avel.config import FeatureConfig
-from avel.features import ClipFeatures, FeatureExtractor, file_sha256
+from avel.explore import TSNE_FEATURES
+from avel.features import BackboneTags, ClipFeatures, FeatureExtractor, file_sha256
 from avel.metrics import cml_window_distances, event_span
 
 log = logging.getLogger(__name__)
@@ -41,7 +43,19 @@ class Localization:
 
     probabilities: np.ndarray  # (T, C) softmax over classes of the averaged stream scores
     predicted: np.ndarray  # (T,) argmax class index
+    answered: np.ndarray  # (T,) bool: False where the top probability is below the threshold (abstain)
+    event_probability: np.ndarray  # (T,) 1 - p(background): is anything audio-visual happening?
     spatial_attention: np.ndarray | None  # (T, h, w) attention over the grid, or None
+    threshold: float | None  # the checkpoint's calibrated abstention threshold; None: never abstains
+    features: dict[str, np.ndarray] = field(default_factory=dict)  # TSNE_FEATURES -> (T, dim)
+
+    def shown(self, num_classes: int) -> np.ndarray:
+        """(T,) class index per second, with abstained seconds as `num_classes` (the unknown row)."""
+        return np.where(self.answered, self.predicted, num_classes)
+
+    def labels(self, classes: tuple[str, ...]) -> list[str]:
+        """Per second: the class name, or UNKNOWN where the model abstains (the CLI's and JSON's words)."""
+        return [classes[c] if ok else UNKNOWN for c, ok in zip(self.predicted, self.answered, strict=True)]
 
 
 @dataclass
@@ -53,8 +67,30 @@ class ClipAnalysis:
     background_index: int
     localizations: dict[str, Localization]
     distances: dict[str, np.ndarray]  # matcher name -> (T, T) audio-vs-visual segment distances
+    tags: BackboneTags | None = None  # what YAMNet and the visual CNN perceive, per second
     ground_truth: np.ndarray | None = None  # (T,) class per second when known
     warnings: list[str] = field(default_factory=list)
+
+    @property
+    def cross_modal_state(self) -> CrossModalState:
+        return CrossModalState(
+            self.distances, self.clip.num_segments, self.ground_truth, self.background_index
+        )
+
+    @property
+    def shown_classes(self) -> tuple[str, ...]:
+        """The classes plus the display name of an abstained second, for Localization.shown()."""
+        return (*self.classes, UNKNOWN_TEXT)
+
+
+@dataclass
+class CrossModalState:
+    """What cross-modal matching needs of an analysed clip: kept per app session, a few KB."""
+
+    distances: dict[str, np.ndarray]  # matcher name -> (T, T) audio-vs-visual segment distances
+    num_segments: int
+    ground_truth: np.ndarray | None  # (T,) class per second when known
+    background_index: int
 
 
 @dataclass
@@ -90,6 +126,7 @@ class Analyzer:
         cache_dir: Path | None = None,
         device: str = "cpu",
         feature_config: FeatureConfig | None = None,
+        cache_max_bytes: int | None = None,
     ) -> None:
         self.device = torch.device(device)
         self.localizers = {name: load_checkpoint(p, self.device) for name, p in paths.localizers.items()}
@@ -110,7 +147,20 @@ class Analyzer:
                 frames_per_segment=info.frames_per_segment,
             )
         )
-        self.extractor = FeatureExtractor(self.feature_config, cache_dir=cache_dir, device=str(self.device))
+        self.extractor = FeatureExtractor(
+            self.feature_config, cache_dir=cache_dir, device=str(self.device), cache_max_bytes=cache_max_bytes
+        )
+
+    @property
+    def trained_events(self) -> tuple[str, ...]:
+        """The event classes every localizer saw in training (from its checkpoint), background excluded.
+
+        A checkpoint that does not record them counts as knowing all its classes.
+        """
+        background = self.classes[background_index(self.classes)]
+        known = [set(m.trained_classes or m.classes) for m in self.localizers.values()]
+        shared = set.intersection(*known) if known else set(self.classes)
+        return tuple(name for name in self.classes if name in shared and name != background)
 
     def _check_agree(self, models: list[LoadedModel]) -> None:
         """All compared models must share classes and backbones, or a side-by-side view lies."""
@@ -129,11 +179,26 @@ class Analyzer:
                 )
 
     def _inputs(self, loaded: LoadedModel, clip: ClipFeatures) -> tuple[torch.Tensor, torch.Tensor]:
-        """The clip's features in this model's basis, as a batch of one."""
-        audio, visual = clip.audio, clip.visual
+        return self.model_inputs(loaded, clip.audio, clip.visual)
+
+    def model_inputs(
+        self, loaded: LoadedModel, audio: np.ndarray, visual: np.ndarray
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Native features (T, D_a) and (T, h, w, C_v) in this model's basis, as a batch of one."""
+        return self.as_batch(loaded, *self.project(loaded, audio, visual))
+
+    @staticmethod
+    def project(loaded: LoadedModel, audio: np.ndarray, visual: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Native features in the model's basis (its stored PCA, if any)."""
         projection = loaded.projection
-        if projection is not None:
-            audio, visual = projection.apply_audio(audio), projection.apply_visual(visual)
+        if projection is None:
+            return audio, visual
+        return projection.apply_audio(audio), projection.apply_visual(visual)
+
+    def as_batch(
+        self, loaded: LoadedModel, audio: np.ndarray, visual: np.ndarray
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Features already in the model's basis, checked against its sizes, as a batch of one."""
         dims = loaded.feature_dims
         if audio.shape[-1] != dims.audio_dim or visual.shape[-3:] != (
             dims.grid_h,
@@ -154,15 +219,21 @@ class Analyzer:
         clip = self.extractor.extract_clip(path, progress=progress)
         if progress:
             progress(0.95, "running the models")
+        background = background_index(self.classes)
         localizations = {}
         for name, loaded in self.localizers.items():
             output = loaded.model(*self._inputs(loaded, clip))
-            probabilities = torch.softmax(output.scores()[0], dim=-1).cpu().numpy()  # (T, C)
+            probabilities = softmax(output.scores()[0].float().cpu().numpy())  # (T, C)
             attention = output.spatial_attention
+            threshold = None if loaded.calibration is None else loaded.calibration.threshold
             localizations[name] = Localization(
                 probabilities=probabilities,
                 predicted=probabilities.argmax(axis=-1),
+                answered=answered(probabilities, threshold),
+                event_probability=1.0 - probabilities[:, background],
                 spatial_attention=None if attention is None else attention[0].cpu().numpy(),
+                threshold=threshold,
+                features={k: v[0].cpu().numpy() for k, v in output.features.items() if k in TSNE_FEATURES},
             )
         distances = {
             name: loaded.model(*self._inputs(loaded, clip)).distances()[0].cpu().numpy()
@@ -171,9 +242,10 @@ class Analyzer:
         return ClipAnalysis(
             clip=clip,
             classes=self.classes,
-            background_index=background_index(self.classes),
+            background_index=background,
             localizations=localizations,
             distances=distances,
+            tags=self.extractor.tags(clip),
             warnings=list(clip.warnings),
         )
 
@@ -190,7 +262,7 @@ def cross_modal_search(distances: np.ndarray, start: int, end: int, direction: s
     return CrossModalResult(window_distances=windows, best_start=int(np.argmin(windows)))
 
 
-def match_cross_modal(analysis: ClipAnalysis, direction: str, start: int, end: int) -> CrossModalMatch:
+def match_cross_modal(state: CrossModalState, direction: str, start: int, end: int) -> CrossModalMatch:
     """Run every matcher on the query and judge each answer when the clip's truth is known.
 
     In a synchronised clip the true match of the true event span is the same span, so only that
@@ -198,11 +270,11 @@ def match_cross_modal(analysis: ClipAnalysis, direction: str, start: int, end: i
     """
     direction = direction.lower()
     truth_span = None
-    if analysis.ground_truth is not None:
-        truth_span = event_bounds(analysis.ground_truth, analysis.background_index)
+    if state.ground_truth is not None:
+        truth_span = event_bounds(state.ground_truth, state.background_index)
     true_start = start if truth_span == (start, end) else None
     results = {}
-    for name, distances in analysis.distances.items():
+    for name, distances in state.distances.items():
         result = cross_modal_search(distances, start, end, direction)
         result.correct = None if true_start is None else result.best_start == true_start
         results[name] = result

@@ -14,8 +14,6 @@ from typing import Any
 
 import numpy as np
 
-UNKNOWN = "unknown"  # the label of an abstained second ("not one of the trained classes")
-
 
 @dataclass(frozen=True)
 class Calibration:
@@ -38,15 +36,15 @@ class Calibration:
         return cls(**record)
 
 
-def calibrate(
-    probabilities: np.ndarray, truth: np.ndarray, keep_correct: float, split: str
-) -> Calibration:
+def calibrate(probabilities: np.ndarray, truth: np.ndarray, keep_correct: float, split: str) -> Calibration:
     """The largest threshold that keeps `keep_correct` of the correct seconds.
 
     probabilities: (N, C) softmax per second; truth: (N,) class per second.
     """
     if probabilities.ndim != 2 or truth.shape != probabilities.shape[:1] or truth.size == 0:
-        raise ValueError(f"expected (N, C) probabilities and (N,) truth, got {probabilities.shape}, {truth.shape}")
+        raise ValueError(
+            f"expected (N, C) probabilities and (N,) truth, got {probabilities.shape} and {truth.shape}"
+        )
     top, predicted = probabilities.max(axis=1), probabilities.argmax(axis=1)  # (N,) each
     correct = predicted == truth
     if not correct.any():
@@ -64,6 +62,12 @@ def calibrate(
         accuracy_all=float(correct.mean()),
         num_seconds=int(truth.size),
     )
+
+
+def softmax(scores: np.ndarray) -> np.ndarray:
+    """Class probabilities of (..., C) scores: what the app shows and the threshold applies to."""
+    shifted = np.exp(scores - scores.max(axis=-1, keepdims=True))
+    return shifted / shifted.sum(axis=-1, keepdims=True)
 
 
 def answered(probabilities: np.ndarray, threshold: float | None) -> np.ndarray:

@@ -14,6 +14,8 @@ so `torch.load(..., weights_only=True)` can read it without executing code:
     provenance     {"train_rows": rows of the AVE files it trained on, "init_test_overlap": CML
                     test rows its --init (train_config.init) trained on (None: no check)}
     metrics        {"val": {...}, "test": {...}}
+    calibration    optional, SEL/WSEL: the abstention threshold set on validation (avel/calibrate.py)
+    trained_classes optional: the classes with training seconds (the rest were never learned)
     epoch          last finished epoch (1-based)
     model_state    state_dict
 
@@ -30,6 +32,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from avel.calibration import Calibration
 from avel.config import ModelConfig, TrainConfig, from_dict
 from avel.data import FeatureDims
 from avel.data.features_info import FeaturesInfo
@@ -60,6 +63,8 @@ class LoadedModel:
     metrics: dict[str, Any]
     epoch: int
     path: Path
+    calibration: Calibration | None = None  # None: never calibrated, so it never abstains
+    trained_classes: tuple[str, ...] | None = None  # None: unknown (all classes are assumed)
 
 
 def read_features(data_dir: str | Path) -> dict[str, Any]:
@@ -230,7 +235,20 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Loa
         metrics=checkpoint.get("metrics") or {},
         epoch=int(checkpoint.get("epoch", 0)),
         path=path,
+        calibration=_calibration(path, checkpoint.get("calibration")),
+        trained_classes=None
+        if checkpoint.get("trained_classes") is None
+        else tuple(checkpoint["trained_classes"]),
     )
+
+
+def _calibration(path: Path, record: dict[str, Any] | None) -> Calibration | None:
+    if record is None:
+        return None
+    calibration = Calibration.from_dict(record)
+    if not 0.0 <= calibration.threshold <= 1.0:
+        raise ValueError(f"{path}: its abstention threshold {calibration.threshold} is not a probability")
+    return calibration
 
 
 def check_data_matches(

@@ -37,6 +37,10 @@ AVE_EVENTS: tuple[str, ...] = (
     "Mandolin",
 )
 BACKGROUND = "Background"
+# An abstained second (below the checkpoint's calibrated threshold, avel/calibration.py): its
+# machine label (CLI/JSON) and how the app writes it.
+UNKNOWN = "unknown"
+UNKNOWN_TEXT = "Not a trained class"
 AVE_CLASSES: tuple[str, ...] = (*AVE_EVENTS, BACKGROUND)
 
 

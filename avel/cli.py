@@ -13,11 +13,21 @@ import sys
 from collections.abc import Sequence
 from types import ModuleType
 
-from avel import __version__, bundle, evaluate, extract, train
+from avel import __version__, bundle, calibrate, evaluate, explore, extract, localize, train
 from avel.bench import cli as bench_cli
 from avel.report import cli as report_cli
 
-COMMANDS: tuple[ModuleType, ...] = (train, evaluate, extract, bench_cli, report_cli, bundle)
+COMMANDS: tuple[ModuleType, ...] = (
+    train,
+    evaluate,
+    calibrate,
+    extract,
+    explore,
+    localize,
+    bench_cli,
+    report_cli,
+    bundle,
+)
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
 

@@ -388,3 +388,44 @@ class CalibrationConfig:
         check_choice("split", self.split, ("val", "train"))
         if not 0.0 < self.keep_correct <= 1.0:
             raise ValueError(f"keep_correct must be in (0, 1], got {self.keep_correct}")
+
+
+@dataclass(frozen=True)
+class SummaryConfig:
+    """The stored dataset summary the app shows on a fresh clone (`python -m avel summarize`).
+
+    t-SNE is not inductive, so a new clip's seconds are placed on the stored maps by their
+    nearest stored points: each feature is reduced by a PCA fitted on the subsample, and a second
+    lands at the distance-weighted mean of its `neighbours` nearest points' t-SNE coordinates.
+    """
+
+    max_points: int = 1000  # seconds kept per t-SNE map (stratified by class)
+    pca_dims: int = 50  # features are stored and matched in this PCA basis (float16)
+    neighbours: int = 10  # stored points that place one new second
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.max_points < 3 or self.pca_dims < 2 or self.neighbours < 1:
+            raise ValueError(f"SummaryConfig: max_points >= 3, pca_dims >= 2, neighbours >= 1, got {self}")
+
+
+@dataclass(frozen=True)
+class LocalizeConfig:
+    """How `localize` runs a model trained on 10-s clips over a video of any length (avel/localize.py).
+
+    The default window and hop were picked on the validation split of long videos made by
+    concatenating composite benchmark videos (benchmarks/localize_windows.py, docs/localize.md).
+    """
+
+    model_window: int = 10  # seconds per model pass
+    model_hop: int = 5  # a new window every hop seconds; per-second scores are averaged over windows
+    decode_window: int = 60  # seconds decoded and embedded at a time: bounds memory for any length
+    max_seconds: int = 4 * 3600
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.model_hop <= self.model_window:
+            raise ValueError(
+                f"need 1 <= model_hop <= model_window, got {self.model_hop}, {self.model_window}"
+            )
+        if self.decode_window < 1 or self.max_seconds < 1:
+            raise ValueError(f"decode_window and max_seconds must be >= 1, got {self}")

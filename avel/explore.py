@@ -5,19 +5,29 @@ Shared by the app's dataset tab and the results report, so both show the same nu
 
 from __future__ import annotations
 
+import argparse
 import hashlib
+import io
+import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from avel import metrics
-from avel.checkpoint import LoadedModel, read_checkpoint
+from avel.calibration import softmax
+from avel.checkpoint import LoadedModel, load_checkpoint, read_checkpoint
+from avel.config import DEVICES, SummaryConfig
 from avel.data import AVEDirectory
-from avel.evaluate import checkpoint_dataset, collect_outputs, selection_metric
+from avel.device import resolve_device
+from avel.evaluate import checkpoint_dataset, collect_outputs, compute_metrics, selection_metric
+from avel.files import atomic_write
+from viz import stratified_subsample, tsne_embedding
 
 log = logging.getLogger(__name__)
+
+SUMMARY_FORMAT = "avel.summary/1"
 
 # Features shown in the t-SNE panels (Fig. 7): raw inputs and the LSTM inputs of each stream.
 TSNE_FEATURES = ("raw_audio", "cspa_audio", "csea_audio", "raw_visual", "cspa_visual", "csea_visual")
@@ -31,7 +41,42 @@ class ModelSummary:
     confusion: np.ndarray  # (C, C) counts, rows = truth
     per_class: np.ndarray  # (C,) accuracy, NaN for absent classes
     accuracy: float
-    features: dict[str, np.ndarray]  # name -> (N * T, dim), for t-SNE
+    features: dict[str, np.ndarray]  # name -> (N * T, dim), for t-SNE; empty once stored
+    probabilities: np.ndarray | None = None  # (N, T, C) softmax of the scores
+
+
+@dataclass
+class FeatureMap:
+    """One t-SNE panel that can place new seconds: a PCA basis, the stored points and their map."""
+
+    mean: np.ndarray  # (D,) of the subsample's features
+    components: np.ndarray  # (k, D) PCA directions
+    points: np.ndarray  # (n, k) the subsample in the PCA basis
+    coords: np.ndarray  # (n, 2) t-SNE coordinates
+    labels: np.ndarray  # (n,) true class
+
+    @classmethod
+    def fit(cls, features: np.ndarray, labels: np.ndarray, config: SummaryConfig) -> FeatureMap:
+        """PCA to `config.pca_dims`, then t-SNE of the reduced points (viz.tsne_embedding)."""
+        mean = features.mean(axis=0)
+        centred = features - mean  # (n, D)
+        _, _, vt = np.linalg.svd(centred, full_matrices=False)  # rows of vt: principal directions
+        components = vt[: config.pca_dims].astype(np.float32)  # (k, D)
+        points = centred @ components.T  # (n, k)
+        coords, _ = tsne_embedding(points, config.seed, max_points=len(points))
+        return cls(mean.astype(np.float32), components, points.astype(np.float32), coords, labels)
+
+    def place(self, features: np.ndarray, neighbours: int) -> np.ndarray:
+        """(m, D) new features -> (m, 2): the distance-weighted mean of the nearest stored points' coords."""
+        query = (features - self.mean) @ self.components.T  # (m, k)
+        distances = np.linalg.norm(
+            query[:, None, :] - self.points[None].astype(np.float32), axis=-1
+        )  # (m, n)
+        k = min(neighbours, len(self.points))
+        nearest = np.argsort(distances, axis=1)[:, :k]  # (m, k)
+        weights = 1.0 / (np.take_along_axis(distances, nearest, axis=1) + 1e-6)  # (m, k)
+        weights /= weights.sum(axis=1, keepdims=True)
+        return (weights[..., None] * self.coords[nearest]).sum(axis=1)  # (m, 2)
 
 
 @dataclass
@@ -42,6 +87,22 @@ class DatasetSummary:
     split: str
     labels: np.ndarray  # (N, T) true class per segment
     models: dict[str, ModelSummary]
+    source: str = ""  # what was summarised, in words (a stored summary says which benchmark)
+    maps: dict[str, FeatureMap] = field(default_factory=dict)  # TSNE_FEATURES -> map (map_model's)
+    map_model: str = ""  # whose features the maps show
+
+
+def build_maps(summary: DatasetSummary, config: SummaryConfig) -> DatasetSummary:
+    """Fit the t-SNE maps of the first model that has each feature, on one stratified subsample."""
+    flat = summary.labels.ravel()  # (N * T,) in the row order of the models' features
+    kept = stratified_subsample(flat, config.max_points, config.seed)
+    for name, model in summary.models.items():
+        present = [f for f in TSNE_FEATURES if f in model.features]
+        if present:
+            summary.maps = {f: FeatureMap.fit(model.features[f][kept], flat[kept], config) for f in present}
+            summary.map_model = name
+            break
+    return summary
 
 
 def summarize_model(loaded: LoadedModel, data: AVEDirectory, split: str) -> tuple[ModelSummary, np.ndarray]:
@@ -52,16 +113,17 @@ def summarize_model(loaded: LoadedModel, data: AVEDirectory, split: str) -> tupl
     device = next(loaded.model.parameters()).device
     dataset = checkpoint_dataset(loaded, data, split)
     outputs = collect_outputs(loaded.model, dataset, task, device, features=TSNE_FEATURES)
-    pred, truth = outputs["scores"].argmax(axis=-1), outputs["labels"]  # (N, T) each
-    confusion = metrics.confusion_matrix(pred, truth, len(data.classes))
+    scored = compute_metrics(outputs, task, loaded.classes)  # the numbers `evaluate` prints
+    per_class = [np.nan if value is None else value for value in scored["per_class"].values()]
     summary = ModelSummary(
-        predicted=pred,
-        confusion=confusion,
-        per_class=metrics.per_class_accuracy(confusion),
-        accuracy=metrics.segment_accuracy(pred, truth),
+        predicted=outputs["scores"].argmax(axis=-1),  # (N, T)
+        confusion=np.asarray(scored["confusion"]),
+        per_class=np.asarray(per_class, dtype=float),
+        accuracy=scored["accuracy"],
         features={name: outputs[name] for name in TSNE_FEATURES if name in outputs},
+        probabilities=softmax(outputs["scores"]),
     )
-    return summary, truth
+    return summary, outputs["labels"]
 
 
 def summarize_dataset(
@@ -75,7 +137,78 @@ def summarize_dataset(
         summaries[name], labels = summarize_model(loaded, data, split)
     if labels is None:
         raise ValueError("no models given to analyse the dataset with")
-    return DatasetSummary(classes=tuple(data.classes), split=split, labels=labels, models=summaries)
+    return DatasetSummary(
+        classes=tuple(data.classes), split=split, labels=labels, models=summaries, source=str(data_dir)
+    )
+
+
+def save_summary(summary: DatasetSummary, path: Path) -> None:
+    """Write a summary with its maps (no raw features) as one .npz: arrays plus a JSON header.
+
+    Probabilities and map points are float16: the file is what a fresh clone ships, a few MB.
+    """
+    arrays: dict[str, np.ndarray] = {"labels": summary.labels.astype(np.int16)}
+    for index, model in enumerate(summary.models.values()):
+        arrays[f"model{index}_predicted"] = model.predicted.astype(np.int16)
+        arrays[f"model{index}_confusion"] = model.confusion.astype(np.int32)
+        if model.probabilities is not None:
+            arrays[f"model{index}_probabilities"] = model.probabilities.astype(np.float16)
+    for feature, fmap in summary.maps.items():
+        for part in ("mean", "components", "coords", "labels"):
+            arrays[f"map_{feature}_{part}"] = getattr(fmap, part)
+        arrays[f"map_{feature}_points"] = fmap.points.astype(np.float16)
+    header = {
+        "format": SUMMARY_FORMAT,
+        "classes": list(summary.classes),
+        "split": summary.split,
+        "source": summary.source,
+        "models": list(summary.models),
+        "maps": list(summary.maps),
+        "map_model": summary.map_model,
+    }
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, header=np.array(json.dumps(header)), **arrays)
+    atomic_write(path, buffer.getvalue())
+
+
+def load_summary(path: Path) -> DatasetSummary:
+    """Read save_summary's file; ValueError names the file when it is not one."""
+    try:
+        with np.load(path, allow_pickle=False) as stored:
+            header = json.loads(str(stored["header"]))
+            if header.get("format") != SUMMARY_FORMAT:
+                raise ValueError(f"format {header.get('format')!r}, expected {SUMMARY_FORMAT!r}")
+            arrays = {key: stored[key] for key in stored.files}
+    except (OSError, KeyError, ValueError) as err:
+        raise ValueError(f"{path.name}: not a dataset summary of avel ({err})") from err
+    models = {}
+    for index, name in enumerate(header["models"]):
+        confusion = arrays[f"model{index}_confusion"].astype(np.int64)
+        probabilities = arrays.get(f"model{index}_probabilities")
+        models[name] = ModelSummary(
+            predicted=arrays[f"model{index}_predicted"].astype(np.int64),
+            confusion=confusion,
+            per_class=metrics.per_class_accuracy(confusion),
+            accuracy=float(np.trace(confusion) / confusion.sum()),
+            features={},
+            probabilities=None if probabilities is None else probabilities.astype(np.float32),
+        )
+    maps = {
+        feature: FeatureMap(
+            **{part: arrays[f"map_{feature}_{part}"] for part in ("mean", "components", "coords", "labels")},
+            points=arrays[f"map_{feature}_points"].astype(np.float32),
+        )
+        for feature in header["maps"]
+    }
+    return DatasetSummary(
+        classes=tuple(header["classes"]),
+        split=header["split"],
+        labels=arrays["labels"].astype(np.int64),
+        models=models,
+        source=header["source"],
+        maps=maps,
+        map_model=header["map_model"],
+    )
 
 
 def cache_key(data_dir: str | Path, split: str, checkpoints: list[Path]) -> str:
@@ -112,3 +245,33 @@ def runs_table(runs: Path) -> list[list]:
         row = [model["model"], model["ablation"], modalities, model["task"], round(100 * value, 1)]
         rows.append([path.parent.name, *row])
     return rows
+
+
+def _run(args: argparse.Namespace) -> None:
+    device = resolve_device(args.device)
+    models = {}
+    for pair in args.checkpoints:
+        name, _, path = pair.partition("=")
+        models[name] = load_checkpoint(path, device)
+    config = SummaryConfig(max_points=args.max_points)
+    summary = build_maps(summarize_dataset(models, args.data, args.split), config)
+    summary.source = args.source or f"{Path(args.data).name}, {args.split} split"
+    save_summary(summary, args.out)
+    accuracy = ", ".join(f"{name} {100 * m.accuracy:.1f}%" for name, m in summary.models.items())
+    size_mb = args.out.stat().st_size / 2**20
+    print(f"wrote {args.out} ({size_mb:.1f} MB): {summary.labels.size} seconds, accuracy {accuracy}")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add `summarize` to the command line (avel/cli.py)."""
+    parser = subparsers.add_parser(
+        "summarize", help="store a split's scores, labels and t-SNE maps for the app's dataset tab"
+    )
+    parser.add_argument("checkpoints", nargs="+", metavar="NAME=CHECKPOINT", help="e.g. Co-attention=x.pt")
+    parser.add_argument("--data", required=True, help="the AVE-layout folder")
+    parser.add_argument("--split", choices=("test", "val", "train"), default="test")
+    parser.add_argument("--out", type=Path, required=True, help="the .npz to write")
+    parser.add_argument("--source", default="", help="how the app names the data (default: folder, split)")
+    parser.add_argument("--max-points", type=int, default=SummaryConfig.max_points)
+    parser.add_argument("--device", choices=DEVICES, default="auto")
+    parser.set_defaults(func=_run)

@@ -21,7 +21,7 @@ import torch
 from avel.backbones import AudioBackbone, VisualBackbone, audio_backbone, visual_backbone
 from avel.config import DEVICES, FeatureConfig
 from avel.device import resolve_device
-from avel.files import atomic_write
+from avel.files import atomic_write, evict_oldest
 from avel.media import DecodedClip, decode_clip
 from avel.projection import Projection
 
@@ -81,6 +81,26 @@ class ClipFeatures:
         return cls(**arrays, **meta)
 
 
+@dataclass
+class BackboneTags:
+    """What the pretrained backbones perceive in each second: a zero-shot reference beside a model.
+
+    Per second, the top-k (name, score) of YAMNet's AudioSet classes (sigmoid) and of the visual
+    network's ImageNet classes (softmax); None where the backbone has no classifier (VGGish).
+    """
+
+    audio: list[list[tuple[str, float]]] | None
+    visual: list[list[tuple[str, float]]] | None
+
+
+def _top_k(scores: torch.Tensor, names: list[str], k: int) -> list[list[tuple[str, float]]]:
+    values, indices = scores.topk(min(k, scores.shape[-1]), dim=-1)  # (T, k) each
+    return [
+        [(names[i], round(float(v), 3)) for v, i in zip(row_v, row_i, strict=True)]
+        for row_v, row_i in zip(values.tolist(), indices.tolist(), strict=True)
+    ]
+
+
 class FeatureExtractor:
     """Turns clips into `ClipFeatures`; loads its backbones once, on first use.
 
@@ -97,12 +117,14 @@ class FeatureExtractor:
         device: str | torch.device = "auto",
         weights: dict[str, str | Path] | None = None,
         download: bool = False,
+        cache_max_bytes: int | None = None,
     ) -> None:
         if projection is not None:
             projection.check_backbones(cfg.visual_backbone, cfg.audio_backbone)
         self.cfg = cfg
         self.projection = projection
         self.cache_dir = Path(cache_dir) if cache_dir is not None else None
+        self.cache_max_bytes = cache_max_bytes  # None: unbounded (a batch run); the app sets a cap
         # "auto"/"cpu"/"cuda" are checked (CUDA asked for but absent is an error); "cuda:1" passes as is
         self.device = resolve_device(device) if device in DEVICES else torch.device(device)
         self.weights = {k: str(v) for k, v in (weights or {}).items()}
@@ -194,6 +216,7 @@ class FeatureExtractor:
         if cache_file is not None and cache_file.is_file():
             log.info("features of %s read from the cache (%s)", path.name, cache_file.name)
             report(1.0, "features read from the cache")
+            cache_file.touch()  # most recently used: evicted last
             return ClipFeatures.load(cache_file)
         report(0.0, "decoding")
         clip = decode_clip(path, self.cfg)  # raises MediaError on bad files (incl. missing ones)
@@ -215,8 +238,22 @@ class FeatureExtractor:
         )
         if cache_file is not None:
             features.save(cache_file)
+            if self.cache_max_bytes is not None:
+                evict_oldest(cache_file.parent, self.cache_max_bytes, keep=cache_file)
         report(1.0, "done")
         return features
+
+    def tags(self, clip: ClipFeatures, k: int = 3) -> BackboneTags:
+        """The backbones' own top-k classes per second, from the clip's native features (no CNN pass)."""
+        if clip.projected:
+            raise ValueError("backbone tags need native features; this clip's were projected")
+        audio_net, visual_net = self.audio_net, self.visual_net
+        audio = visual = None
+        if hasattr(audio_net, "tag_embeddings"):
+            audio = _top_k(audio_net.tag_embeddings(torch.from_numpy(clip.audio)), audio_net.class_names, k)
+        if hasattr(visual_net, "tag_maps"):
+            visual = _top_k(visual_net.tag_maps(torch.from_numpy(clip.visual)), visual_net.categories, k)
+        return BackboneTags(audio=audio, visual=visual)
 
     def _cache_file(self, digest: str) -> Path | None:
         if self.cache_dir is None or not digest:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,3 +26,35 @@ def atomic_write(path: Path, data: bytes) -> None:
     """Write `data` to `path` through atomic_path."""
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
+
+
+def folder_bytes(folder: Path) -> int:
+    """Bytes of the regular files under `folder` (0 when it does not exist)."""
+    return (
+        sum(p.stat().st_size for p in Path(folder).rglob("*") if p.is_file()) if Path(folder).exists() else 0
+    )
+
+
+def evict_oldest(folder: Path, max_bytes: int, keep: Path | None = None, pattern: str = "*") -> int:
+    """Delete the least recently modified entries of `folder` until it holds at most `max_bytes`.
+
+    An entry is a file or a whole sub-folder (one cached item); `keep` (just written) is never
+    deleted, so a single item over the cap survives alone. Returns the bytes freed. Used for the
+    app's caches, whose freshness is refreshed by touching an entry when it is read.
+    """
+    entries = []
+    for entry in Path(folder).glob(pattern):
+        size = entry.stat().st_size if entry.is_file() else folder_bytes(entry)
+        entries.append((entry.stat().st_mtime, entry, size))
+    total, freed = sum(size for _, _, size in entries), 0
+    for _, entry, size in sorted(entries, key=lambda item: item[0]):
+        if total - freed <= max_bytes:
+            break
+        if keep is not None and entry == keep:
+            continue
+        if entry.is_dir():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+        freed += size
+    return freed

@@ -111,6 +111,76 @@ def decode_clip(
             raise MediaError(f"{path}: decoding failed, the file is corrupt or truncated ({e})") from e
 
 
+def clip_seconds(path: str | Path) -> int:
+    """Whole seconds of a clip as its container announces them (no decoding); MediaError if unknown."""
+    path = Path(path)
+    with _open_input(path) as container:
+        duration = _describe(container, _video_stream(container, path))["duration"]
+    if duration is None:
+        raise MediaError(f"{path}: the file does not say how long it is; a long clip needs a duration header")
+    return _whole_seconds(duration)
+
+
+def decode_window(
+    path: str | Path,
+    start: int,
+    seconds: int,
+    cfg: FeatureConfig | None = None,
+    *,
+    timeout_s: float = DEFAULT_DECODE_TIMEOUT_S,
+) -> DecodedClip:
+    """Seconds [start, start + seconds) of a long clip, decoded as decode_clip decodes a whole one.
+
+    Seeks to the keyframe at or before `start` and runs the same one-pass sampler with its origin
+    moved to `start`, so a clip of any length is decoded window by window in bounded memory. The
+    last window may be shorter (T = the whole seconds the video still has). Raises MediaError.
+    """
+    cfg = cfg or FeatureConfig()
+    path = Path(path)
+    guard = _DecodeGuard(path, timeout_s)
+    with _open_input(path) as container:
+        try:
+            vstream = _video_stream(container, path)
+            vstream.thread_type = "AUTO"
+            origin = container.start_time / av.time_base if container.start_time is not None else 0.0
+            if start > 0:  # the keyframe at or before the window: frames before it are only held
+                container.seek(int((origin + start) / vstream.time_base), stream=vstream, backward=True)
+            step = 1.0 / float(vstream.average_rate) if vstream.average_rate else 0.0
+            sampler = _FrameSampler(seconds, cfg.frames_per_segment, cfg.frame_size, origin + start, step)
+            astream = container.streams.audio[0] if container.streams.audio else None
+            collector = (
+                _AudioCollector(cfg.sample_rate, seconds, origin + start) if astream is not None else None
+            )
+            _demux(
+                container,
+                vstream,
+                astream,
+                sampler,
+                collector,
+                lambda: guard.check(sampler.num_decoded, seconds),
+            )
+        except av.FFmpegError as e:
+            raise MediaError(
+                f"{path}: decoding failed at {start} s, the file is corrupt or truncated ({e})"
+            ) from e
+    num_segments = seconds if sampler.done else min(seconds, _whole_seconds(sampler.end_time))
+    if sampler.num_decoded == 0 or num_segments < 1:
+        raise MediaError(f"{path}: no video frame from {start} s on")
+    warnings: list[str] = []
+    audio = np.zeros(num_segments * cfg.sample_rate, np.float32)
+    if collector is not None:
+        audio, _ = collector.finish(num_segments)
+    return DecodedClip(
+        frames=sampler.finish(num_segments),
+        audio=audio,
+        sample_rate=cfg.sample_rate,
+        num_segments=num_segments,
+        duration=float(start + num_segments),
+        has_audio=collector is not None and collector.num_samples > 0,
+        warnings=warnings,
+    )
+
+
 def write_clip(
     path: str | Path,
     frames: np.ndarray | Iterable[np.ndarray],
@@ -321,6 +391,16 @@ def _decode(
             raise MediaError(
                 f"{path}: the video stops at {sampler.end_time:.2f} s but the file announces "
                 f"{expected_end:.2f} s; the file is truncated or corrupt"
+            )
+        if not sampler.done and sampler.end_time + TRUNCATION_TOLERANCE_S < duration:
+            # The video track ends well before the file (its audio runs on). Seconds without a picture
+            # would repeat the last frame as if it were seen: analyse only the span both tracks cover.
+            num_segments = _checked_segments(sampler.end_time, cfg, path, [])
+            _warn(
+                warnings,
+                path,
+                f"the video track ends at {sampler.end_time:.1f} s while the file lasts {duration:.1f} s; "
+                f"only the first {num_segments} s, where picture and sound both exist, are analysed",
             )
     else:
         duration = sampler.end_time  # when sampler.done, decoding stopped: the clip is at least this long

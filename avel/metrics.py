@@ -8,6 +8,8 @@ All functions take numpy arrays so the app, the CLI and the tests share them wit
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 CML_DIRECTIONS = ("a2v", "v2a")
@@ -149,3 +151,85 @@ def cml_chance(event_mask: np.ndarray) -> float:
         raise ValueError(_NO_CML_VIDEO)
     num_segments = event_mask.shape[1]
     return float(np.mean([1.0 / (num_segments - length + 1) for _, _, length in spans]))
+
+
+Segment = tuple[int, int, int, float]  # (class, start, end exclusive, score)
+
+
+def merge_segments(
+    predicted: np.ndarray, probabilities: np.ndarray, skip: Sequence[int] = ()
+) -> list[Segment]:
+    """Runs of equal per-second labels as (class, start, end, score); labels in `skip` (background,
+    the abstention row) make no segment. score = the mean probability of the class over the run."""
+    segments = []
+    start = 0
+    for t in range(1, len(predicted) + 1):
+        if t == len(predicted) or predicted[t] != predicted[start]:
+            label = int(predicted[start])
+            if label not in skip:
+                score = float(probabilities[start:t, label].mean())
+                segments.append((label, start, t, score))
+            start = t
+    return segments
+
+
+def temporal_iou(a: tuple[int, int], b: tuple[int, int]) -> float:
+    """Intersection over union of two [start, end) intervals."""
+    inter = max(0, min(a[1], b[1]) - max(a[0], b[0]))
+    union = max(a[1], b[1]) - min(a[0], b[0])
+    return inter / union if union > 0 else 0.0
+
+
+def average_precision(tp: np.ndarray, num_truth: int) -> float:
+    """AP of ranked detections (1 = true positive), with the precision envelope (ActivityNet/VOC)."""
+    if num_truth == 0:
+        return float("nan")
+    if tp.size == 0:
+        return 0.0
+    hits = np.cumsum(tp)
+    recall = np.concatenate([[0.0], hits / num_truth, [1.0]])
+    precision = np.concatenate([[0.0], hits / np.arange(1, tp.size + 1), [0.0]])
+    precision = np.maximum.accumulate(precision[::-1])[::-1]  # the envelope: best precision at >= recall
+    changes = np.flatnonzero(recall[1:] != recall[:-1]) + 1
+    return float(np.sum((recall[changes] - recall[changes - 1]) * precision[changes]))
+
+
+def segment_map(
+    predictions: Sequence[Sequence[Segment]],
+    truths: Sequence[Sequence[tuple[int, int, int]]],
+    num_classes: int,
+    tiou: float = 0.5,
+) -> float:
+    """Event-segment mAP at one tIoU (UnAV-100's metric): per class, detections of all videos ranked
+    by score, each matched greedily to the best unmatched true segment of its video with tIoU >=
+    `tiou`; the mean AP over the classes that have true segments.
+
+    predictions[v]: (class, start, end, score) of video v; truths[v]: (class, start, end).
+    """
+    if len(predictions) != len(truths):
+        raise ValueError(f"expected one prediction list per video, got {len(predictions)} and {len(truths)}")
+    aps = []
+    for label in range(num_classes):
+        true_by_video = [[(s, e) for c, s, e in video if c == label] for video in truths]
+        num_truth = sum(len(video) for video in true_by_video)
+        if num_truth == 0:
+            continue
+        detections = sorted(
+            (
+                (score, v, (s, e))
+                for v, video in enumerate(predictions)
+                for c, s, e, score in video
+                if c == label
+            ),
+            key=lambda item: -item[0],
+        )
+        used = [np.zeros(len(video), dtype=bool) for video in true_by_video]
+        tp = np.zeros(len(detections))
+        for i, (_, v, span) in enumerate(detections):
+            overlaps = np.array([temporal_iou(span, truth) for truth in true_by_video[v]])
+            free = [j for j in np.argsort(-overlaps, kind="stable") if not used[v][j] and overlaps[j] >= tiou]
+            if free:
+                used[v][free[0]] = True
+                tp[i] = 1
+        aps.append(average_precision(tp, num_truth))
+    return float(np.mean(aps)) if aps else float("nan")

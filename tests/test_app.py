@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -43,38 +44,45 @@ def _examples() -> list[Path]:
     return sorted(ASSETS.glob("*.mp4"))
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory):
-    """`python app.py` on a free port; yields its URL and stops it afterwards."""
+def _start_app(log_path: Path, extra_env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
+    """`python app.py` on a free port; returns the process and its URL once it listens."""
     port = _free_port()
-    log_path = tmp_path_factory.mktemp("app") / "app.log"
     env = {
         **os.environ,
         "GRADIO_SERVER_PORT": str(port),
         "GRADIO_ANALYTICS_ENABLED": "False",
         "PYTHONUNBUFFERED": "1",
+        **(extra_env or {}),
     }
     with log_path.open("w") as log:
         process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=log)
-    url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
             pytest.fail(f"app.py exited with {process.returncode}:\n{log_path.read_text()[-3000:]}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=1):
-                break
+                return process, f"http://127.0.0.1:{port}/"
         except OSError:
             time.sleep(1)
-    else:
-        process.kill()
-        pytest.fail(f"app.py did not listen within {STARTUP_TIMEOUT_S} s:\n{log_path.read_text()[-3000:]}")
-    yield url
+    process.kill()
+    pytest.fail(f"app.py did not listen within {STARTUP_TIMEOUT_S} s:\n{log_path.read_text()[-3000:]}")
+
+
+def _stop(process: subprocess.Popen) -> None:
     process.terminate()
     try:
         process.wait(timeout=20)
     except subprocess.TimeoutExpired:
         process.kill()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory):
+    """`python app.py` with the default config; yields its URL and stops it afterwards."""
+    process, url = _start_app(tmp_path_factory.mktemp("app") / "app.log")
+    yield url
+    _stop(process)
 
 
 @pytest.fixture(scope="module")
@@ -92,51 +100,10 @@ def test_examples_have_ground_truth() -> None:
         assert len(record["label_indices"]) == 10
 
 
-def test_localize_example_returns_timeline_heatmaps_and_tables(client) -> None:
-    from gradio_client import handle_file
-
-    clip = _examples()[0]
-    result = client.predict(handle_file(str(clip)), api_name="/localize")
-    summary, timeline, gallery_coatt, gallery_baseline, video_coatt, video_baseline, top_coatt, top_base = (
-        result[:8]
-    )
-    assert "Co-attention" in summary and "Baseline" in summary and "Ground truth" in summary
-    plot = json.loads(timeline["plot"]) if isinstance(timeline, dict) and "plot" in timeline else timeline
-    assert plot, "the timeline plot is empty"
-    assert len(gallery_coatt) == 10 and len(gallery_baseline) == 10  # one heatmap per second
-    for video in (video_coatt, video_baseline):
-        path = video["video"] if isinstance(video, dict) and "video" in video else video
-        path = path["path"] if isinstance(path, dict) else path
-        assert Path(path).stat().st_size > 0
-    for table in (top_coatt, top_base):
-        rows = table["data"] if isinstance(table, dict) else table
-        assert len(rows) == 10 and len(rows[0]) == 7  # seconds + 3 x (class, probability)
-
-
-def test_cross_modal_after_localize(client) -> None:
-    from gradio_client import handle_file
-
-    client.predict(handle_file(str(_examples()[0])), api_name="/localize")
-    text, *plots = client.predict("A2V", 2, 5, api_name="/cross_modal")
-    assert "best match at seconds" in text
-    assert len(plots) == 2
-
-
-def test_bad_upload_gets_a_clear_error(client, tmp_path: Path) -> None:
-    from gradio_client import handle_file
-
-    fake = tmp_path / "notes.mp4"
-    fake.write_text("this is not a video")
-    with pytest.raises(Exception, match=r"(?i)not a readable|cannot|invalid|media"):
-        client.predict(handle_file(str(fake)), api_name="/localize")
-    # The server keeps serving after the error.
-    summary = client.predict(handle_file(str(_examples()[1])), api_name="/localize")[0]
-    assert "Co-attention" in summary
-
-
 @pytest.mark.browser
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium is not installed (apt-get install chromium)")
-def test_browser_upload_shows_timeline_and_heatmap(server: str) -> None:
+def test_browser_shows_every_tab_after_its_main_action(server: str) -> None:
+    """What a user sees, tab by tab: a screenshot of each after its button, and its visible content."""
     from playwright.sync_api import sync_playwright
 
     ARTIFACTS.mkdir(exist_ok=True)
@@ -145,14 +112,127 @@ def test_browser_upload_shows_timeline_and_heatmap(server: str) -> None:
         page = browser.new_page(viewport={"width": 1400, "height": 1800})
         page.goto(server, wait_until="load")  # Gradio's open event stream never lets the network idle
         page.wait_for_selector("#video-input input[type=file]", state="attached", timeout=60_000)
-        page.set_input_files("#video-input input[type=file]", str(_examples()[0]))
+        known = page.inner_text("#known-classes")
+        assert "event classes" in known and "Bark" in known  # what the bundled models know
+        page.set_input_files("#video-input input[type=file]", str(ASSETS / "bark.mp4"))
         page.wait_for_timeout(1500)
         page.click("#localize-button")
         page.wait_for_selector("#timeline .js-plotly-plot, #timeline .plotly", timeout=180_000)
         page.wait_for_selector("#gallery-0 img", timeout=60_000)
+        page.wait_for_selector("#placement img", timeout=60_000)
         page.screenshot(path=str(ARTIFACTS / "app-localize.png"), full_page=True)
+        assert "Bark" in page.inner_text("#timeline")  # the classes in the timeline's legend
+        assert re.search(r"Bark 0\.\d\d · event 0\.\d\d", page.inner_text("#gallery-0"))  # captions
         assert "seconds" in page.inner_text("#summary")
+        assert "YAMNet" in page.inner_text("#backbone-tags")
+
+        page.get_by_role("tab", name="Cross-modal localization").click()
+        page.click("#cml-button")
+        page.wait_for_selector("#cml-result :text('best match at seconds')", timeout=60_000)
+        page.wait_for_selector("#cml-plot-0 .js-plotly-plot, #cml-plot-0 .plotly", timeout=60_000)
+        page.screenshot(path=str(ARTIFACTS / "app-cross-modal.png"), full_page=True)
+
+        page.get_by_role("tab", name="Dataset analysis").click()
+        page.click("#explore-button")
+        page.wait_for_selector("#explore-result :text('segment accuracy')", timeout=120_000)
+        for plot in ("#confusion-0", "#confusion-1", "#tsne"):  # matplotlib figures arrive as images
+            page.wait_for_selector(f"{plot} img", timeout=60_000)
+        page.screenshot(path=str(ARTIFACTS / "app-dataset.png"), full_page=True)
         browser.close()
+
+
+def _path(value) -> str:
+    """A file path from whatever gradio_client returns for a file (a dict or a string)."""
+    for key in ("video", "path", "image"):
+        if isinstance(value, dict) and key in value:
+            return _path(value[key])
+    return value
+
+
+def _rows(table) -> list[list]:
+    return table["data"] if isinstance(table, dict) else table
+
+
+def _localize(client, clip: Path) -> dict:
+    from gradio_client import handle_file
+
+    names = [
+        "summary",
+        "timeline",
+        "gallery0",
+        "gallery1",
+        "video0",
+        "video1",
+        "top0",
+        "top1",
+        "tags",
+        "placement",
+    ]
+    result = client.predict(handle_file(str(clip)), api_name="/localize")
+    return dict(zip(names, result[: len(names)], strict=True))
+
+
+def test_localize_example_returns_every_view(client) -> None:
+    out = _localize(client, _examples()[0])
+    assert (
+        "Co-attention" in out["summary"] and "Baseline" in out["summary"] and "Ground truth" in out["summary"]
+    )
+    plot = json.loads(out["timeline"]["plot"]) if isinstance(out["timeline"], dict) else out["timeline"]
+    assert plot, "the timeline plot is empty"
+    for gallery in (out["gallery0"], out["gallery1"]):
+        assert len(gallery) == 10  # one heatmap per second, captioned with its probabilities
+        captions = [item["caption"] for item in gallery]
+        assert all(re.search(r"\d\.\d\d · event \d\.\d\d$", c) for c in captions), captions
+    for video in (out["video0"], out["video1"]):
+        assert Path(_path(video)).stat().st_size > 0
+    for table in (out["top0"], out["top1"]):
+        rows = _rows(table)
+        assert len(rows) == 10 and len(rows[0]) == 8  # seconds, answer, 3 x (class, probability)
+    tags = _rows(out["tags"])
+    assert len(tags) == 10 and all(len(row) == 3 and row[1] and row[2] for row in tags)
+    assert Path(_path(out["placement"])).stat().st_size > 0  # the clip on the stored t-SNE maps
+
+
+def test_the_same_clip_again_reuses_the_rendered_views(client) -> None:
+    first, again = _localize(client, _examples()[1]), _localize(client, _examples()[1])
+    assert first["summary"] == again["summary"] and first["tags"] == again["tags"]
+
+
+def test_cross_modal_after_localize(client) -> None:
+    from gradio_client import Client
+
+    _localize(client, _examples()[0])
+    text, *plots = client.predict("A2V", 2, 5, api_name="/cross_modal")
+    assert "best match at seconds" in text
+    assert len(plots) == 2
+    fresh = Client(client.src, verbose=False)  # another session has analysed nothing yet
+    with pytest.raises(Exception, match="Analyse a clip in the first tab first"):
+        fresh.predict("A2V", 2, 5, api_name="/cross_modal")
+
+
+def test_bad_upload_gets_a_clear_error_naming_the_file(client, tmp_path: Path) -> None:
+    from gradio_client import handle_file
+
+    fake = tmp_path / "holiday notes.mp4"
+    fake.write_text("this is not a video")
+    with pytest.raises(Exception, match=r"(?i)not a readable|cannot|invalid|media") as raised:
+        client.predict(handle_file(str(fake)), api_name="/localize")
+    message = str(raised.value)
+    assert "holiday notes.mp4" in message and "/tmp" not in message and "gradio" not in message
+    summary = client.predict(handle_file(str(_examples()[1])), api_name="/localize")[0]
+    assert "Co-attention" in summary  # the server keeps serving after the error
+
+
+def test_dataset_tab_shows_the_bundled_summary_and_refuses_outside_folders(client) -> None:
+    text, *plots = client.predict("", "test", api_name="/explore")
+    assert "segment accuracy" in text and "Co-attention" in text
+    confusion0, confusion1, per_class, tsne, _runs = plots
+    for plot in (confusion0, confusion1, per_class, tsne):
+        assert plot, "a dataset figure is missing"
+    for folder in ("/etc", "/root", "data/../..", "~"):
+        with pytest.raises(Exception, match="Only dataset folders under data/") as raised:
+            client.predict(folder, "test", api_name="/explore")
+        assert "file not found" not in str(raised.value)
 
 
 def test_runs_table_lists_finished_runs_with_their_test_scores(tmp_path: Path) -> None:
@@ -170,3 +250,86 @@ def test_runs_table_lists_finished_runs_with_their_test_scores(tmp_path: Path) -
     assert rows["coatt_sel"] == ["coatt", "full", "both", "sel", round(100 * sel_test, 1)]
     assert rows["baseline_cml"][:4] == ["baseline", "full", "both", "cml"]
     assert "broken" not in rows
+
+
+def _rss_mb(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1)) / 1024
+
+
+def _work_dir(tmp: Path) -> Path:
+    (work,) = tmp.glob("avel-app-*")  # the app's one work folder (TMPDIR points here)
+    return work
+
+
+def _mb(folder: Path) -> float:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 2**20 if folder.exists() else 0.0
+
+
+SOAK_CAPS = {  # small caps, so a dozen sessions must hit every one of them
+    "AVEL_APP_MAX_SESSIONS": "3",
+    "AVEL_APP_RENDER_CACHE_ENTRIES": "2",
+    "AVEL_APP_OUTPUTS_MB": "2",
+    "AVEL_APP_FEATURE_CACHE_MB": "3",
+    "AVEL_APP_UPLOADS_MB": "2",
+}
+SOAK_SESSIONS = 12
+CLIP_MB = 1.5  # the most one 3-s request adds to a cached folder before it is pruned (measured: < 1.3)
+RSS_GROWTH_MB = 120  # allowed growth from the 3rd to the last session (allocator slack, no leak)
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads RSS from /proc")
+def test_many_new_sessions_stay_under_the_caps_and_sigterm_cleans_up(tmp_path: Path) -> None:
+    """New API sessions with distinct clips: memory flat, every folder under its cap; SIGTERM removes all."""
+    from clipgen import make_clip
+    from gradio_client import Client, handle_file
+
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    process, url = _start_app(tmp_path / "app.log", {**SOAK_CAPS, "TMPDIR": str(tmp)})
+    work = _work_dir(tmp)
+    rss, sizes = [], []
+    try:
+        for index in range(SOAK_SESSIONS):
+            clip = make_clip(tmp_path / f"clip{index}.mp4", 3.0, amplitude=0.2 + 0.05 * index).path
+            Client(url, verbose=False).predict(handle_file(str(clip)), api_name="/localize")  # a new session
+            rss.append(_rss_mb(process.pid))
+            sizes.append({part: _mb(work / part) for part in ("outputs", "features", "gradio")})
+    finally:
+        _stop(process)
+    assert rss[-1] - rss[2] < RSS_GROWTH_MB, rss
+    for size in sizes:
+        assert size["outputs"] <= 2 + CLIP_MB and size["features"] <= 3 + CLIP_MB, sizes
+        assert size["gradio"] <= 2 + 2 * CLIP_MB, sizes  # the cap, plus this request's upload and outputs
+    assert process.returncode == 0 and not work.exists(), "SIGTERM left the work folder behind"
+
+
+def test_app_refuses_a_checkpoint_with_nan_weights(tmp_path: Path) -> None:
+    import torch
+
+    import app
+    from avel.analyze import ModelPaths
+    from avel.checkpoint import read_checkpoint, save_checkpoint
+
+    checkpoint = read_checkpoint(ROOT / "checkpoints" / "baseline_sel.pt")
+    name = next(k for k, v in checkpoint["model_state"].items() if v.is_floating_point())
+    checkpoint["model_state"][name] = torch.full_like(checkpoint["model_state"][name], float("nan"))
+    broken = tmp_path / "baseline_sel.pt"
+    save_checkpoint(checkpoint, broken)
+    shutil.copyfile(ROOT / "checkpoints" / "projection.pt", tmp_path / "projection.pt")
+    config = app.AppConfig(models=ModelPaths(localizers={"Baseline": broken}, matchers={}))
+    with pytest.raises(SystemExit, match=f"cannot start: .*baseline_sel.pt: weights contain NaN.*{name}"):
+        app.load_app(config, tmp_path / "work")
+
+
+def test_errors_hide_server_paths_and_the_data_box_stays_in_its_roots(tmp_path: Path) -> None:
+    import app
+
+    upload = tmp_path / "gradio" / "0a1b2c" / "my clip.mp4"
+    error = ValueError(f"{upload}: not a readable audio/video file ({upload})")
+    message = app.public_message(error, upload, [tmp_path])
+    assert message == "my clip.mp4: not a readable audio/video file (my clip.mp4)"
+    other = app.public_message(ValueError(f"{tmp_path}/features/x.npz: broken"), None, [tmp_path])
+    assert str(tmp_path) not in other and other.startswith("<server>")
+    config = app.AppConfig.from_env({"AVEL_APP_MAX_SESSIONS": "5", "AVEL_APP_DEVICE": "ignored: not an int"})
+    assert config.max_sessions == 5 and config.device == "auto"

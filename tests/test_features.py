@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from avel import features as features_module
 from avel.backbones import audio_backbone, visual_backbone
 from avel.cli import main
 from avel.config import FeatureConfig
+from avel.data import FeaturesInfo
 from avel.extract import extract_videos, list_videos, weights_in_dir
 from avel.features import ClipFeatures, FeatureExtractor
 from avel.media import write_clip
@@ -252,10 +252,10 @@ def test_extract_command_skips_bad_videos_and_projects(
     assert float(by_name["c.mkv"]["duration"]) == pytest.approx(3.5, abs=0.1)
     assert read_h5(out / "audio_feature.h5").shape == (3, SECONDS, 4)
     assert read_h5(out / "visual_feature.h5").shape == (3, SECONDS, 7, 7, 8)
-    info = json.loads((out / "features.json").read_text())
-    assert info["projected"] and info["frames_per_segment"] == K and info["native_visual_dim"] == 1280
-    assert "all 3 extracted videos" in info["projection"]["source"]
-    assert Projection.load(out / "projection.pt").id == info["projection"]["id"]
+    info = FeaturesInfo.read(out)
+    assert info.projected and info.frames_per_segment == K and info.native_visual_dim == 1280
+    assert "all 3 extracted videos" in info.projection.source
+    assert Projection.load(out / "projection.pt").id == info.projection.id
     printed = capsys.readouterr().out
     assert "extracted 3 of 5 videos" in printed and "skipped" in printed and "broken.mp4" in printed
 
@@ -272,7 +272,7 @@ def test_extract_resumes_from_parts_and_fits_on_a_list(
     assert counted["visual"].calls == 3  # c.mkv and b.mp4 only; short.mp4 is decoded, not encoded
     audio, visual = result.arrays()
     assert audio.shape == (3, SECONDS, 1024) and visual.shape == (3, SECONDS, 7, 7, 1280)
-    assert not (out / "projection.pt").exists() and not result.info["projected"]
+    assert not (out / "projection.pt").exists() and not result.info.projected
 
     # projecting afterwards reuses every part; the PCA sees only the fit list
     fit_on = [video_folder / "a.mp4", video_folder / "sub" / "b.mp4"]
@@ -289,7 +289,7 @@ def test_extract_resumes_from_parts_and_fits_on_a_list(
     p_audio, p_visual = projected.arrays()
     np.testing.assert_allclose(p_visual, expected.apply_visual(visual), atol=1e-5)
     np.testing.assert_allclose(p_audio, expected.apply_audio(audio), atol=1e-5)
-    assert projected.info["projection"]["source"] == "2 listed videos"
+    assert projected.info.projection.source == "2 listed videos"
 
 
 def test_extract_with_no_usable_video_reports_why(tmp_path: Path, counted: dict[str, Counting]) -> None:

@@ -136,6 +136,18 @@ def test_short_audio_track_is_padded_with_a_warning(tmp_path: Path) -> None:
     assert len(clip.warnings) == 1 and "shorter than the clip" in clip.warnings[0]
 
 
+def test_video_shorter_than_audio_is_analysed_where_both_exist(tmp_path: Path) -> None:
+    """2 s of picture under 5 s of sound: no frozen last frame for 3 s, a warning instead."""
+    tone = 0.5 * np.sin(2 * np.pi * 600 * np.arange(5 * RATE) / RATE)
+    frames = np.stack([np.full((48, 64, 3), colour(t // 8), np.uint8) for t in range(16)])  # 2 s at 8 fps
+    write_clip(tmp_path / "clip.mp4", frames, 8, tone.astype(np.float32))
+    clip = decode_clip(tmp_path / "clip.mp4", SMALL)
+    assert clip.num_segments == 2 and clip.audio.shape == (2 * RATE,)
+    assert_colours(clip.frames, [colour(0), colour(1)])
+    assert len(clip.warnings) == 1 and "video track ends at 2.0 s" in clip.warnings[0]
+    assert "first 2 s" in clip.warnings[0]
+
+
 def test_file_without_video_is_refused(tmp_path: Path) -> None:
     make_audio_only(tmp_path / "voice.m4a")
     with pytest.raises(MediaError, match=r"no video stream \(found: audio\)"):
@@ -356,3 +368,19 @@ def test_write_clip_reports_unknown_containers_and_codecs(
     with pytest.raises(ValueError, match=message):
         write_clip(tmp_path / name, np.zeros((2, 8, 8, 3), np.uint8), 8, None, video_codec=codec)
     assert not (tmp_path / name).exists()
+
+
+def test_windows_of_a_clip_decode_like_the_whole_clip(tmp_path: Path) -> None:
+    """A long clip is decoded window by window (bounded memory) with the same frames and sound."""
+    from avel.media import clip_seconds, decode_window
+
+    spec = make_clip(tmp_path / "long.mp4", 7.0)
+    whole = decode_clip(spec.path, SMALL)
+    assert clip_seconds(spec.path) == 7
+    windows = [decode_window(spec.path, start, 3, SMALL) for start in (0, 3, 6)]
+    assert [w.num_segments for w in windows] == [3, 3, 1]  # the last window holds what is left
+    np.testing.assert_array_equal(np.concatenate([w.frames for w in windows]), whole.frames)
+    audio = np.concatenate([w.audio for w in windows])
+    assert audio.shape == whole.audio.shape
+    assert np.abs(audio - whole.audio).max() < 0.05  # the same tones (AAC frames re-aligned by the seek)
+    assert_tones(windows[1].audio, [tone_freq(3), tone_freq(4), tone_freq(5)])

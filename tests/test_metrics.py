@@ -132,3 +132,31 @@ def test_cml_rejects_bad_direction_and_unscorable_split() -> None:
         cml_accuracy(distances, event_mask, "audio")
     with pytest.raises(ValueError, match="no video can be scored"):
         cml_accuracy(distances[1:4], event_mask[1:4], "a2v")
+
+
+def test_segments_merge_runs_and_skip_background() -> None:
+    from avel.metrics import merge_segments
+
+    predicted = np.array([3, 1, 1, 3, 2, 2, 2, 4])
+    probabilities = np.full((8, 5), 0.1)
+    probabilities[1:3, 1] = [0.8, 0.6]
+    assert merge_segments(predicted, probabilities, skip=(3, 4)) == [
+        (1, 1, 3, pytest.approx(0.7)),
+        (2, 4, 7, pytest.approx(0.1)),
+    ]
+
+
+def test_segment_map_matches_by_temporal_iou() -> None:
+    from avel.metrics import average_precision, segment_map, temporal_iou
+
+    assert temporal_iou((0, 4), (2, 6)) == pytest.approx(2 / 6)
+    truths = [[(0, 2, 6)], [(0, 0, 3), (1, 5, 9)]]
+    perfect = [[(0, 2, 6, 0.9)], [(0, 0, 3, 0.8), (1, 5, 9, 0.7)]]
+    assert segment_map(perfect, truths, 3) == pytest.approx(1.0)
+    # class 0: a wrong-place detection ranked first (tIoU 1/3 < 0.5), then the two right ones:
+    # precision 1/2 and 2/3 at recall 1/2 and 1, enveloped to 2/3 at both; class 1 is never found
+    ranked = [[(0, 4, 8, 0.95), (0, 2, 6, 0.9)], [(0, 0, 3, 0.8)]]
+    assert segment_map(ranked, truths, 3) == pytest.approx((2 / 3 + 0) / 2)
+    assert average_precision(np.array([1.0, 0.0, 1.0]), 2) == pytest.approx(0.5 + 0.5 * 2 / 3)
+    duplicate = [[(0, 2, 6, 0.9), (0, 2, 6, 0.8)], []]  # a true segment is matched once
+    assert segment_map(duplicate, [[(0, 2, 6)], []], 1) == pytest.approx(1.0)

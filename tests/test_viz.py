@@ -125,10 +125,38 @@ def test_summarize_events_ave_classes() -> None:
 def test_top_k_table() -> None:
     probs = np.array([[0.1, 0.6, 0.2, 0.1], [0.05, 0.05, 0.1, 0.8]])
     rows = viz.top_k_table(probs, SMALL, k=2)
-    assert viz.top_k_headers(2) == ["Seconds", "Top 1", "P 1", "Top 2", "P 2"]
-    assert rows == [["0-1", "Cat", 0.6, "Horse", 0.2], ["1-2", "Background", 0.8, "Horse", 0.1]]
+    assert viz.top_k_headers(2) == ["Seconds", "Answer", "Top 1", "P 1", "Top 2", "P 2"]
+    assert rows == [
+        ["0-1", "Cat", "Cat", 0.6, "Horse", 0.2],
+        ["1-2", "Background", "Background", 0.8, "Horse", 0.1],
+    ]
+    unsure = viz.top_k_table(probs, SMALL, k=2, answers=["Cat", "Not a trained class"])
+    assert unsure[1][:3] == ["1-2", "Not a trained class", "Background"]  # the top class stays listed
     with pytest.raises(ValueError, match="apply a softmax"):
         viz.top_k_table(probs * 10, SMALL)
+
+
+def test_tags_table_lists_each_backbones_top_classes() -> None:
+    audio = [[("Dog", 0.91), ("Bark", 0.5)], [("Speech", 0.3), ("Music", 0.1)]]
+    rows = viz.tags_table(audio, None)
+    assert rows == [
+        ["0-1", "Dog 0.91, Bark 0.50", "n/a (no classifier)"],
+        ["1-2", "Speech 0.30, Music 0.10", "n/a (no classifier)"],
+    ]
+
+
+def test_muted_overlays_are_grey_and_abstained_cells_hatched() -> None:
+    frames = np.full((2, 8, 8, 3), (200, 30, 30), np.uint8)
+    overlays = viz.attention_overlays(frames, np.ones((2, 2, 2)), ["a", "b"], muted=[False, True])
+    bright, muted = overlays[0][0], overlays[1][0]
+    assert (muted[..., 0] == muted[..., 1]).all() and (muted[..., 1] == muted[..., 2]).all()  # grey
+    assert bright[..., 0].mean() != bright[..., 2].mean()  # colour kept
+    probs = np.array([[0.1, 0.6, 0.2, 0.1], [0.3, 0.3, 0.2, 0.2]])
+    fig = viz.event_timeline({"Model": probs}, SMALL, answered={"Model": np.array([True, False])})
+    row = next(t for t in fig.data if t.meta == {"role": "row"})
+    assert list(row.marker.pattern.shape) == ["", "/"]
+    assert "Not a trained class" in row.hovertext[1] and "Not a trained class" not in row.hovertext[0]
+    assert "Not a trained class" in [t.name for t in fig.data if t.meta == {"role": "legend"}]
 
 
 # --- timeline --------------------------------------------------------------------------------

@@ -11,13 +11,22 @@ from viz.colors import BACKGROUND_COLOR, class_colors, model_colors
 from viz.confusion import confusion_matrix_figure, normalize_rows, per_class_accuracy_figure
 from viz.export import figure_to_image, save_figure
 from viz.heatmap import attention_gallery, attention_overlay, attention_overlays, upsample_attention
-from viz.summary import NO_EVENT, label_spans, summarize_events, top_k_headers, top_k_table
+from viz.summary import (
+    NO_EVENT,
+    TAG_HEADERS,
+    label_spans,
+    summarize_events,
+    tags_table,
+    top_k_headers,
+    top_k_table,
+)
 from viz.timeline import event_timeline
 from viz.tsne import stratified_subsample, tsne_embedding, tsne_figure
 
 __all__ = [
     "BACKGROUND_COLOR",
     "NO_EVENT",
+    "TAG_HEADERS",
     "attention_gallery",
     "attention_overlay",
     "attention_overlays",
@@ -33,6 +42,7 @@ __all__ = [
     "save_figure",
     "stratified_subsample",
     "summarize_events",
+    "tags_table",
     "top_k_headers",
     "top_k_table",
     "tsne_embedding",

@@ -15,6 +15,7 @@ from viz.summary import span_label
 
 CAPTION_HEIGHT_PX = 22  # strip above each tile in the gallery grid, for "3-4 s: Bark"
 TILE_GAP_PX = 4  # white gap between gallery tiles
+MUTED_WHITE = 0.55  # share of white blended into a muted (greyed) overlay
 
 
 def _check_frame(name: str, frame: np.ndarray) -> None:
@@ -70,17 +71,25 @@ def _segment_captions(count: int, labels: list[str] | None) -> list[str]:
     ]
 
 
+def mute(image: np.ndarray) -> np.ndarray:
+    """A washed-out grey copy: a background or abstained second, whose attention means little."""
+    grey = image.astype(np.float32).mean(axis=-1, keepdims=True)  # (H, W, 1)
+    return np.clip(MUTED_WHITE * 255.0 + (1 - MUTED_WHITE) * grey, 0, 255).astype(np.uint8).repeat(3, axis=-1)
+
+
 def attention_overlays(
     frames: np.ndarray,
     attentions: np.ndarray,
     labels: list[str] | None = None,
     alpha: float = 0.5,
     colormap: str = "jet",
+    muted: list[bool] | None = None,
 ) -> list[tuple[np.ndarray, str]]:
     """Per-segment (overlay, caption) pairs, the value a gr.Gallery takes.
 
     frames: (T, H, W, 3) uint8, one frame per 1-s segment; attentions: (T, h, w);
-    labels: optional per-segment text (e.g. the predicted class) appended to "3-4 s".
+    labels: optional per-segment text (e.g. the predicted class) appended to "3-4 s";
+    muted: per segment, True to grey the overlay out (background or abstained seconds).
     """
     frames = np.asarray(frames)
     attentions = np.asarray(attentions)
@@ -90,9 +99,16 @@ def attention_overlays(
             f"got {frames.shape} and {attentions.shape}"
         )
     captions = _segment_captions(frames.shape[0], labels)
+    muted = muted if muted is not None else [False] * frames.shape[0]
+    if len(muted) != frames.shape[0]:
+        raise ValueError(f"muted: expected one flag per segment ({frames.shape[0]}), got {len(muted)}")
+    overlays = [
+        attention_overlay(frame, attention, alpha, colormap)
+        for frame, attention in zip(frames, attentions, strict=True)
+    ]
     return [
-        (attention_overlay(frame, attention, alpha, colormap), caption)
-        for frame, attention, caption in zip(frames, attentions, captions, strict=True)
+        (mute(image) if off else image, caption)
+        for image, caption, off in zip(overlays, captions, muted, strict=True)
     ]
 
 

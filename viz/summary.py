@@ -55,19 +55,39 @@ def top_k_indices(probs: np.ndarray, k: int) -> np.ndarray:
 
 def top_k_headers(k: int = 3) -> list[str]:
     """Column names matching `top_k_table` rows, for a gr.Dataframe."""
-    return ["Seconds"] + [name for rank in range(1, k + 1) for name in (f"Top {rank}", f"P {rank}")]
+    return ["Seconds", "Answer"] + [name for rank in range(1, k + 1) for name in (f"Top {rank}", f"P {rank}")]
 
 
-def top_k_table(probs: np.ndarray, classes: Classes, k: int = 3) -> list[list]:
-    """One row per segment: ["3-4", class 1, p 1, class 2, p 2, ...], best first.
+def top_k_table(
+    probs: np.ndarray, classes: Classes, k: int = 3, answers: list[str] | None = None
+) -> list[list]:
+    """One row per segment: ["3-4", answer, class 1, p 1, class 2, p 2, ...], best first.
 
-    Probabilities are kept as floats (rounded to 3 decimals) so a table widget can sort them.
+    `answers` is what the app says for the second (the top class, or that it abstains); default
+    the top class. Probabilities are floats (3 decimals) so a table widget can sort them.
     """
     probs = check_probabilities("probs", probs, classes)
+    if answers is not None and len(answers) != len(probs):
+        raise ValueError(f"answers: expected one per segment ({len(probs)}), got {len(answers)}")
     rows: list[list] = []
     for t, ranked in enumerate(top_k_indices(probs, k)):
-        row: list = [span_label(t, t + 1)]
+        row: list = [span_label(t, t + 1), classes[ranked[0]] if answers is None else answers[t]]
         for index in ranked:
             row += [classes[index], round(float(probs[t, index]), 3)]
         rows.append(row)
     return rows
+
+
+TAG_HEADERS = ["Seconds", "YAMNet hears (AudioSet)", "The visual CNN sees (ImageNet)"]
+
+
+def tags_table(
+    audio: list[list[tuple[str, float]]] | None, visual: list[list[tuple[str, float]]] | None
+) -> list[list]:
+    """Per second: the backbones' own top classes as "Dog 0.39, Bark 0.31", for a gr.Dataframe."""
+    count = len(audio if audio is not None else visual or [])
+
+    def cell(tags: list[list[tuple[str, float]]] | None, t: int) -> str:
+        return "n/a (no classifier)" if tags is None else ", ".join(f"{n} {p:.2f}" for n, p in tags[t])
+
+    return [[span_label(t, t + 1), cell(audio, t), cell(visual, t)] for t in range(count)]

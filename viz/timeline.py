@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
+from avel.classes import UNKNOWN_TEXT
 from viz.colors import class_colors
 from viz.summary import span_label, top_k_indices
 from viz.validate import Classes, check_labels, check_probabilities
@@ -20,29 +21,42 @@ HOVER_TOP_K = 3  # alternatives listed in each cell's hover text
 DISAGREE_LINE_WIDTH = 3.0  # outline of a cell where the models disagree (px)
 CELL_LINE_WIDTH = 1.0  # thin white gap between ordinary cells (px)
 ROW_HEIGHT_PX = 48
+DENSE_TICKS_UP_TO = 30  # seconds: a tick per second up to here, a range slider beyond
+UNKNOWN_COLOR = "#b0b0b0"  # an abstained second (not one of the trained classes)
 
 
-def _cell_hover(row: str, t: int, probs: np.ndarray, classes: Classes) -> str:
+def _cell_hover(row: str, t: int, probs: np.ndarray, classes: Classes, abstained: bool = False) -> str:
     """'Co-attention, 3-4 s: Bark 81%' and the top-3 below it."""
     ranked = top_k_indices(probs[None], min(HOVER_TOP_K, len(classes)))[0]
     best = ranked[0]
     alternatives = ", ".join(f"{classes[i]} {probs[i]:.0%}" for i in ranked)
-    head = f"{row}, {span_label(t, t + 1)} s: <b>{classes[best]}</b> {probs[best]:.0%}"
-    return f"{head}<br>top-{len(ranked)}: {alternatives}"
+    answer = (
+        f"<b>{UNKNOWN_TEXT}</b> (unsure: {classes[best]} {probs[best]:.0%})"
+        if abstained
+        else (f"<b>{classes[best]}</b> {probs[best]:.0%}")
+    )
+    return f"{row}, {span_label(t, t + 1)} s: {answer}<br>top-{len(ranked)}: {alternatives}"
 
 
 def _row_trace(
-    row: str, labels: np.ndarray, hover: list[str], colors: list[str], outline: np.ndarray
+    row: str,
+    labels: np.ndarray,
+    hover: list[str],
+    colors: list[str],
+    outline: np.ndarray,
+    abstained: np.ndarray | None = None,
 ) -> go.Bar:
-    """A row of 1-s cells: bar t spans [t, t+1) on the x axis."""
+    """A row of 1-s cells: bar t spans [t, t+1) on the x axis; abstained cells are grey and hatched."""
     t_count = len(labels)
+    muted = np.zeros(t_count, dtype=bool) if abstained is None else abstained
     return go.Bar(
         orientation="h",
         y=[row] * t_count,
         x=[1] * t_count,
         base=list(range(t_count)),
         marker={
-            "color": [colors[i] for i in labels],
+            "color": [UNKNOWN_COLOR if m else colors[i] for i, m in zip(labels, muted, strict=True)],
+            "pattern": {"shape": ["/" if m else "" for m in muted]},
             "line": {
                 "color": ["black" if o else "white" for o in outline],
                 "width": [DISAGREE_LINE_WIDTH if o else CELL_LINE_WIDTH for o in outline],
@@ -100,11 +114,14 @@ def event_timeline(
     ground_truth: np.ndarray | None = None,
     background_index: int | None = -1,
     title: str | None = None,
+    answered: dict[str, np.ndarray] | None = None,
 ) -> go.Figure:
     """Per-second class timeline of each model, e.g. {"Co-attention": p1, "Baseline": p2}.
 
     predictions: model name -> (T, C) class probabilities (softmax of the scores), same T for all.
     ground_truth: (T,) class indices, drawn as the top row when given.
+    answered: model name -> (T,) bool, False where the model abstains: grey hatched cells named
+    UNKNOWN_TEXT in the legend. The x axis can be zoomed (drag, or the range slider of long clips).
     Traces carry `meta["role"]`: "row" (one per row), "disagreement", "legend" (one per class shown).
     """
     if not predictions:
@@ -132,15 +149,23 @@ def event_timeline(
         traces.append(_row_trace(GROUND_TRUTH_ROW, truth, hover, colors, np.zeros(t_count, dtype=bool)))
         rows.append(GROUND_TRUTH_ROW)
         shown.update(truth.tolist())
+    any_abstained = False
     for name, labels in predicted.items():
-        hover = [_cell_hover(name, t, probs[name][t], classes) for t in range(t_count)]
-        traces.append(_row_trace(name, labels, hover, colors, disagree))
+        abstained = None if answered is None or name not in answered else ~np.asarray(answered[name], bool)
+        if abstained is not None and abstained.shape != (t_count,):
+            raise ValueError(f"answered[{name!r}]: expected shape ({t_count},), got {abstained.shape}")
+        flags = abstained if abstained is not None else np.zeros(t_count, dtype=bool)
+        hover = [_cell_hover(name, t, probs[name][t], classes, bool(flags[t])) for t in range(t_count)]
+        traces.append(_row_trace(name, labels, hover, colors, disagree, abstained))
         rows.append(name)
-        shown.update(labels.tolist())
+        shown.update(labels[~flags].tolist())
+        any_abstained |= bool(flags.any())
     if len(predicted) > 1:
         traces.append(_disagreement_trace(predicted, disagree, classes))
         rows.append(DISAGREEMENT_ROW)
     traces += _legend_traces(sorted(shown), classes, colors)
+    if any_abstained:
+        traces += _legend_traces([0], (UNKNOWN_TEXT,), [UNKNOWN_COLOR])
 
     fig = go.Figure(traces)
     fig.update_layout(
@@ -151,6 +176,12 @@ def event_timeline(
         legend={"orientation": "h", "yanchor": "top", "y": -0.25},
         plot_bgcolor="white",
     )
-    fig.update_xaxes(title_text="seconds", range=[0, t_count], dtick=1, showgrid=False)
+    fig.update_xaxes(
+        title_text="seconds",
+        range=[0, t_count],
+        dtick=1 if t_count <= DENSE_TICKS_UP_TO else None,
+        showgrid=False,
+        rangeslider={"visible": t_count > DENSE_TICKS_UP_TO},  # zoom a long clip's timeline
+    )
     fig.update_yaxes(categoryorder="array", categoryarray=rows, autorange="reversed")
     return fig

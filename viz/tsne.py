@@ -22,6 +22,7 @@ logger = logging.getLogger(__name__)
 PERPLEXITY = 30.0  # van der Maaten & Hinton's usual value; lowered for tiny sets (must be < n)
 PANEL_SIDE_IN = 3.5
 POINT_SIZE = 6
+HIGHLIGHT_SIZE = 90  # a highlighted point (a clip's second) on top of the stored ones
 
 
 def stratified_subsample(labels: np.ndarray, max_points: int, seed: int = 0) -> np.ndarray:
@@ -79,11 +80,14 @@ def tsne_figure(
     classes: Classes,
     background_index: int | None = -1,
     columns: int = 3,
+    highlights: dict[str, np.ndarray] | None = None,
 ) -> Figure:
     """Scatter panels of 2-D embeddings coloured by class, with one legend of class names.
 
     panels: title -> (coords (n, 2), labels (n,)), e.g. "Audio raw", "Audio CSPA", "Audio CSEA",
     "Visual raw", ... as in Fig. 7. Colours follow `class_colors`, the same in every panel.
+    highlights: title -> (m, 2) extra points (a clip's seconds), drawn as black stars numbered
+    by their row (second t is labelled t).
     """
     if not panels:
         raise ValueError("panels: expected at least one title -> (coords, labels), got none")
@@ -112,6 +116,11 @@ def tsne_figure(
                 ax.scatter(
                     *coords[mask].T, s=POINT_SIZE, color=colors[index], label=f"{index} {classes[index]}"
                 )
+        if highlights is not None and title in highlights:
+            marks = np.asarray(highlights[title])
+            ax.scatter(*marks.T, s=HIGHLIGHT_SIZE, marker="*", color="black", edgecolors="white", zorder=3)
+            for t, (x, y) in enumerate(marks):
+                ax.annotate(str(t), (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points", zorder=4)
         ax.set_title(title)
         ax.set_xticks([])
         ax.set_yticks([])

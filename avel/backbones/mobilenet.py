@@ -119,6 +119,17 @@ class ImageNetFrameEncoder:
         """(N, 224, 224, 3) uint8 RGB -> (N, 1000) ImageNet logits on the CPU, named by `self.categories`."""
         return self._head(self._maps(as_frames(frames, self.name))).float().cpu()
 
+    @torch.inference_mode()
+    def tag_maps(self, maps: Tensor) -> Tensor:
+        """(N, h, w, C) maps this network produced -> (N, 1000) ImageNet probabilities.
+
+        For MobileNetV2 (head = average pool + linear) the head of a second's averaged map equals the
+        mean of its K frames' logits, so this costs no second CNN pass (VGG19's MLP head is not
+        linear: there it scores the averaged map).
+        """
+        logits = self._head(maps.to(self.device).permute(0, 3, 1, 2).float())  # (N, C, h, w) -> (N, 1000)
+        return torch.softmax(logits, dim=-1).float().cpu()
+
 
 @register_visual("mobilenet_v2")
 def build_mobilenet_v2(

@@ -230,6 +230,12 @@ class YamNetBackbone(LogMelPatchEncoder):
         patches = sliding_patches(log_mel, s.patch_frames, CLASSIFY_HOP_FRAMES)  # (1 + hops, 1, 96, 64)
         return torch.sigmoid(self.net.classifier(self.net(patches))).float().cpu()
 
+    @torch.inference_mode()
+    def tag_embeddings(self, embeddings: Tensor) -> Tensor:
+        """(T, 1024) per-second embeddings -> (T, 521) AudioSet scores (sigmoid): YAMNet's own
+        verdict on the patch that summarises each second, with no second pass over the audio."""
+        return torch.sigmoid(self.net.classifier(embeddings.to(self.device).float())).float().cpu()
+
 
 def _class_map_path(weights_path: Path) -> Path:
     beside = weights_path.with_name(YAMNET_CLASS_MAP.filename)
