@@ -39,7 +39,7 @@ from avel.explore import (
     summarize_dataset,
 )
 from avel.files import evict_oldest
-from avel.media import MediaError
+from avel.media import MediaError, clip_seconds
 from avel.presenter import (
     ClipView,
     DatasetView,
@@ -75,6 +75,7 @@ class AppConfig:
     data_roots: tuple[Path, ...] = (ROOT / "data",)  # the only folders the dataset tab may read
     runs: Path = ROOT / "runs"  # training runs whose checkpoints fill the ablation table
     max_upload_mb: int = 200  # larger uploads are refused before any decoding
+    max_clip_seconds: int = 60  # longer clips: `python -m avel localize` (any length, windowed)
     overlay_fps: int = 2  # frame rate of the attention overlay video (one picture per second anyway)
     device: str = "auto"
     queue_size: int = 16
@@ -138,11 +139,8 @@ class App:
         self.datasets: BoundedStore[DatasetView] = BoundedStore(
             config.dataset_cache_entries, config.session_ttl_s
         )
-        thresholds = {
-            name: None if m.calibration is None else m.calibration.threshold
-            for name, m in analyzer.localizers.items()
-        }
-        self.known_classes = known_classes_text(analyzer.trained_events, thresholds)
+        calibrations = {name: m.calibration for name, m in analyzer.localizers.items()}
+        self.known_classes = known_classes_text(analyzer.trained_events, calibrations)
 
     def _hide(self) -> list[Path]:
         return [self.work_dir, Path(tempfile.gettempdir()), ROOT]
@@ -192,6 +190,7 @@ class App:
 
     def _analyse(self, video: str, key: str, progress: gr.Progress) -> ClipView:
         try:
+            self._check_length(video)
             analysis = self.analyzer.analyze(video, progress=lambda f, msg: progress(f, desc=msg))
         except (MediaError, ValueError) as err:
             log.warning("analysis of %s failed: %s", video, err)
@@ -206,6 +205,19 @@ class App:
         self.views.put(key, view)
         self._prune_disk(keep=view.folder)
         return view
+
+    def _check_length(self, video: str) -> None:
+        """Refuse a clip over the app's limit with the way to analyse it, before decoding it."""
+        try:
+            seconds = clip_seconds(video)
+        except MediaError:
+            return  # no duration header: decoding finds the length (and its own limit) itself
+        limit = self.config.max_clip_seconds
+        if seconds > limit:
+            raise MediaError(
+                f"{Path(video).name} lasts {seconds} s; this app analyses clips up to {limit} s "
+                f"(AppConfig.max_clip_seconds). Any length: `python -m avel localize {Path(video).name}`."
+            )
 
     def _prune_disk(self, keep: Path) -> None:
         """Hold the outputs and Gradio's upload folder under their caps, oldest entries first."""
@@ -472,6 +484,7 @@ def load_app(config: AppConfig, work_dir: Path) -> App:
     try:
         analyzer = Analyzer(
             config.models,
+            max_seconds=config.max_clip_seconds,
             cache_dir=work_dir / "features",
             device=str(resolve_device(config.device)),
             cache_max_bytes=config.feature_cache_mb * MB,

@@ -127,6 +127,7 @@ class Analyzer:
         device: str = "cpu",
         feature_config: FeatureConfig | None = None,
         cache_max_bytes: int | None = None,
+        max_seconds: int | None = None,
     ) -> None:
         self.device = torch.device(device)
         self.localizers = {name: load_checkpoint(p, self.device) for name, p in paths.localizers.items()}
@@ -147,6 +148,8 @@ class Analyzer:
                 frames_per_segment=info.frames_per_segment,
             )
         )
+        if max_seconds is not None:
+            self.feature_config = replace(self.feature_config, max_seconds=max_seconds)
         self.extractor = FeatureExtractor(
             self.feature_config, cache_dir=cache_dir, device=str(self.device), cache_max_bytes=cache_max_bytes
         )

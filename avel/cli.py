@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from types import ModuleType
 
-from avel import __version__, bundle, calibrate, evaluate, explore, extract, localize, train
+from avel import __version__, bundle, calibrate, evaluate, explore, extract, localizer, train
 from avel.bench import cli as bench_cli
 from avel.report import cli as report_cli
 
@@ -23,7 +23,7 @@ COMMANDS: tuple[ModuleType, ...] = (
     calibrate,
     extract,
     explore,
-    localize,
+    localizer,
     bench_cli,
     report_cli,
     bundle,

@@ -411,7 +411,7 @@ class SummaryConfig:
 
 @dataclass(frozen=True)
 class LocalizeConfig:
-    """How `localize` runs a model trained on 10-s clips over a video of any length (avel/localize.py).
+    """How `localize` runs a model trained on 10-s clips over a video of any length (avel/localizer.py).
 
     The default window and hop were picked on the validation split of long videos made by
     concatenating composite benchmark videos (benchmarks/localize_windows.py, docs/localize.md).

@@ -15,6 +15,7 @@ from PIL import Image
 
 import viz
 from avel.analyze import ClipAnalysis, CrossModalState, Localization, event_bounds
+from avel.calibration import Calibration
 from avel.classes import UNKNOWN_TEXT
 from avel.config import SummaryConfig
 from avel.explore import TSNE_FEATURES, DatasetSummary
@@ -39,19 +40,20 @@ class ClipView:
     folder: Path
 
 
-def known_classes_text(events: tuple[str, ...], thresholds: dict[str, float | None]) -> str:
-    """The UI's statement of what the models know and when they abstain."""
+def known_classes_text(events: tuple[str, ...], calibrations: dict[str, Calibration | None]) -> str:
+    """The UI's statement of what the models know and when they abstain (from the checkpoints)."""
     rules = [
-        f"{name}: names a class only when its probability is at least {t:.2f}"
-        if t is not None
-        else f"{name}: not calibrated, never abstains"
-        for name, t in thresholds.items()
+        f"{name} names a class only at probability >= {c.threshold:.2f}, which keeps "
+        f"{100 * c.kept_correct:.0f}% of its correct {c.split} seconds and answers "
+        f"{100 * c.coverage:.0f}% of them"
+        if c is not None
+        else f"{name} is not calibrated and never abstains"
+        for name, c in calibrations.items()
     ]
     return (
         f"**The bundled models know {len(events)} event classes** (and background): {', '.join(events)}. "
-        f"Anything else is not one of them: a second where a model is unsure is marked "
-        f"*{UNKNOWN_TEXT}* ({'; '.join(rules)}; thresholds set on the validation split so that 95% of "
-        "its correct answers stay answered)."
+        f"Anything else is not one of them: a second where a model is unsure is marked *{UNKNOWN_TEXT}* "
+        f"({'; '.join(rules)})."
     )
 
 

@@ -25,7 +25,7 @@ import numpy as np
 
 from avel.checkpoint import load_checkpoint
 from avel.config import FeatureConfig
-from avel.localize import DEFAULT_MODELS
+from avel.localizer import DEFAULT_MODELS
 from avel.media import decode_clip, write_clip
 
 ROOT = Path(__file__).resolve().parents[1]

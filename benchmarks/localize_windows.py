@@ -4,7 +4,7 @@
 
 Long videos are made by concatenating composite benchmark videos of one split (seeded order):
 their per-second truth is known. Each bundled SEL model then runs over every long video with
-each window choice, exactly as `python -m avel localize` does (avel.localize: windows averaged,
+each window choice, exactly as `python -m avel localize` does (avel.localizer: windows averaged,
 abstention applied, seconds merged into segments), on the stored features of the benchmark
 (already projected, so no decoding: the choice of window does not depend on decoding).
 Prints segment accuracy (an abstained second counts as wrong) and event-segment mAP at
@@ -24,7 +24,7 @@ from avel.checkpoint import load_checkpoint
 from avel.classes import background_index
 from avel.data import AVEDirectory
 from avel.evaluate import checkpoint_dataset
-from avel.localize import ClipResult, ModelTrack, window_starts
+from avel.localizer import ClipResult, ModelTrack, window_starts
 from avel.metrics import merge_segments, segment_map
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,7 +57,7 @@ def run_model(loaded, audio: np.ndarray, visual: np.ndarray, window: int, hop: i
 
 
 def evaluate(
-    split, loaded_models: dict, per_clip: int, window: int, hop: int
+    split, loaded_models: dict, per_clip: int, window: int, hop: int, offset: int
 ) -> dict[str, tuple[float, float]]:
     """name -> (segment accuracy, mAP@0.5) over the long videos of one split."""
     classes = next(iter(loaded_models.values())).classes
@@ -68,9 +68,10 @@ def evaluate(
         correct = total = 0
         predictions, truths = [], []
         for rows in long_videos(truth_all, per_clip, SEED):
-            audio = split.audio[rows].reshape(-1, *split.audio.shape[2:])  # (per_clip * T, D_a)
-            visual = split.visual[rows].reshape(-1, *split.visual.shape[2:])
-            truth = truth_all[rows].reshape(-1)
+            # the first `offset` s are cut so that video boundaries do not fall on window boundaries
+            audio = split.audio[rows].reshape(-1, *split.audio.shape[2:])[offset:]  # (L, D_a)
+            visual = split.visual[rows].reshape(-1, *split.visual.shape[2:])[offset:]
+            truth = truth_all[rows].reshape(-1)[offset:]
             result = ClipResult(
                 "long", len(truth), classes, {name: run_model(loaded, audio, visual, window, hop)}, []
             )
@@ -100,21 +101,27 @@ def main() -> None:
     )
     parser.add_argument("--data", type=Path, default=ROOT / "data" / "bench-full")
     parser.add_argument("--videos-per-clip", type=int, nargs="+", default=[6, 30])
+    parser.add_argument(
+        "--offsets", type=int, nargs="+", default=[0, 3], help="seconds cut from the start (0: windows align)"
+    )
     args = parser.parse_args()
     torch.set_grad_enabled(False)
     models = {name: load_checkpoint(path) for name, path in MODELS.items()}
     data = AVEDirectory(args.data)
-    print(
-        "| split | long video | window / hop (s) | " + " | ".join(f"{n} acc / mAP@0.5" for n in models) + " |"
-    )
-    print("|---|---|---|" + "---|" * len(models))
+    names = " | ".join(f"{n} acc / mAP@0.5" for n in models)
+    print(f"| split | long video | offset (s) | window / hop (s) | {names} |")
+    print("|---|---|---|---|" + "---|" * len(models))
     for split_name in ("val", "test"):
         split = checkpoint_dataset(next(iter(models.values())), data, split_name)
         for per_clip in args.videos_per_clip:
-            for window, hop in WINDOWS:
-                scores = evaluate(split, models, per_clip, window, hop)
-                cells = " | ".join(f"{100 * acc:.1f} / {100 * m:.1f}" for acc, m in scores.values())
-                print(f"| {split_name} | {per_clip * 10} s | {window} / {hop} | {cells} |", flush=True)
+            for offset in args.offsets:
+                for window, hop in WINDOWS:
+                    scores = evaluate(split, models, per_clip, window, hop, offset)
+                    cells = " | ".join(f"{100 * acc:.1f} / {100 * m:.1f}" for acc, m in scores.values())
+                    length = per_clip * 10 - offset
+                    print(
+                        f"| {split_name} | {length} s | {offset} | {window} / {hop} | {cells} |", flush=True
+                    )
 
 
 if __name__ == "__main__":

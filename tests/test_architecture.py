@@ -16,7 +16,7 @@ LAYERS = {
     "avel.analyze": 4,
     "avel.explore": 4,
     "avel.presenter": 4,
-    "avel.localize": 4,
+    "avel.localizer": 4,
     "viz": 4,
     "avel.train": 3,
     "avel.evaluate": 3,
@@ -38,7 +38,7 @@ LAYERS = {
     "avel.projection": 0,
     "avel.files": 0,
     "avel.text": 0,
-    "avel": 0,  # the package itself (__version__)
+    "avel": 6,  # the package itself: __version__ and the public facade (avel.localize)
 }
 
 
