@@ -52,22 +52,32 @@ def base_clip(path: Path, fps: int) -> Path:
 
 
 def repeat_clip(source: Path, copies: int, out: Path) -> Path:
-    """`copies` x `source` back to back, by shifting packet timestamps (stream copy, no re-encode)."""
+    """`copies` x `source` back to back, by shifting packet timestamps (stream copy, no re-encode).
+
+    Each stream's copy starts where that stream's previous copy ended (AAC's padding makes the
+    audio a little longer than the video), so timestamps stay monotonic.
+    """
     with av.open(str(out), "w") as target:
         with av.open(str(source)) as template:
+            kinds = ("video", "audio")
             streams = {
-                s.index: target.add_stream_from_template(s)
-                for s in template.streams
-                if s.type in ("video", "audio")
+                s.index: target.add_stream_from_template(s) for s in template.streams if s.type in kinds
             }
-        for copy in range(copies):
+            first = {}  # per stream: its first dts (negative with B-frames or AAC priming)
+            for packet in template.demux():
+                if packet.dts is not None and packet.stream.index in streams:
+                    first.setdefault(packet.stream.index, packet.dts)
+        end = dict(first)  # per stream: where the copies so far end (its time base)
+        for _ in range(copies):
+            shift = {index: end[index] - first[index] for index in streams}
             with av.open(str(source)) as container:
                 for packet in container.demux():
                     if packet.dts is None or packet.stream.index not in streams:
                         continue
-                    shift = int(copy * BASE_SECONDS / packet.time_base)
-                    packet.pts, packet.dts = packet.pts + shift, packet.dts + shift
-                    packet.stream = streams[packet.stream.index]
+                    index = packet.stream.index
+                    packet.pts, packet.dts = packet.pts + shift[index], packet.dts + shift[index]
+                    end[index] = max(end[index], packet.dts + (packet.duration or 0))
+                    packet.stream = streams[index]
                     target.mux(packet)
     return out
 
