@@ -38,6 +38,7 @@ from avel.explore import (
     runs_table,
     summarize_dataset,
 )
+from avel.features import file_sha256
 from avel.files import evict_oldest
 from avel.media import MediaError, clip_seconds
 from avel.presenter import (
@@ -181,12 +182,10 @@ class App:
 
     def _view_key(self, video: str) -> str:
         """The rendered views' identity: the file's bytes (whatever its name) and the app's settings."""
-        digest = hashlib.sha256()
-        with open(video, "rb") as handle:
-            while chunk := handle.read(MB):
-                digest.update(chunk)
-        digest.update(f"|{self.config.overlay_fps}|{sorted(self.config.models.localizers.items())}".encode())
-        return digest.hexdigest()[:32]
+        settings = (
+            f"{file_sha256(video)}|{self.config.overlay_fps}|{sorted(self.config.models.localizers.items())}"
+        )
+        return hashlib.sha256(settings.encode()).hexdigest()[:32]
 
     def _analyse(self, video: str, key: str, progress: gr.Progress) -> ClipView:
         try:

@@ -18,7 +18,7 @@ import torch
 
 from avel.calibration import answered, softmax
 from avel.checkpoint import LoadedModel, load_checkpoint
-from avel.classes import UNKNOWN, UNKNOWN_TEXT, background_index
+from avel.classes import UNKNOWN_TEXT, background_index
 from avel.config import FeatureConfig
 from avel.explore import TSNE_FEATURES
 from avel.features import BackboneTags, ClipFeatures, FeatureExtractor, file_sha256
@@ -46,16 +46,11 @@ class Localization:
     answered: np.ndarray  # (T,) bool: False where the top probability is below the threshold (abstain)
     event_probability: np.ndarray  # (T,) 1 - p(background): is anything audio-visual happening?
     spatial_attention: np.ndarray | None  # (T, h, w) attention over the grid, or None
-    threshold: float | None  # the checkpoint's calibrated abstention threshold; None: never abstains
     features: dict[str, np.ndarray] = field(default_factory=dict)  # TSNE_FEATURES -> (T, dim)
 
     def shown(self, num_classes: int) -> np.ndarray:
         """(T,) class index per second, with abstained seconds as `num_classes` (the unknown row)."""
         return np.where(self.answered, self.predicted, num_classes)
-
-    def labels(self, classes: tuple[str, ...]) -> list[str]:
-        """Per second: the class name, or UNKNOWN where the model abstains (the CLI's and JSON's words)."""
-        return [classes[c] if ok else UNKNOWN for c, ok in zip(self.predicted, self.answered, strict=True)]
 
 
 @dataclass
@@ -228,14 +223,12 @@ class Analyzer:
             output = loaded.model(*self._inputs(loaded, clip))
             probabilities = softmax(output.scores()[0].float().cpu().numpy())  # (T, C)
             attention = output.spatial_attention
-            threshold = None if loaded.calibration is None else loaded.calibration.threshold
             localizations[name] = Localization(
                 probabilities=probabilities,
                 predicted=probabilities.argmax(axis=-1),
-                answered=answered(probabilities, threshold),
+                answered=answered(probabilities, loaded.abstain_threshold),
                 event_probability=1.0 - probabilities[:, background],
                 spatial_attention=None if attention is None else attention[0].cpu().numpy(),
-                threshold=threshold,
                 features={k: v[0].cpu().numpy() for k, v in output.features.items() if k in TSNE_FEATURES},
             )
         distances = {

@@ -66,6 +66,11 @@ class LoadedModel:
     calibration: Calibration | None = None  # None: never calibrated, so it never abstains
     trained_classes: tuple[str, ...] | None = None  # None: unknown (all classes are assumed)
 
+    @property
+    def abstain_threshold(self) -> float | None:
+        """The top probability below which the model abstains; None: uncalibrated, never abstains."""
+        return None if self.calibration is None else self.calibration.threshold
+
 
 def read_features(data_dir: str | Path) -> dict[str, Any]:
     """A data folder's extraction record as a checkpoint stores it: {"info", "projection"}.

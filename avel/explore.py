@@ -69,9 +69,7 @@ class FeatureMap:
     def place(self, features: np.ndarray, neighbours: int) -> np.ndarray:
         """(m, D) new features -> (m, 2): the distance-weighted mean of the nearest stored points' coords."""
         query = (features - self.mean) @ self.components.T  # (m, k)
-        distances = np.linalg.norm(
-            query[:, None, :] - self.points[None].astype(np.float32), axis=-1
-        )  # (m, n)
+        distances = np.linalg.norm(query[:, None, :] - self.points[None], axis=-1)  # (m, n)
         k = min(neighbours, len(self.points))
         nearest = np.argsort(distances, axis=1)[:, :k]  # (m, k)
         weights = 1.0 / (np.take_along_axis(distances, nearest, axis=1) + 1e-6)  # (m, k)

@@ -32,6 +32,7 @@ from avel.calibration import answered, softmax
 from avel.checkpoint import LoadedModel
 from avel.classes import UNKNOWN, background_index
 from avel.config import DEVICES, LocalizeConfig
+from avel.device import resolve_device
 from avel.extract import VIDEO_SUFFIXES
 from avel.features import file_sha256
 from avel.files import atomic_write
@@ -225,9 +226,7 @@ def localize_clip(
         raise MediaError(f"{path}: {num_segments} s, longer than max_seconds={config.max_seconds}")
     classes = analyzer.classes
     tracks = {
-        name: ModelTrack.empty(
-            num_segments, len(classes), None if loaded.calibration is None else loaded.calibration.threshold
-        )
+        name: ModelTrack.empty(num_segments, len(classes), loaded.abstain_threshold)
         for name, loaded in analyzer.localizers.items()
     }
     starts = window_starts(num_segments, config.model_window, config.model_hop)
@@ -245,8 +244,7 @@ def localize_clip(
             _score_window(analyzer, tracks, buffer, window_start, window_end)
             pending += 1
         # seconds no later window covers are final: write their heatmaps, then forget them
-        final = starts[pending] if pending < len(starts) else buffer.end
-        final = min(final, buffer.end)
+        final = min(starts[pending], buffer.end) if pending < len(starts) else buffer.end
         if heatmap_dir is not None:
             _write_heatmaps(tracks, buffer, finished_until, final, heatmap_dir)
         finished_until = final
@@ -312,8 +310,6 @@ def localize(
 
 def _analyzer(checkpoints: dict[str, str | Path] | None, device: str) -> Analyzer:
     models = {name: Path(p) for name, p in (checkpoints or DEFAULT_MODELS).items()}
-    from avel.device import resolve_device
-
     return Analyzer(ModelPaths(localizers=models, matchers={}), device=str(resolve_device(device)))
 
 

@@ -142,23 +142,10 @@ def decode_window(
         try:
             vstream = _video_stream(container, path)
             vstream.thread_type = "AUTO"
-            origin = container.start_time / av.time_base if container.start_time is not None else 0.0
+            origin = _origin(container)
             if start > 0:  # the keyframe at or before the window: frames before it are only held
                 container.seek(int((origin + start) / vstream.time_base), stream=vstream, backward=True)
-            step = 1.0 / float(vstream.average_rate) if vstream.average_rate else 0.0
-            sampler = _FrameSampler(seconds, cfg.frames_per_segment, cfg.frame_size, origin + start, step)
-            astream = container.streams.audio[0] if container.streams.audio else None
-            collector = (
-                _AudioCollector(cfg.sample_rate, seconds, origin + start) if astream is not None else None
-            )
-            _demux(
-                container,
-                vstream,
-                astream,
-                sampler,
-                collector,
-                lambda: guard.check(sampler.num_decoded, seconds),
-            )
+            sampler, collector = _sample(container, vstream, cfg, guard, origin + start, seconds)
         except av.FFmpegError as e:
             raise MediaError(
                 f"{path}: decoding failed at {start} s, the file is corrupt or truncated ({e})"
@@ -375,12 +362,8 @@ def _decode(
     # webm): decode at most max_seconds + 1 s, enough to tell whether the clip is too long.
     known = duration is not None
     limit = _checked_segments(duration, cfg, path, warnings) if known else cfg.max_seconds + 1
-    origin = container.start_time / av.time_base if container.start_time is not None else 0.0
-    fallback_step = 1.0 / float(vstream.average_rate) if vstream.average_rate else 0.0
-    sampler = _FrameSampler(limit, cfg.frames_per_segment, cfg.frame_size, origin, fallback_step)
-    astream = container.streams.audio[0] if container.streams.audio else None
-    collector = _AudioCollector(cfg.sample_rate, limit, origin) if astream is not None else None
-    _demux(container, vstream, astream, sampler, collector, lambda: guard.check(sampler.num_decoded, limit))
+    origin = _origin(container)
+    sampler, collector = _sample(container, vstream, cfg, guard, origin, limit)
     if sampler.num_decoded == 0:
         raise MediaError(f"{path}: the video stream holds no decodable frame")
     if known:
@@ -423,6 +406,36 @@ def _decode(
         has_audio=collector is not None and collector.num_samples > 0,
         warnings=warnings,
     )
+
+
+def _origin(container: av.container.InputContainer) -> float:
+    """The container's start time (s): sample times are counted from it."""
+    return container.start_time / av.time_base if container.start_time is not None else 0.0
+
+
+def _sample(
+    container: av.container.InputContainer,
+    vstream: av.VideoStream,
+    cfg: FeatureConfig,
+    guard: _DecodeGuard,
+    origin: float,
+    num_segments: int,
+) -> tuple[_FrameSampler, _AudioCollector | None]:
+    """One decoding pass from the container's position: K frames a second and the audio of
+    `num_segments` seconds counted from `origin` (the whole clip's start, or a window's)."""
+    step = 1.0 / float(vstream.average_rate) if vstream.average_rate else 0.0  # when frames lack durations
+    sampler = _FrameSampler(num_segments, cfg.frames_per_segment, cfg.frame_size, origin, step)
+    astream = container.streams.audio[0] if container.streams.audio else None
+    collector = _AudioCollector(cfg.sample_rate, num_segments, origin) if astream is not None else None
+    _demux(
+        container,
+        vstream,
+        astream,
+        sampler,
+        collector,
+        lambda: guard.check(sampler.num_decoded, num_segments),
+    )
+    return sampler, collector
 
 
 def _demux(

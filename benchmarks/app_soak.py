@@ -16,6 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from avel.files import folder_bytes
 from benchmarks.app_latency import ROOT, distinct_copy, free_port, start_app, timed_localize
 
 PARTS = ("outputs", "features", "gradio")  # the app's capped folders (AppConfig)
@@ -27,7 +28,7 @@ def rss_mb(pid: int) -> float:
 
 
 def folder_mb(folder: Path) -> float:
-    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 2**20 if folder.exists() else 0.0
+    return folder_bytes(folder) / 2**20
 
 
 def main() -> None:

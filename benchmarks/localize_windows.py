@@ -46,8 +46,7 @@ def long_videos(labels: np.ndarray, per_clip: int, seed: int) -> list[np.ndarray
 def run_model(loaded, audio: np.ndarray, visual: np.ndarray, window: int, hop: int) -> ModelTrack:
     """One model over one long video's (T, ...) stored features, windowed as localize does."""
     num_segments = len(audio)
-    threshold = None if loaded.calibration is None else loaded.calibration.threshold
-    track = ModelTrack.empty(num_segments, loaded.model_config.num_classes, threshold)
+    track = ModelTrack.empty(num_segments, loaded.model_config.num_classes, loaded.abstain_threshold)
     for start in window_starts(num_segments, window, hop):
         end = min(start + window, num_segments)
         a = torch.as_tensor(audio[start:end][None], dtype=torch.float32)

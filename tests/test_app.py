@@ -276,7 +276,9 @@ def _work_dir(tmp: Path) -> Path:
 
 
 def _mb(folder: Path) -> float:
-    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 2**20 if folder.exists() else 0.0
+    from avel.files import folder_bytes
+
+    return folder_bytes(folder) / 2**20
 
 
 SOAK_CAPS = {  # small caps, so a dozen sessions must hit every one of them
