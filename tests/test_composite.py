@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from avel.bench.audio import active_content, level_per_second, render_audio
 from avel.bench.catalog import MediaCatalog
@@ -32,6 +34,7 @@ from avel.config import FeatureConfig, composite_preset
 from avel.data import Annotation, AVEDirectory, FeatureDims, FeaturesInfo, read_annotations
 from avel.data.layout import SPLITS
 from avel.media import decode_clip
+from avel.projection import Projection
 
 USABLE = (
     "Male speech, man speaking",
@@ -311,6 +314,35 @@ def test_tiny_build_resumes_and_same_seed_gives_same_files(
     render_all(other, tmp_path / "other", DEFAULT_MEDIA, cfg, workers=1)
     changed = _hashes(tmp_path / "other" / VIDEOS)
     assert all(changed[name] != videos[name] for name in changed)
+
+
+def test_a_given_projection_reprojects_a_finished_build(tiny_build: Path, tmp_path: Path) -> None:
+    """`bench build --projection`: another PCA (the bundled models' basis) re-projects the cached
+    native features of a finished build, rendering and extracting nothing again."""
+    copy = tmp_path / "tiny"
+    shutil.copytree(tiny_build, copy)
+    fitted = Projection.load(copy / "projection.pt")
+    shift = torch.linspace(-1.0, 1.0, fitted.visual.in_dim)  # another basis: the visual mean moves
+    given = replace(fitted, visual=replace(fitted.visual, mean=fitted.visual.mean + shift))
+    assert given.id != fitted.id
+    kept = sorted(copy.glob("videos/*.mp4")) + sorted(copy.rglob(".parts/*/*.npz"))
+    stamps = [p.stat().st_mtime_ns for p in kept]
+
+    def rebuild() -> None:
+        cfg = composite_preset("tiny", **TINY)
+        build_benchmark(copy, cfg, seed=0, workers=1, preset_name="tiny", projection=given)
+
+    rebuild()
+    assert [p.stat().st_mtime_ns for p in kept] == stamps  # nothing rendered or extracted again
+    assert FeaturesInfo.read(copy).projection.id == given.id == Projection.load(copy / "projection.pt").id
+    old, new = AVEDirectory(tiny_build), AVEDirectory(copy)
+    old_visual, new_visual = old.dataset("train", "wsel").visual, new.dataset("train", "wsel").visual
+    # eq. of a PCA: y = (x - mean) @ W / s, so moving the mean moves every projected row by -shift @ W / s
+    moved = -(shift @ fitted.visual.components).numpy() / fitted.visual.scale
+    np.testing.assert_allclose(new_visual - old_visual, np.broadcast_to(moved, old_visual.shape), atol=1e-4)
+    finished = {p: p.stat().st_mtime_ns for p in copy.rglob("*") if p.is_file()}
+    rebuild()
+    assert {p: p.stat().st_mtime_ns for p in copy.rglob("*") if p.is_file()} == finished  # same basis: no-op
 
 
 def test_stats_command_prints_the_build(

@@ -27,6 +27,7 @@ from avel.config import (
 )
 from avel.data.annotations import read_annotations
 from avel.data.layout import ANNOTATIONS_FILE
+from avel.projection import Projection
 from avel.train import train
 
 
@@ -49,6 +50,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--frames-per-segment", type=int, help="K frames per second for the features (default: the preset's)"
     )
     build.add_argument("--plan-only", action="store_true", help="write the manifest only (for `bench stats`)")
+    build.add_argument(
+        "--projection",
+        type=Path,
+        help="project with this projection.pt (e.g. checkpoints/projection.pt, to evaluate the bundled "
+        "models) instead of fitting a PCA on the train videos",
+    )
     _add_sources(build)
     build.set_defaults(func=_build)
 
@@ -132,6 +139,7 @@ def _build(args: argparse.Namespace) -> None:
         sources=Sources(args.media, args.ave),
         preset_name=args.preset,
         plan_only=args.plan_only,
+        projection=Projection.load(args.projection) if args.projection else None,
     )
     done = "planned" if args.plan_only else "built"
     print(f"{done} {len(manifest['videos'])} videos of {len(manifest['classes'])} classes in {args.out}")

@@ -29,11 +29,13 @@ from avel.bench.stats import BACKGROUND_FEATURES, BUILD_LOG, MANIFEST, VIDEOS
 from avel.classes import AVE_CLASSES, BACKGROUND_INDEX, class_index
 from avel.config import AVE_AUDIO_DIM, AVE_VISUAL_DIM, CompositeConfig, FeatureConfig
 from avel.data.annotations import Annotation, read_annotations
+from avel.data.features_info import FeaturesInfo
 from avel.data.layout import ANNOTATIONS_FILE, SPLITS
 from avel.data.writer import write_ave_layout
 from avel.extract import ExtractResult, extract_videos
 from avel.files import atomic_path
 from avel.media import write_clip
+from avel.projection import Projection
 
 log = logging.getLogger(__name__)
 
@@ -117,10 +119,15 @@ def build_benchmark(
     sources: Sources | None = None,
     preset_name: str = "custom",
     plan_only: bool = False,
+    projection: Projection | None = None,
 ) -> dict[str, Any]:
     """Plan, render, extract and write the AVE layout into `out`; returns the manifest.
 
     `plan_only` stops after writing the manifest: the statistics of a preset, in seconds.
+    `projection` (e.g. the bundled checkpoints/projection.pt) replaces the PCA fitted on the train
+    videos: backbone features differ in the last bits from one CPU to another, so a PCA fitted
+    here is another basis than the bundled models', and `evaluate` refuses it. Given to a finished
+    build, it only re-projects the cached native features (a minute, no rendering or extraction).
     """
     start = time.perf_counter()
     out, sources = Path(out), sources or Sources()
@@ -141,7 +148,8 @@ def build_benchmark(
         (out / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
     if plan_only:
         return manifest
-    if (out / BUILD_LOG).is_file() and all((out / VIDEOS / f"{p.name}.mp4").is_file() for p in plans):
+    finished = (out / BUILD_LOG).is_file() and all((out / VIDEOS / f"{p.name}.mp4").is_file() for p in plans)
+    if finished and (projection is None or _projection_id(out) == projection.id):
         # Finished before (the build log is written last): rewriting its features would only cost
         # minutes and pull the h5 files from under any training that reads them.
         log.info("%s: already built (%d videos); nothing to do", out, len(plans))
@@ -149,7 +157,7 @@ def build_benchmark(
 
     render_all(plans, out, catalog.root, cfg, workers)
     rendered = time.perf_counter()
-    write_features_and_labels(out, plans, cfg)
+    write_features_and_labels(out, plans, cfg, projection)
     done = time.perf_counter()
     timing = {
         "render_s": round(rendered - start, 1),
@@ -173,11 +181,20 @@ def _extracted(result: ExtractResult, plans: list[VideoPlan]) -> tuple[np.ndarra
     return result.arrays()
 
 
-def write_features_and_labels(out: Path, plans: list[VideoPlan], cfg: CompositeConfig) -> None:
+def _projection_id(out: Path) -> str | None:
+    """The id of the PCA a finished build's features were projected with."""
+    info = FeaturesInfo.read(out)
+    return info.projection.id if info is not None and info.projection is not None else None
+
+
+def write_features_and_labels(
+    out: Path, plans: list[VideoPlan], cfg: CompositeConfig, projection: Projection | None = None
+) -> None:
     """Extract features from the decoded videos and write the AVE layout (rows = event videos).
 
-    The projection to AVE's sizes is fitted on the train videos only and reused for the
-    background-only videos. extract_videos keeps per-video parts, so a re-run skips finished videos.
+    The projection to AVE's sizes is fitted on the train videos only (or is the given one) and
+    reused for the background-only videos. extract_videos keeps per-video parts, so a re-run skips
+    finished videos.
     """
     events = [p for p in plans if p.kind == EVENT]
     background = [p for p in plans if p.kind != EVENT]
@@ -189,8 +206,14 @@ def write_features_and_labels(out: Path, plans: list[VideoPlan], cfg: CompositeC
         out,  # features.json and projection.pt land beside the h5 files, where training reads them
         feature_cfg,
         segments=cfg.seconds,
-        project_to=(AVE_VISUAL_DIM, AVE_AUDIO_DIM),  # AVE's VGG19 / VGGish sizes
-        fit_on=[videos / f"{p.name}.mp4" for p in events if p.split == "train"],
+        **(
+            {"projection": projection}
+            if projection is not None
+            else {
+                "project_to": (AVE_VISUAL_DIM, AVE_AUDIO_DIM),  # AVE's VGG19 / VGGish sizes
+                "fit_on": [videos / f"{p.name}.mp4" for p in events if p.split == "train"],
+            }
+        ),
     )
     audio, visual = _extracted(result, events)
     bg_audio = bg_visual = None
