@@ -418,9 +418,10 @@ def extract_videos(
     extractor = FeatureExtractor(decode_cfg, device=rank_device, weights=weights, download=download)
     parts = _Parts(out_dir / PARTS_DIR / extractor.settings_id())
     records = [VideoRecord(path=p) for p in paths]
-    _extract_parts(distributed.shard(records, ranks), extractor, parts, segments)
+    mine = distributed.shard(records, ranks)  # all of them in a single process
+    _extract_parts(mine, extractor, parts, segments)
     if ranks.launched:  # every shard is done once all ranks have sent theirs; rank 0 merges
-        records = distributed.gather_shards(distributed.shard(records, ranks), len(records), ranks)
+        records = distributed.gather_shards(mine, len(records), ranks)
         if not ranks.is_main:
             return _merged_by_rank0(out_dir, records)
     ok = _number_extracted(records, out_dir)
