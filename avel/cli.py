@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from types import ModuleType
 
-from avel import __version__, bundle, calibrate, evaluate, explore, extract, localizer, train
+from avel import __version__, bundle, calibrate, distributed, evaluate, explore, extract, localizer, train
 from avel.bench import cli as bench_cli
 from avel.report import cli as report_cli
 
@@ -57,4 +57,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.func(args)
     except (ValueError, FileNotFoundError) as err:
         parser.exit(2, f"{parser.prog} {args.command}: error: {err}\n")
+    finally:
+        distributed.shutdown()  # under torchrun: leave the process group cleanly (no-op otherwise)
     return 0

@@ -207,6 +207,23 @@ class FeatureConfig:
             raise ValueError(f"frames_per_segment must be >= 1, got {self.frames_per_segment}")
 
 
+@dataclass(frozen=True)
+class DistributedConfig:
+    """How ranks started by torchrun talk to each other (avel/distributed.py, docs/distributed.md)."""
+
+    # The backend per device type: gloo on the CPU, NCCL between CUDA devices.
+    cpu_backend: str = "gloo"
+    cuda_backend: str = "nccl"
+    # How long a collective (barrier, all-reduce) may wait for the slowest rank. Sharded extraction
+    # waits at one barrier for every shard to finish, so this must exceed the imbalance between
+    # shards (hours on 100k clips), not the PyTorch default of 30 minutes.
+    timeout_minutes: int = 24 * 60
+
+    def __post_init__(self) -> None:
+        if self.timeout_minutes < 1:
+            raise ValueError(f"DistributedConfig.timeout_minutes must be >= 1, got {self.timeout_minutes}")
+
+
 def from_dict(cls: type, values: dict[str, Any]) -> Any:
     """Rebuild a config dataclass from `asdict` output, ignoring keys it does not know."""
     known = {f.name for f in fields(cls)}

@@ -10,6 +10,11 @@ Writes `audio_feature.h5` [N, T, D_a] and `visual_feature.h5` [N, T, h, w, C_v] 
 longer clips are cut to T seconds, shorter ones are skipped. Each video's native features are
 saved under DIR/.parts/ as soon as they are computed (keyed by file content and settings), so an
 interrupted run picks up where it stopped; the h5 files are assembled from the parts at the end.
+
+Under torchrun (docs/distributed.md) each rank extracts every world_size-th video of the list into
+the same DIR/.parts/ (a folder all ranks can reach); once every shard is done rank 0 numbers the
+videos, fits the projection once and writes the layout, exactly as a single process would:
+    torchrun --nproc_per_node 8 -m avel extract videos/ --out data/big --project-to 512,128 --fit-on train.txt
 """
 
 from __future__ import annotations
@@ -28,11 +33,13 @@ import h5py
 import numpy as np
 from tqdm import tqdm
 
+from avel import distributed
 from avel.backbones import AUDIO_BACKBONES, VISUAL_BACKBONES, WeightsNotFoundError
 from avel.checkpoint import PROJECTION_FILE
 from avel.config import AVE_SEGMENTS, DEVICES, FeatureConfig
 from avel.data.features_info import FEATURES_INFO_FILE, FeaturesInfo, ProjectionInfo
 from avel.data.layout import AUDIO_FILE, DATASET_KEY, VISUAL_FILE
+from avel.device import resolve_device
 from avel.features import FeatureExtractor, file_sha256
 from avel.files import atomic_path, atomic_write
 from avel.media import MediaError, decode_clip
@@ -407,10 +414,16 @@ def extract_videos(
     out_dir = Path(out_dir)
     # A dataset has one T: longer clips are cut to it, shorter ones are found short and skipped.
     decode_cfg = replace(cfg, max_seconds=segments, on_too_long="cut")
-    extractor = FeatureExtractor(decode_cfg, device=device, weights=weights, download=download)
+    ranks, rank_device = distributed.setup(resolve_device(device))  # cuda:LOCAL_RANK under torchrun
+    extractor = FeatureExtractor(decode_cfg, device=rank_device, weights=weights, download=download)
     parts = _Parts(out_dir / PARTS_DIR / extractor.settings_id())
     records = [VideoRecord(path=p) for p in paths]
-    _extract_parts(records, extractor, parts, segments)
+    mine = distributed.shard(records, ranks)  # all of them in a single process
+    _extract_parts(mine, extractor, parts, segments)
+    if ranks.launched:  # every shard is done once all ranks have sent theirs; rank 0 merges
+        records = distributed.gather_shards(mine, len(records), ranks)
+        if not ranks.is_main:
+            return _merged_by_rank0(out_dir, records)
     ok = _number_extracted(records, out_dir)
 
     source = None
@@ -424,6 +437,20 @@ def extract_videos(
     info = _features_info(cfg, segments, dims, projection, source, len(ok), len(records) - len(ok))
     atomic_write(out_dir / FEATURES_INFO_FILE, info.to_json())
     log.info("wrote %d videos (%d skipped) to %s", len(ok), len(records) - len(ok), out_dir)
+    distributed.barrier()  # under torchrun: the other ranks wait for the merge (_merged_by_rank0)
+    return ExtractResult(out_dir, records, projection, info)
+
+
+def _merged_by_rank0(out_dir: Path, records: list[VideoRecord]) -> ExtractResult:
+    """What a rank other than 0 returns: the layout rank 0 wrote, read back once it is written,
+    with rank 0's one projection (fitted once, on the fit-on list) loaded from projection.pt."""
+    distributed.barrier()
+    for row, rec in enumerate(r for r in records if r.status == "ok"):
+        rec.row = row  # the rows rank 0 gave (_number_extracted), from the same gathered records
+    info = FeaturesInfo.read(out_dir)
+    if info is None:
+        raise FileNotFoundError(f"{out_dir / FEATURES_INFO_FILE}: rank 0 did not write it")
+    projection = Projection.load(out_dir / PROJECTION_FILE) if info.projection is not None else None
     return ExtractResult(out_dir, records, projection, info)
 
 
@@ -450,6 +477,8 @@ def _run(args: argparse.Namespace) -> None:
         download=args.download,
         device=args.device,
     )
+    if not distributed.from_env().is_main:
+        return  # rank 0 prints the summary once
     info = result.info
     n, t, (h, w) = info.num_videos, info.segments, info.grid
     print(

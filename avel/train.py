@@ -13,6 +13,10 @@ Paper settings (Sec. IV-A): Adam, lr 1e-3, batch 64 and 300 epochs for SEL/WSEL,
     last.pt        checkpoint + optimizer + RNG states: running the same command again resumes
     best.pt        the epoch with the best validation metric, with its test metrics added
 The test split is scored once, for best.pt only; it never influences selection.
+
+Under torchrun the same command trains with DistributedDataParallel (docs/distributed.md):
+    torchrun --nproc_per_node 4 -m avel train --task sel --data data/ave --out runs/sel_coatt
+--batch-size stays the global batch, only rank 0 writes the run directory.
 """
 
 from __future__ import annotations
@@ -29,9 +33,10 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
+from avel import distributed
 from avel.checkpoint import (
     BEST,
     LAST,
@@ -159,6 +164,7 @@ def _train_epoch(
         scheduler.step()  # per iteration, as the released code steps its StepLR
         total += loss.item() * len(batch["audio"])
         count += len(batch["audio"])
+    total, count = distributed.all_reduce_sums([total, count])  # over every rank's videos
     return total / count
 
 
@@ -225,6 +231,7 @@ class _Session:
     generator: torch.Generator
     features: dict[str, Any]
     provenance: dict[str, Any]
+    ranks: distributed.Context  # a plain Context outside torchrun; only rank 0 writes files
     start_epoch: int = 1
     best_val: float = -1.0
     best_epoch: int = 0
@@ -266,7 +273,8 @@ def _open_run(run: RunConfig) -> _Session:
         "model": asdict(model_config),
         "train": asdict(train_config),
     }
-    device = resolve_device(train_config.device)
+    ranks, device = distributed.setup(resolve_device(train_config.device))
+    distributed.local_batch(train_config.batch_size, ranks)  # refuse an uneven split before any work
     generator = seed_everything(train_config.seed)
     model = build_model(model_config).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=train_config.lr)
@@ -286,6 +294,7 @@ def _open_run(run: RunConfig) -> _Session:
         generator=generator,
         features=read_features(run.data),
         provenance={"train_rows": train_rows, "init_test_overlap": None},  # --init: in train_config
+        ranks=ranks,
     )
     if (out / LAST).is_file():
         _check_resumable(out, config)
@@ -296,10 +305,11 @@ def _open_run(run: RunConfig) -> _Session:
                 train_config.init, data, train_config
             )
         init_from_checkpoint(model, train_config.init)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / CONFIG).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
-    history = read_history(out, session.start_epoch - 1)
-    (out / HISTORY).write_text("".join(json.dumps(record) + "\n" for record in history), encoding="utf-8")
+    if ranks.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / CONFIG).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+        history = read_history(out, session.start_epoch - 1)
+        (out / HISTORY).write_text("".join(json.dumps(record) + "\n" for record in history), encoding="utf-8")
     return session
 
 
@@ -335,6 +345,9 @@ def _record_epoch(session: _Session, epoch: int, loss: float, val: dict[str, Any
     improved = metric > session.best_val
     if improved:
         session.best_val, session.best_epoch = metric, epoch
+    if not session.ranks.is_main:
+        return metric  # every rank evaluated the same full split: the same best-so-far, no files
+    if improved:
         save_checkpoint(session.checkpoint(epoch, val), session.out / BEST)
     record = {
         "epoch": epoch,
@@ -369,12 +382,15 @@ def _record_epoch(session: _Session, epoch: int, loss: float, val: dict[str, Any
 
 def _score_best_on_test(session: _Session) -> TrainResult:
     """Score best.pt once on the test split and store the result in it."""
+    distributed.barrier()  # rank 0 has written best.pt
     best = read_checkpoint(session.out / BEST)
     session.model.load_state_dict(best["model_state"])
     best["metrics"]["test"] = evaluate_model(
         session.model, session.dataset("test"), session.task, session.classes, session.device, strict_cml=True
     )
-    save_checkpoint(best, session.out / BEST)
+    if session.ranks.is_main:
+        save_checkpoint(best, session.out / BEST)
+    distributed.barrier()  # best.pt is final when train() returns, on every rank
     log.info(
         "best epoch %d: val %.4f, test %.4f",
         session.best_epoch,
@@ -390,6 +406,21 @@ def _score_best_on_test(session: _Session) -> TrainResult:
     )
 
 
+def _train_loader(session: _Session, train_set: AVESplit) -> DataLoader:
+    """Batches of the training split: shuffled by the run's generator in a single process; under
+    torchrun a DistributedSampler (seed = the run's, permutation per epoch) gives each rank
+    batch_size / world_size videos, so one step of all ranks sees one global batch of batch_size.
+    """
+    config, ranks = session.train_config, session.ranks
+    if not ranks.launched:
+        return DataLoader(train_set, batch_size=config.batch_size, shuffle=True, generator=session.generator)
+    sampler = DistributedSampler(
+        train_set, num_replicas=ranks.world_size, rank=ranks.rank, shuffle=True, seed=config.seed
+    )
+    batch_size = distributed.local_batch(config.batch_size, ranks)
+    return DataLoader(train_set, batch_size=batch_size, sampler=sampler)
+
+
 def train(run: RunConfig, *, progress: bool = False) -> TrainResult:
     """Train `run.model` on `run.data` into `run.out`, resuming from `run.out/last.pt` if present:
     set the run up, fit the input scale on the training split (a new run only), train epoch by
@@ -400,24 +431,27 @@ def train(run: RunConfig, *, progress: bool = False) -> TrainResult:
     val_set = session.dataset("val")
     if session.start_epoch == 1 and config.fit_input_scale:
         session.model.input_scale.fit(train_set.audio, train_set.visual)
-    loader = DataLoader(train_set, batch_size=config.batch_size, shuffle=True, generator=session.generator)
+    loader = _train_loader(session, train_set)
+    network = distributed.wrap(session.model, session.ranks, session.device)  # DDP under torchrun
     epochs = tqdm(
         range(session.start_epoch, config.epochs + 1),
         desc=f"{session.task}/{session.model_config.model}",
         initial=session.start_epoch - 1,
         total=config.epochs,
-        disable=None if progress else True,  # None: tqdm hides itself when not a terminal
+        disable=None if progress and session.ranks.is_main else True,  # None: hidden when not a terminal
     )
     for epoch in epochs:
         started = time.perf_counter()
+        if isinstance(loader.sampler, DistributedSampler):
+            loader.sampler.set_epoch(epoch)  # the epoch's permutation: seed + epoch, the same on every rank
         loss = _train_epoch(
-            session.model,
+            network,
             loader,
             session.optimizer,
             session.scheduler,
             session.model_config,
             session.device,
-            progress,
+            progress and session.ranks.is_main,
         )
         val = evaluate_model(session.model, val_set, session.task, session.classes, session.device)
         metric = _record_epoch(session, epoch, loss, val, time.perf_counter() - started)

@@ -30,6 +30,7 @@ LAYERS = {
     "avel.backbones": 1,
     "avel.media": 1,
     "avel.device": 1,
+    "avel.distributed": 1,
     "avel.bounded": 0,
     "avel.config": 0,
     "avel.classes": 0,
