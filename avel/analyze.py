@@ -20,9 +20,9 @@ from avel.calibration import answered, softmax
 from avel.checkpoint import LoadedModel, load_checkpoint
 from avel.classes import UNKNOWN_TEXT, background_index
 from avel.config import FeatureConfig
-from avel.explore import TSNE_FEATURES
 from avel.features import BackboneTags, ClipFeatures, FeatureExtractor, file_sha256
 from avel.metrics import cml_window_distances, event_span
+from avel.models.output import FEATURE_NAMES
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ class Localization:
     answered: np.ndarray  # (T,) bool: False where the top probability is below the threshold (abstain)
     event_probability: np.ndarray  # (T,) 1 - p(background): is anything audio-visual happening?
     spatial_attention: np.ndarray | None  # (T, h, w) attention over the grid, or None
-    features: dict[str, np.ndarray] = field(default_factory=dict)  # TSNE_FEATURES -> (T, dim)
+    features: dict[str, np.ndarray] = field(default_factory=dict)  # FEATURE_NAMES -> (T, dim)
 
     def shown(self, num_classes: int) -> np.ndarray:
         """(T,) class index per second, with abstained seconds as `num_classes` (the unknown row)."""
@@ -123,6 +123,7 @@ class Analyzer:
         feature_config: FeatureConfig | None = None,
         cache_max_bytes: int | None = None,
         max_seconds: int | None = None,
+        batch_frames: int | None = None,
     ) -> None:
         self.device = torch.device(device)
         self.localizers = {name: load_checkpoint(p, self.device) for name, p in paths.localizers.items()}
@@ -145,6 +146,8 @@ class Analyzer:
         )
         if max_seconds is not None:
             self.feature_config = replace(self.feature_config, max_seconds=max_seconds)
+        if batch_frames is not None:  # speed vs memory only: the features do not change
+            self.feature_config = replace(self.feature_config, batch_frames=batch_frames)
         self.extractor = FeatureExtractor(
             self.feature_config, cache_dir=cache_dir, device=str(self.device), cache_max_bytes=cache_max_bytes
         )
@@ -229,7 +232,7 @@ class Analyzer:
                 answered=answered(probabilities, loaded.abstain_threshold),
                 event_probability=1.0 - probabilities[:, background],
                 spatial_attention=None if attention is None else attention[0].cpu().numpy(),
-                features={k: v[0].cpu().numpy() for k, v in output.features.items() if k in TSNE_FEATURES},
+                features={k: v[0].cpu().numpy() for k, v in output.features.items() if k in FEATURE_NAMES},
             )
         distances = {
             name: loaded.model(*self._inputs(loaded, clip)).distances()[0].cpu().numpy()

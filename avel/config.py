@@ -199,7 +199,10 @@ class FeatureConfig:
     sample_rate: int = 16_000
     max_seconds: int = 60  # longer clips are refused or cut (on_too_long)
     on_too_long: str = "refuse"  # "refuse" or "cut"
-    batch_frames: int = 32  # frames per backbone forward pass
+    # Frames per backbone forward pass: the CNN's activations for a batch dominate the transient
+    # memory of feature extraction. `python -m benchmarks.localize_speed -- --batch-frames 32
+    # --decode-window 60` compares with the earlier settings (docs/localize.md).
+    batch_frames: int = 16
 
     def __post_init__(self) -> None:
         check_choice("on_too_long", self.on_too_long, ("refuse", "cut"))
@@ -436,7 +439,9 @@ class LocalizeConfig:
 
     model_window: int = 10  # seconds per model pass
     model_hop: int = 5  # a new window every hop seconds; per-second scores are averaged over windows
-    decode_window: int = 60  # seconds decoded and embedded at a time: bounds memory for any length
+    # Seconds decoded and embedded at a time: bounds memory for any length. 30 s of 16 sampled
+    # 224 x 224 frames a second are 72 MB of uint8 (60 s: 144 MB, held twice while stacked).
+    decode_window: int = 30
     max_seconds: int = 4 * 3600
 
     def __post_init__(self) -> None:

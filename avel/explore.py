@@ -23,6 +23,7 @@ from avel.data import AVEDirectory
 from avel.device import resolve_device
 from avel.evaluate import checkpoint_dataset, collect_outputs, compute_metrics, selection_metric
 from avel.files import atomic_write
+from avel.models.output import FEATURE_NAMES
 from viz import stratified_subsample, tsne_embedding
 
 log = logging.getLogger(__name__)
@@ -30,7 +31,6 @@ log = logging.getLogger(__name__)
 SUMMARY_FORMAT = "avel.summary/1"
 
 # Features shown in the t-SNE panels (Fig. 7): raw inputs and the LSTM inputs of each stream.
-TSNE_FEATURES = ("raw_audio", "cspa_audio", "csea_audio", "raw_visual", "cspa_visual", "csea_visual")
 
 
 @dataclass
@@ -86,7 +86,7 @@ class DatasetSummary:
     labels: np.ndarray  # (N, T) true class per segment
     models: dict[str, ModelSummary]
     source: str = ""  # what was summarised, in words (a stored summary says which benchmark)
-    maps: dict[str, FeatureMap] = field(default_factory=dict)  # TSNE_FEATURES -> map (map_model's)
+    maps: dict[str, FeatureMap] = field(default_factory=dict)  # FEATURE_NAMES -> map (map_model's)
     map_model: str = ""  # whose features the maps show
 
 
@@ -95,7 +95,7 @@ def build_maps(summary: DatasetSummary, config: SummaryConfig) -> DatasetSummary
     flat = summary.labels.ravel()  # (N * T,) in the row order of the models' features
     kept = stratified_subsample(flat, config.max_points, config.seed)
     for name, model in summary.models.items():
-        present = [f for f in TSNE_FEATURES if f in model.features]
+        present = [f for f in FEATURE_NAMES if f in model.features]
         if present:
             summary.maps = {f: FeatureMap.fit(model.features[f][kept], flat[kept], config) for f in present}
             summary.map_model = name
@@ -110,7 +110,7 @@ def summarize_model(loaded: LoadedModel, data: AVEDirectory, split: str) -> tupl
         raise ValueError(f"{loaded.path}: a CML model has no class scores; give an SEL or WSEL checkpoint")
     device = next(loaded.model.parameters()).device
     dataset = checkpoint_dataset(loaded, data, split)
-    outputs = collect_outputs(loaded.model, dataset, task, device, features=TSNE_FEATURES)
+    outputs = collect_outputs(loaded.model, dataset, task, device, features=FEATURE_NAMES)
     scored = compute_metrics(outputs, task, loaded.classes)  # the numbers `evaluate` prints
     per_class = [np.nan if value is None else value for value in scored["per_class"].values()]
     summary = ModelSummary(
@@ -118,7 +118,7 @@ def summarize_model(loaded: LoadedModel, data: AVEDirectory, split: str) -> tupl
         confusion=np.asarray(scored["confusion"]),
         per_class=np.asarray(per_class, dtype=float),
         accuracy=scored["accuracy"],
-        features={name: outputs[name] for name in TSNE_FEATURES if name in outputs},
+        features={name: outputs[name] for name in FEATURE_NAMES if name in outputs},
         probabilities=softmax(outputs["scores"]),
     )
     return summary, outputs["labels"]

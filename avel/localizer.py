@@ -31,7 +31,7 @@ from avel.analyze import Analyzer, ModelPaths
 from avel.calibration import answered, softmax
 from avel.checkpoint import LoadedModel
 from avel.classes import UNKNOWN, background_index
-from avel.config import DEVICES, LocalizeConfig
+from avel.config import DEVICES, FeatureConfig, LocalizeConfig
 from avel.device import resolve_device
 from avel.extract import VIDEO_SUFFIXES
 from avel.features import file_sha256
@@ -308,9 +308,15 @@ def localize(
     return localize_clip(analyzer, path, config).to_json()
 
 
-def _analyzer(checkpoints: dict[str, str | Path] | None, device: str) -> Analyzer:
+def _analyzer(
+    checkpoints: dict[str, str | Path] | None, device: str, batch_frames: int | None = None
+) -> Analyzer:
     models = {name: Path(p) for name, p in (checkpoints or DEFAULT_MODELS).items()}
-    return Analyzer(ModelPaths(localizers=models, matchers={}), device=str(resolve_device(device)))
+    return Analyzer(
+        ModelPaths(localizers=models, matchers={}),
+        device=str(resolve_device(device)),
+        batch_frames=batch_frames,
+    )
 
 
 def _result_file(out: Path, path: Path, digest: str) -> Path:
@@ -321,7 +327,7 @@ def _run(args: argparse.Namespace) -> None:
     if args.heatmaps and not args.out:
         raise ValueError("--heatmaps writes image files: give --out DIR too")
     checkpoints = dict(_named(c) for c in args.checkpoint) if args.checkpoint else None
-    analyzer = _analyzer(checkpoints, args.device)
+    analyzer = _analyzer(checkpoints, args.device, args.batch_frames)
     config = LocalizeConfig(
         model_window=args.window,
         model_hop=args.hop,
@@ -423,5 +429,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--decode-window", type=int, default=defaults.decode_window, help="decoded at a time (s)"
     )
     parser.add_argument("--max-seconds", type=int, default=defaults.max_seconds)
+    parser.add_argument(
+        "--batch-frames",
+        type=int,
+        default=FeatureConfig.batch_frames,
+        help="frames per backbone pass: memory against speed, same features",
+    )
     parser.add_argument("--device", choices=DEVICES, default="auto")
     parser.set_defaults(func=_run)

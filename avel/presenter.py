@@ -18,8 +18,9 @@ from avel.analyze import ClipAnalysis, CrossModalState, Localization, event_boun
 from avel.calibration import Calibration
 from avel.classes import UNKNOWN_TEXT
 from avel.config import SummaryConfig
-from avel.explore import TSNE_FEATURES, DatasetSummary
+from avel.explore import DatasetSummary
 from avel.media import write_clip
+from avel.models.output import FEATURE_NAMES
 
 JPEG_QUALITY = 88  # heatmap tiles: small files, no visible loss at 224 px
 
@@ -203,7 +204,7 @@ def render_dataset(summary: DatasetSummary) -> DatasetView:
     )
     panels = {
         feature.replace("_", " "): (summary.maps[feature].coords, summary.maps[feature].labels)
-        for feature in TSNE_FEATURES
+        for feature in FEATURE_NAMES
         if feature in summary.maps
     }
     tsne = viz.tsne_figure(panels, classes) if panels else None

@@ -1,6 +1,9 @@
 """Real-time factor and peak memory of `localize` on 1-, 10- and 60-minute clips.
 
-    python -m benchmarks.localize_speed [--minutes 1 10 60] [--fps 25]
+    python -m benchmarks.localize_speed [--minutes 1 10 60] [--fps 25] [-- LOCALIZE OPTIONS]
+
+Options after `--` go to `localize` (e.g. `-- --decode-window 60 --batch-frames 32`, the settings
+before the defaults were lowered for memory), so settings can be compared on the same clips.
 
 The test clip is the example clips (assets/) re-encoded as one 60-s video at `--fps` frames per
 second, 224 x 224, with their sound; longer clips repeat it by remuxing (no re-encoding), so
@@ -82,12 +85,14 @@ def repeat_clip(source: Path, copies: int, out: Path) -> Path:
     return out
 
 
-def timed_run(path: Path) -> dict[str, float]:
-    """One `localize` run in a fresh process: wall seconds and peak RSS (MB)."""
+def timed_run(path: Path, options: list[str]) -> dict[str, float]:
+    """One `localize` run in a fresh process: wall and CPU seconds, peak RSS (MB), load average."""
+    argv = ["--log-level", "error", "localize", str(path), *options]
     code = (
-        "import json, resource, sys, time; from avel.cli import main; t = time.perf_counter(); "
-        f"main(['--log-level', 'error', 'localize', {str(path)!r}]); "
-        "print(json.dumps({'wall': time.perf_counter() - t, "
+        "import json, os, resource, sys, time; from avel.cli import main; t = time.perf_counter(); "
+        f"main({argv!r}); "
+        "print(json.dumps({'wall': time.perf_counter() - t, 'cpu': time.process_time(), "
+        "'load': os.getloadavg()[0], "
         "'rss': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))"
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
@@ -100,20 +105,22 @@ def main() -> None:
     )
     parser.add_argument("--minutes", type=int, nargs="+", default=[1, 10, 60])
     parser.add_argument("--fps", type=int, default=25)
+    parser.add_argument("options", nargs="*", help="after --: options for `localize`")
     args = parser.parse_args()
     frames_per_second = load_checkpoint(DEFAULT_MODELS["Co-attention"]).features_info.frames_per_segment
-    print("| clip | real-time factor | peak RSS (MB) | sampled frames / s |")
-    print("|---|---|---|---|")
+    print(f"localize options: {' '.join(args.options) or '(defaults)'}")
+    print("| clip | real-time factor | peak RSS (MB) | sampled frames / s | CPU s | load (1 min) |")
+    print("|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory(prefix="avel-localize-speed-") as tmp:
         base = base_clip(Path(tmp) / "base.mp4", args.fps)
         for minutes in args.minutes:
             clip = repeat_clip(base, minutes, Path(tmp) / f"{minutes}min.mp4")
             seconds = minutes * BASE_SECONDS
-            run = timed_run(clip)
+            run = timed_run(clip, args.options)
             rate = seconds / run["wall"]
             print(
                 f"| {minutes} min | {rate:.1f}x | {run['rss']:.0f} "
-                f"| {seconds * frames_per_second / run['wall']:.0f} |",
+                f"| {seconds * frames_per_second / run['wall']:.0f} | {run['cpu']:.0f} | {run['load']:.1f} |",
                 flush=True,
             )
 

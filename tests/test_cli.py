@@ -20,8 +20,18 @@ def test_help_lists_every_command() -> None:
         [sys.executable, "-m", "avel", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0, done.stderr
-    assert "train" in done.stdout and "evaluate" in done.stdout
-    assert all(callable(module.register) for module in COMMANDS)
+    assert all(command in done.stdout for command in COMMANDS)
+
+
+def test_a_command_imports_only_its_own_module() -> None:
+    """`localize` must not hold report's plotting and t-SNE libraries in memory."""
+    code = (
+        "import sys; from avel.cli import build_parser; build_parser(['localize', 'x.mp4']); "
+        "print(sorted(m for m in ('sklearn', 'matplotlib', 'avel.report', 'avel.bench') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
 
 
 def test_train_help_shows_paper_options(capsys: pytest.CaptureFixture[str]) -> None:

@@ -10,7 +10,7 @@ import pytest
 from avel.checkpoint import load_checkpoint
 from avel.cli import main
 from avel.config import ModelConfig, RunConfig, SummaryConfig, TrainConfig
-from avel.explore import TSNE_FEATURES, FeatureMap, build_maps, load_summary, save_summary, summarize_dataset
+from avel.explore import FEATURE_NAMES, FeatureMap, build_maps, load_summary, save_summary, summarize_dataset
 from avel.train import train
 
 SMALL = SummaryConfig(max_points=60, pca_dims=8, neighbours=5)
@@ -33,7 +33,7 @@ def coatt(random_ave_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
 def test_summary_round_trips_without_raw_features(coatt: Path, random_ave_dir: Path, tmp_path: Path) -> None:
     models = {"Co-attention": load_checkpoint(coatt)}
     summary = build_maps(summarize_dataset(models, random_ave_dir, "test"), SMALL)
-    assert summary.map_model == "Co-attention" and set(summary.maps) == set(TSNE_FEATURES)
+    assert summary.map_model == "Co-attention" and set(summary.maps) == set(FEATURE_NAMES)
     assert all(len(m.coords) == 60 for m in summary.maps.values())
     save_summary(summary, tmp_path / "s.npz")
     loaded = load_summary(tmp_path / "s.npz")

@@ -11,6 +11,10 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
+# The pooled features a forward pass may return (ModelOutput.features): before CSPA, after CSPA,
+# after CSEA, per modality; the dataset view maps each with t-SNE (Fig. 7).
+FEATURE_NAMES = ("raw_audio", "cspa_audio", "csea_audio", "raw_visual", "cspa_visual", "csea_visual")
+
 
 @dataclass
 class ModelOutput:
@@ -34,8 +38,8 @@ class ModelOutput:
     # every grid position; average over H, W for one vector per segment).
     channel_attention_audio: Tensor | None = None
     channel_attention_visual: Tensor | None = None
-    # Features for t-SNE and analysis, each (B, T, dim): "raw_audio", "raw_visual" (grid-pooled),
-    # "cspa_audio", "cspa_visual", "csea_audio", "csea_visual" where the model has them.
+    # Features for t-SNE and analysis, each (B, T, dim): FEATURE_NAMES where the model has them
+    # ("raw_visual" is grid-pooled).
     features: dict[str, Tensor] = field(default_factory=dict)
 
     def scores(self) -> Tensor:

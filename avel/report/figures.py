@@ -14,7 +14,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from avel.config import ModelConfig
-from avel.explore import TSNE_FEATURES, DatasetSummary, ModelSummary
+from avel.explore import DatasetSummary, ModelSummary
+from avel.models.output import FEATURE_NAMES
 from avel.report.results import MODEL_LABELS, REPORT_SPLIT, SWEEP_COLUMNS, ReportResults, sweep_points
 from viz import confusion_matrix_figure, per_class_accuracy_figure, save_figure, tsne_embedding, tsne_figure
 from viz.export import new_figure
@@ -29,7 +30,7 @@ FIGURE_FILES = {  # key -> file name under --figures, named after the paper's fi
     "tsne": "fig7_tsne.png",
 }
 LAMBDA_NAMES = {"cml": "lambda_c", "sel": "lambda_s", "wsel": "lambda_w"}
-TSNE_TITLES = {  # explore.TSNE_FEATURES -> panel title (Fig. 7 layout: audio row, visual row)
+TSNE_TITLES = {  # explore.FEATURE_NAMES -> panel title (Fig. 7 layout: audio row, visual row)
     "raw_audio": "Audio raw",
     "cspa_audio": "Audio CSPA",
     "csea_audio": "Audio CSEA",
@@ -81,7 +82,7 @@ def tsne_panels(
     flat = labels.ravel()  # (N * T,) in the row order of summary.features
     keep = np.isin(flat, frequent_event_classes(labels, num_classes, count))
     panels = {}
-    for name in TSNE_FEATURES:
+    for name in FEATURE_NAMES:
         if name in summary.features:
             coords, kept = tsne_embedding(summary.features[name][keep], seed, max_points, labels=flat[keep])
             panels[TSNE_TITLES[name]] = (coords, flat[keep][kept])
