@@ -344,7 +344,7 @@ def test_highlighted_maps_stamp_each_clips_stars_on_the_stored_maps_only() -> No
     assert changed[:, 1].min() >= x0 - 1 and changed[:, 1].max() <= x1 + 1  # only inside its panel
     assert changed[:, 0].min() >= height - y1 - 1 and changed[:, 0].max() <= height - y0 + 1
     x, y = audio_ax.transData.transform(here[0])
-    star = first[int(round(height - y)), int(round(x))]
+    star = first[round(height - y), round(x)]
     assert star.max() < 40, star  # a black star where the point lies
     with pytest.raises(ValueError, match="no panel named"):
         maps.image({"Audio CSPA": here})
