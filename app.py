@@ -20,13 +20,21 @@ import shutil
 import signal
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 import gradio as gr
 
 import viz
-from avel.analyze import Analyzer, CrossModalState, ModelPaths, load_ground_truths, match_cross_modal
+from avel.analyze import (
+    Analyzer,
+    CrossModalState,
+    ModelPaths,
+    Progress,
+    load_ground_truths,
+    match_cross_modal,
+)
 from avel.bounded import BoundedStore
 from avel.config import SummaryConfig
 from avel.device import resolve_device
@@ -42,9 +50,11 @@ from avel.features import file_sha256
 from avel.files import evict_oldest
 from avel.media import MediaError, clip_seconds
 from avel.presenter import (
+    ClipPlacement,
     ClipView,
     DatasetView,
     known_classes_text,
+    make_overlay_videos,
     render_clip,
     render_dataset,
 )
@@ -77,7 +87,8 @@ class AppConfig:
     runs: Path = ROOT / "runs"  # training runs whose checkpoints fill the ablation table
     max_upload_mb: int = 200  # larger uploads are refused before any decoding
     max_clip_seconds: int = 60  # longer clips: `python -m avel localize` (any length, windowed)
-    overlay_fps: int = 2  # frame rate of the attention overlay video (one picture per second anyway)
+    overlay_fps: int = 2  # frame rate of the attention overlay videos (one picture per second anyway)
+    heatmap_columns: int = 5  # seconds per row of each model's heatmap grid (10 s: 5 x 2)
     device: str = "auto"
     queue_size: int = 16
     # ---- resource caps: a server that runs for days stays within these -------------------------
@@ -131,6 +142,11 @@ class App:
         self.ground_truths = load_ground_truths(config.assets)
         self.summary_config = SummaryConfig()
         self.summary = load_summary(config.summary) if config.summary.is_file() else None
+        self.placement = (
+            ClipPlacement(self.summary, self.summary_config)
+            if self.summary is not None and self.summary.maps
+            else None
+        )
         self.sessions: BoundedStore[CrossModalState] = BoundedStore(config.max_sessions, config.session_ttl_s)
         self.views: BoundedStore[ClipView] = BoundedStore(
             config.render_cache_entries,
@@ -154,6 +170,50 @@ class App:
         progress: gr.Progress = gr.Progress(),  # noqa: B008
     ) -> tuple:
         """Analyse an upload with every model; raise gr.Error with a clear message on bad input."""
+        view = self._view(video, lambda f, msg: progress(f, desc=msg))
+        self.sessions.put(_session(request), view.state)
+        start, end = view.span
+        videos = view.overlay_videos or [None] * len(view.heatmaps)  # a new clip clears old videos
+        return (
+            view.summary,
+            view.timeline,
+            *view.heatmaps,
+            *view.captions,
+            *videos,
+            *view.tables,
+            view.tags,
+            view.placement,
+            gr.update(maximum=view.state.num_segments - 1, value=start),
+            gr.update(maximum=view.state.num_segments, value=end),
+        )
+
+    def overlay_videos(
+        self,
+        video: str | None,
+        progress: gr.Progress = gr.Progress(),  # noqa: B008
+    ) -> tuple:
+        """The attention overlay videos of the clip, on demand: they cost more than the whole analysis."""
+        view = self._view(video, lambda f, msg: progress(f, desc=msg))
+        progress(0.5, desc="encoding the overlay videos")
+        videos = make_overlay_videos(view, self.config.overlay_fps)
+        self._prune_disk(keep=view.folder)
+        return tuple(videos)
+
+    def warm_up(self) -> None:
+        """Analyse the first example once before serving: the first user's clip skips lazy set-up."""
+        examples = sorted(self.config.assets.glob("*.mp4"))
+        if not examples:
+            return
+        started = time.perf_counter()
+        try:
+            self._view(str(examples[0]), None)
+        except gr.Error as err:  # a broken example must not keep the app from serving uploads
+            log.warning("warm-up on %s failed: %s", examples[0].name, err)
+            return
+        log.info("warm-up on %s: %.1f s", examples[0].name, time.perf_counter() - started)
+
+    def _view(self, video: str | None, progress: Progress | None) -> ClipView:
+        """The rendered views of an upload: from the render cache, else analysed and drawn now."""
         if not video:
             raise gr.Error("Upload a video (or pick an example) first.")
         name = Path(video).name
@@ -166,41 +226,29 @@ class App:
         view = self.views.get(key)
         if view is None or not view.folder.is_dir():
             view = self._analyse(video, key, progress)
-        self.sessions.put(_session(request), view.state)
-        start, end = view.span
-        return (
-            view.summary,
-            view.timeline,
-            *view.galleries,
-            *view.overlay_videos,
-            *view.tables,
-            view.tags,
-            view.placement,
-            gr.update(maximum=view.state.num_segments - 1, value=start),
-            gr.update(maximum=view.state.num_segments, value=end),
-        )
+        return view
 
     def _view_key(self, video: str) -> str:
         """The rendered views' identity: the file's bytes (whatever its name) and the app's settings."""
         settings = (
-            f"{file_sha256(video)}|{self.config.overlay_fps}|{sorted(self.config.models.localizers.items())}"
+            f"{file_sha256(video)}|{self.config.overlay_fps}|{self.config.heatmap_columns}|"
+            f"{sorted(self.config.models.localizers.items())}"
         )
         return hashlib.sha256(settings.encode()).hexdigest()[:32]
 
-    def _analyse(self, video: str, key: str, progress: gr.Progress) -> ClipView:
+    def _analyse(self, video: str, key: str, progress: Progress | None) -> ClipView:
         try:
             self._check_length(video)
-            analysis = self.analyzer.analyze(video, progress=lambda f, msg: progress(f, desc=msg))
+            analysis = self.analyzer.analyze(video, progress=progress)
         except (MediaError, ValueError) as err:
             log.warning("analysis of %s failed: %s", video, err)
             raise gr.Error(public_message(err, video, self._hide())) from err
         analysis.ground_truth = self.ground_truths.get(analysis.clip.content_hash)
         for warning in analysis.warnings:
             gr.Warning(f"{Path(video).name}: {public_message(Exception(warning), video, self._hide())}")
-        progress(0.97, desc="drawing")
-        view = render_clip(
-            analysis, self.outputs_dir / key, self.config.overlay_fps, self.summary, self.summary_config
-        )
+        if progress:
+            progress(0.97, "drawing")
+        view = render_clip(analysis, self.outputs_dir / key, self.config.heatmap_columns, self.placement)
         self.views.put(key, view)
         self._prune_disk(keep=view.folder)
         return view
@@ -345,19 +393,25 @@ def build_demo(app: App) -> gr.Blocks:
                     with gr.Column(scale=2):
                         summary = gr.Markdown(elem_id="summary")
                         timeline = gr.Plot(label="Per-second events (drag to zoom)", elem_id="timeline")
-                galleries = [
-                    gr.Gallery(
-                        label=f"{name}: spatial attention (class and probability · event probability)",
-                        columns=5,
-                        height="auto",
-                        elem_id=f"gallery-{i}",
+                heatmaps, captions = [], []
+                for i, name in enumerate(names):
+                    heatmaps.append(
+                        gr.Image(
+                            label=f"{name}: spatial attention per second (class and probability · event "
+                            "probability; background and unsure seconds greyed)",
+                            type="filepath",
+                            interactive=False,
+                            elem_id=f"heatmap-{i}",
+                        )
                     )
-                    for i, name in enumerate(names)
-                ]
+                    captions.append(gr.Markdown(elem_id=f"heatmap-captions-{i}"))
+                make_videos = gr.Button("Make attention overlay videos", elem_id="overlay-button")
                 with gr.Row():
                     overlay_videos = [
                         gr.Video(
-                            label=f"{name}: attention overlay", interactive=False, elem_id=f"overlay-{i}"
+                            label=f"{name}: attention overlay, with the clip's sound",
+                            interactive=False,
+                            elem_id=f"overlay-{i}",
                         )
                         for i, name in enumerate(names)
                     ]
@@ -430,7 +484,8 @@ def build_demo(app: App) -> gr.Blocks:
             outputs=[
                 summary,
                 timeline,
-                *galleries,
+                *heatmaps,
+                *captions,
                 *overlay_videos,
                 *tables,
                 tags,
@@ -440,6 +495,7 @@ def build_demo(app: App) -> gr.Blocks:
             ],
             api_name="localize",
         )
+        make_videos.click(app.overlay_videos, inputs=video, outputs=overlay_videos, api_name="overlay_videos")
         match.click(
             app.cross_modal,
             inputs=[direction, span_start, span_end],
@@ -489,7 +545,9 @@ def load_app(config: AppConfig, work_dir: Path) -> App:
             cache_max_bytes=config.feature_cache_mb * MB,
         )
         analyzer.extractor.load()  # the backbones now, not on the first user's clip
-        return App(config, analyzer, work_dir)
+        app = App(config, analyzer, work_dir)
+        app.warm_up()
+        return app
     except ValueError as err:  # a checkpoint of the wrong shape, with NaNs, or a broken summary
         raise SystemExit(f"avel app: cannot start: {err}") from err
 

@@ -1,11 +1,15 @@
 """A clip's or a dataset's analysis -> what the app's tabs display: texts, figures and image files.
 
 Rendered outputs are written into one folder per clip so the app can cache them whole (the same
-upload again costs no rendering) and delete them whole when the cache evicts the entry.
+upload again costs no rendering) and delete them whole when the cache evicts the entry. Each
+model's per-second heatmaps are one captioned grid image, not one file per second: a repeat
+serves a handful of files. The attention overlay videos are made only when asked for
+(`make_overlay_videos`), from the grid and the clip's sound kept in the same folder.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +26,9 @@ from avel.explore import DatasetSummary
 from avel.media import write_clip
 from avel.models.output import FEATURE_NAMES
 
-JPEG_QUALITY = 88  # heatmap tiles: small files, no visible loss at 224 px
+JPEG_QUALITY = 88  # heatmap grids: small files, no visible loss at 224 px per tile
+PNG_COMPRESSION = 1  # zlib level of the placement image: fast to write, a little larger
+AUDIO_FILE = "audio.npy"  # the clip's sound (float32 mono), for the overlay videos made on demand
 
 
 @dataclass
@@ -31,14 +37,17 @@ class ClipView:
 
     summary: str
     timeline: go.Figure
-    galleries: list[list[tuple[str, str]]]  # per localizer: (image file, caption) per second
-    overlay_videos: list[str | None]  # per localizer: the attention overlay video, or None
+    heatmaps: list[str | None]  # per localizer: its captioned grid of per-second heatmaps, or None
+    captions: list[str]  # per localizer: the grid's captions as markdown (one line per second)
     tables: list[list[list]]  # per localizer: top-3 rows
     tags: list[list]  # the backbones' own tags per second
     placement: str | None  # the t-SNE placement image file, or None without a stored summary
     span: tuple[int, int]  # the cross-modal sliders' initial span
     state: CrossModalState
     folder: Path
+    columns: int  # of the heatmap grids, to cut them back into seconds for the videos
+    sample_rate: int  # of the clip's sound in folder / AUDIO_FILE
+    overlay_videos: list[str | None] | None = None  # per localizer, once made (make_overlay_videos)
 
 
 def known_classes_text(events: tuple[str, ...], calibrations: dict[str, Calibration | None]) -> str:
@@ -79,11 +88,10 @@ def _muted(loc: Localization, background: int) -> list[bool]:
 def render_clip(
     analysis: ClipAnalysis,
     folder: Path,
-    overlay_fps: int,
-    summary: DatasetSummary | None,
-    summary_config: SummaryConfig,
+    columns: int,
+    placement: ClipPlacement | None,
 ) -> ClipView:
-    """Render every view of the Localize tab into `folder` (created)."""
+    """Render every view of the Localize tab into `folder` (created); heatmap grids `columns` wide."""
     folder.mkdir(parents=True, exist_ok=True)
     classes, background = analysis.classes, analysis.background_index
     shown_classes = analysis.shown_classes
@@ -101,52 +109,71 @@ def render_clip(
     ]
     if analysis.ground_truth is not None:
         lines.append(f"**Ground truth:** {viz.summarize_events(analysis.ground_truth, classes, background)}")
-    galleries, videos, tables = [], [], []
-    for index, loc in enumerate(analysis.localizations.values()):
+    heatmaps, captions, tables = [], [], []
+    for index, (name, loc) in enumerate(analysis.localizations.items()):
         answers = [shown_classes[c] for c in loc.shown(unknown)]
         tables.append(viz.top_k_table(loc.probabilities, classes, answers=answers))
         if loc.spatial_attention is None:
-            galleries.append([])
-            videos.append(None)
+            heatmaps.append(None)
+            captions.append(f"{name} has no spatial attention to show.")
             continue
-        captions = [_caption(loc, t, classes, background) for t in range(len(loc.predicted))]
-        overlays = viz.attention_overlays(
-            analysis.clip.frames, loc.spatial_attention, captions, muted=_muted(loc, background)
+        labels = [_caption(loc, t, classes, background) for t in range(len(loc.predicted))]
+        grid = viz.attention_gallery(
+            analysis.clip.frames, loc.spatial_attention, labels, columns, muted=_muted(loc, background)
         )
-        tiles = []
-        for t, (image, caption) in enumerate(overlays):
-            path = folder / f"model{index}-{t:05d}.jpg"
-            Image.fromarray(image).save(path, quality=JPEG_QUALITY)
-            tiles.append((str(path), caption))
-        galleries.append(tiles)
-        videos.append(_overlay_video(analysis, [image for image, _ in overlays], folder, index, overlay_fps))
+        path = folder / f"model{index}-heatmaps.jpg"
+        Image.fromarray(grid).save(path, quality=JPEG_QUALITY)
+        heatmaps.append(str(path))
+        captions.append(_captions_text(name, labels, range(len(labels))))
+    np.save(folder / AUDIO_FILE, analysis.clip.waveform.astype(np.float32))
     tags = analysis.tags
     tag_rows = [] if tags is None else viz.tags_table(tags.audio, tags.visual)
-    placement = None
-    if summary is not None and summary.maps:
-        placement = _placement_image(analysis, summary, summary_config, folder / "placement.png")
+    placed = None if placement is None else placement.image(analysis, folder / "placement.png")
     return ClipView(
         summary="\n\n".join(lines),
         timeline=timeline,
-        galleries=galleries,
-        overlay_videos=videos,
+        heatmaps=heatmaps,
+        captions=captions,
         tables=tables,
         tags=tag_rows,
-        placement=placement,
+        placement=placed,
         span=_initial_span(analysis),
         state=analysis.cross_modal_state,
         folder=folder,
+        columns=columns,
+        sample_rate=analysis.clip.sample_rate,
     )
 
 
-def _overlay_video(
-    analysis: ClipAnalysis, overlays: list[np.ndarray], folder: Path, index: int, fps: int
-) -> str:
-    """The per-second overlays as a video with the clip's own audio."""
-    frames = np.repeat(np.stack(overlays), fps, axis=0)  # (T, H, W, 3) -> (T * fps, H, W, 3)
-    path = folder / f"model{index}-attention.mp4"
-    write_clip(path, frames, fps, analysis.clip.waveform, analysis.clip.sample_rate)
-    return str(path)
+def _captions_text(name: str, labels: list[str], seconds: Iterable[int]) -> str:
+    """The grid's captions as text (searchable, readable by a screen reader): one line per second."""
+    rows = [f"{viz.span_label(t, t + 1)} s: {label}" for t, label in zip(seconds, labels, strict=True)]
+    return f"**{name}**, per second:  \n" + "  \n".join(rows)
+
+
+def make_overlay_videos(view: ClipView, fps: int) -> list[str | None]:
+    """Each model's heatmaps as a video with the clip's sound, written once into the view's folder.
+
+    The frames are the grid's captioned tiles (one per second, held for `fps` frames), so the
+    video shows exactly what the grid shows, without keeping the clip's frames in memory.
+    """
+    if view.overlay_videos is not None and all(v is None or Path(v).is_file() for v in view.overlay_videos):
+        return view.overlay_videos
+    waveform = np.load(view.folder / AUDIO_FILE)
+    seconds = view.state.num_segments
+    videos: list[str | None] = []
+    for index, grid_path in enumerate(view.heatmaps):
+        if grid_path is None:
+            videos.append(None)
+            continue
+        with Image.open(grid_path) as image:
+            grid = np.asarray(image.convert("RGB"))
+        tiles = np.stack(viz.gallery_tiles(grid, seconds, view.columns))  # (T, H, W, 3)
+        path = view.folder / f"model{index}-attention.mp4"
+        write_clip(path, np.repeat(tiles, fps, axis=0), fps, waveform, view.sample_rate)
+        videos.append(str(path))
+    view.overlay_videos = videos
+    return videos
 
 
 def _initial_span(analysis: ClipAnalysis) -> tuple[int, int]:
@@ -158,26 +185,32 @@ def _initial_span(analysis: ClipAnalysis) -> tuple[int, int]:
     return span if span is not None else (0, analysis.clip.num_segments)
 
 
-def _placement_image(
-    analysis: ClipAnalysis, summary: DatasetSummary, config: SummaryConfig, path: Path
-) -> str | None:
-    """The stored t-SNE maps with the clip's seconds placed on them (stars numbered by second)."""
-    loc = analysis.localizations.get(summary.map_model)
-    if loc is None:
-        return None
-    panels, highlights = {}, {}
-    for feature, fmap in summary.maps.items():
-        if feature not in loc.features:
-            continue
-        title = feature.replace("_", " ")
-        panels[title] = (fmap.coords, fmap.labels)
-        highlights[title] = fmap.place(loc.features[feature], config.neighbours)
-    if not panels:
-        return None
-    figure = viz.tsne_figure(panels, summary.classes, highlights=highlights)
-    figure.suptitle(f"This clip's seconds (stars) on {summary.map_model}'s maps of {summary.source}")
-    Image.fromarray(viz.figure_to_image(figure)).save(path)
-    return str(path)
+class ClipPlacement:
+    """The stored t-SNE maps, drawn once, on which each clip's seconds are placed as stars."""
+
+    def __init__(self, summary: DatasetSummary, config: SummaryConfig) -> None:
+        self.summary, self.config = summary, config
+        self.titles = {feature: feature.replace("_", " ") for feature in summary.maps}
+        self.maps = viz.HighlightedMaps(
+            {self.titles[f]: (m.coords, m.labels) for f, m in summary.maps.items()},
+            summary.classes,
+            title=f"This clip's seconds (stars) on {summary.map_model}'s maps of {summary.source}",
+        )
+
+    def image(self, analysis: ClipAnalysis, path: Path) -> str | None:
+        """The maps with the clip's seconds placed by their nearest stored points, as a PNG file."""
+        loc = analysis.localizations.get(self.summary.map_model)
+        if loc is None:
+            return None
+        highlights = {
+            self.titles[feature]: fmap.place(loc.features[feature], self.config.neighbours)
+            for feature, fmap in self.summary.maps.items()
+            if feature in loc.features
+        }
+        if not highlights:
+            return None
+        Image.fromarray(self.maps.image(highlights)).save(path, compress_level=PNG_COMPRESSION)
+        return str(path)
 
 
 @dataclass

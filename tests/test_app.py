@@ -118,12 +118,16 @@ def test_browser_shows_every_tab_after_its_main_action(server: str) -> None:
         page.wait_for_timeout(1500)
         page.click("#localize-button")
         page.wait_for_selector("#timeline .js-plotly-plot, #timeline .plotly", timeout=180_000)
-        page.wait_for_selector("#gallery-0 img", timeout=60_000)
+        page.wait_for_selector("#heatmap-0 img", timeout=60_000)
         page.wait_for_selector("#placement img", state="attached", timeout=60_000)  # lazy-loaded below
+        assert page.locator("#overlay-0 video").count() == 0  # the videos wait for their button
+        page.click("#overlay-button")
+        page.wait_for_selector("#overlay-0 video", state="attached", timeout=120_000)
         page.locator("#placement img").scroll_into_view_if_needed()
         page.screenshot(path=str(ARTIFACTS / "app-localize.png"), full_page=True)
         assert "Bark" in page.inner_text("#timeline")  # the classes in the timeline's legend
-        assert re.search(r"Bark 0\.\d\d · event 0\.\d\d", page.inner_text("#gallery-0"))  # captions
+        captions = page.inner_text("#heatmap-captions-0")
+        assert re.search(r"\d+-\d+ s: Bark 0\.\d\d · event 0\.\d\d", captions), captions
         assert "seconds" in page.inner_text("#summary")
         assert "YAMNet" in page.inner_text("#backbone-tags")
 
@@ -160,8 +164,10 @@ def _localize(client, clip: Path) -> dict:
     names = [
         "summary",
         "timeline",
-        "gallery0",
-        "gallery1",
+        "heatmap0",
+        "heatmap1",
+        "captions0",
+        "captions1",
         "video0",
         "video1",
         "top0",
@@ -174,24 +180,42 @@ def _localize(client, clip: Path) -> dict:
 
 
 def test_localize_example_returns_every_view(client) -> None:
-    out = _localize(client, _examples()[0])
+    from PIL import Image
+
+    out = _localize(client, _examples()[2])  # no other test asks for this clip's overlay videos
     assert (
         "Co-attention" in out["summary"] and "Baseline" in out["summary"] and "Ground truth" in out["summary"]
     )
     plot = json.loads(out["timeline"]["plot"]) if isinstance(out["timeline"], dict) else out["timeline"]
     assert plot, "the timeline plot is empty"
-    for gallery in (out["gallery0"], out["gallery1"]):
-        assert len(gallery) == 10  # one heatmap per second, captioned with its probabilities
-        captions = [item["caption"] for item in gallery]
-        assert all(re.search(r"\d\.\d\d\)? · event \d\.\d\d$", c) for c in captions), captions
-    for video in (out["video0"], out["video1"]):
-        assert Path(_path(video)).stat().st_size > 0
+    for heatmap, captions in ((out["heatmap0"], out["captions0"]), (out["heatmap1"], out["captions1"])):
+        with Image.open(_path(heatmap)) as grid:  # 10 seconds in a 5 x 2 grid of 224-px tiles
+            assert grid.width >= 5 * 224 and 2 * 224 < grid.height < 3 * 224
+        lines = re.findall(r"(\d+)-\d+ s: [^\n]*?\d\.\d\d\)? · event \d\.\d\d", captions)
+        assert lines == [str(t) for t in range(10)], captions  # one caption per second, in order
+    assert out["video0"] is None and out["video1"] is None  # made on demand, not on every analysis
     for table in (out["top0"], out["top1"]):
         rows = _rows(table)
         assert len(rows) == 10 and len(rows[0]) == 8  # seconds, answer, 3 x (class, probability)
     tags = _rows(out["tags"])
     assert len(tags) == 10 and all(len(row) == 3 and row[1] and row[2] for row in tags)
     assert Path(_path(out["placement"])).stat().st_size > 0  # the clip on the stored t-SNE maps
+
+
+def test_overlay_videos_on_demand_carry_every_second_and_the_sound(client) -> None:
+    import av
+    from gradio_client import handle_file
+
+    videos = client.predict(handle_file(str(_examples()[0])), api_name="/overlay_videos")
+    assert len(videos) == 2
+    for video in videos:
+        with av.open(_path(video)) as container:
+            stream = container.streams.video[0]
+            assert container.streams.audio, "the overlay video lost the clip's sound"
+            assert abs(float(container.duration / av.time_base) - 10) < 0.6
+            assert stream.width == 224 and stream.height > 224  # a captioned tile per second
+    again = _localize(client, _examples()[0])
+    assert Path(_path(again["video0"])).stat().st_size > 0  # made once, then served with the views
 
 
 def test_the_same_clip_again_reuses_the_rendered_views(client) -> None:
@@ -307,7 +331,10 @@ def test_many_new_sessions_stay_under_the_caps_and_sigterm_cleans_up(tmp_path: P
     try:
         for index in range(SOAK_SESSIONS):
             clip = make_clip(tmp_path / f"clip{index}.mp4", 3.0, amplitude=0.2 + 0.05 * index).path
-            Client(url, verbose=False).predict(handle_file(str(clip)), api_name="/localize")  # a new session
+            session = Client(url, verbose=False)  # a new session
+            session.predict(handle_file(str(clip)), api_name="/localize")
+            if index % 3 == 0:  # the overlay videos live in the capped outputs folder too
+                session.predict(handle_file(str(clip)), api_name="/overlay_videos")
             rss.append(_rss_mb(process.pid))
             sizes.append({part: _mb(work / part) for part in ("outputs", "features", "gradio")})
     finally:

@@ -80,7 +80,7 @@ def test_overlay_rejects_bad_frame() -> None:
 
 
 def test_gallery_grid_and_captions() -> None:
-    t, h, w = 7, 30, 40
+    t, h, w = 7, 30, 120  # wide enough for one line of caption
     rng = np.random.default_rng(1)
     frames = rng.integers(0, 256, size=(t, h, w, 3), dtype=np.uint8)
     attentions = rng.random((t, 7, 7))
@@ -95,6 +95,35 @@ def test_gallery_grid_and_captions() -> None:
     np.testing.assert_array_equal(grid[top : top + h, left : left + w], overlays[4][0])
     with pytest.raises(ValueError, match="labels: expected one label per segment"):
         viz.attention_overlays(frames, attentions, labels[:3])
+
+
+def test_gallery_wraps_long_captions_mutes_tiles_and_cuts_back_into_seconds() -> None:
+    t, h, w = 5, 40, 60
+    rng = np.random.default_rng(2)
+    frames = np.full((t, h, w, 3), (200, 30, 30), np.uint8)
+    attentions = rng.random((t, 7, 7))
+    labels = ["Bark 0.81 · event 0.93", "Not a trained class (unsure: Bark 0.41) · event 0.88"] + ["x"] * 3
+    muted = [False, True, False, False, True]
+    grid = viz.attention_gallery(
+        frames, attentions, labels, columns=2, muted=muted, seconds=[40, 41, 7, 8, 9]
+    )
+    tiles = viz.gallery_tiles(grid, t, columns=2)
+    assert len(tiles) == t and all(tile.shape == tiles[0].shape for tile in tiles)
+    strip = tiles[0].shape[0] - h
+    assert strip >= heatmap.CAPTION_HEIGHT_PX + heatmap.CAPTION_LINE_PX  # the long caption wrapped
+    overlays = viz.attention_overlays(frames, attentions, labels, muted=muted, seconds=[40, 41, 7, 8, 9])
+    assert [c for _, c in overlays][:2] == [f"40-41 s: {labels[0]}", f"41-42 s: {labels[1]}"]
+    for tile, (overlay, _) in zip(tiles, overlays, strict=True):
+        np.testing.assert_array_equal(tile[strip:], overlay)  # each second below its caption
+    grey = tiles[1][strip:]
+    assert (grey[..., 0] == grey[..., 2]).all() and not (
+        tiles[0][strip:, :, 0] == tiles[0][strip:, :, 2]
+    ).all()
+    ink = tiles[0][:strip].min(axis=-1)  # caption text: black on a bright tile, grey on a muted one
+    assert ink.min() < 60 and 60 <= tiles[1][:strip].min() < 255
+    assert (tiles[2][strip - 4 : strip] == 255).all()  # a one-line caption leaves the rest of the strip white
+    with pytest.raises(ValueError, match="seconds: expected one second per segment"):
+        viz.attention_overlays(frames, attentions, labels, seconds=[1, 2])
 
 
 # --- summaries -------------------------------------------------------------------------------
@@ -295,6 +324,30 @@ def test_tsne_figure_panels_colours_and_legend() -> None:
     assert scatter_colors == [colors[0], colors[2], colors[28]]
     legend = [t.get_text() for t in fig.legends[0].get_texts()]
     assert legend == ["0 Church bell", "2 Bark", "28 Background"]
+
+
+def test_highlighted_maps_stamp_each_clips_stars_on_the_stored_maps_only() -> None:
+    rng = np.random.default_rng(3)
+    labels = np.repeat([0, 2, 28], 20)
+    panels = {name: (rng.normal(size=(60, 2)), labels) for name in ("audio raw", "visual raw")}
+    maps = viz.HighlightedMaps(panels, AVE_CLASSES, title="this clip")
+    here, there = np.array([[0.0, 0.0], [1.0, -1.0]]), np.array([[-1.5, 1.0]])
+    first = maps.image({"audio raw": here})
+    assert maps.image({"visual raw": there}).shape == first.shape
+    np.testing.assert_array_equal(maps.image({"audio raw": here}), first)  # the earlier stars are gone
+    plain = maps.image({})
+    changed = np.argwhere((first != plain).any(axis=-1))  # (n, 2) rows, columns
+    audio_ax = maps.axes["audio raw"]
+    x0, y0, x1, y1 = audio_ax.bbox.extents  # display pixels, origin bottom-left
+    height = plain.shape[0]
+    assert len(changed) > 0
+    assert changed[:, 1].min() >= x0 - 1 and changed[:, 1].max() <= x1 + 1  # only inside its panel
+    assert changed[:, 0].min() >= height - y1 - 1 and changed[:, 0].max() <= height - y0 + 1
+    x, y = audio_ax.transData.transform(here[0])
+    star = first[round(height - y), round(x)]
+    assert star.max() < 40, star  # a black star where the point lies
+    with pytest.raises(ValueError, match="no panel named"):
+        maps.image({"Audio CSPA": here})
 
 
 # --- CML -------------------------------------------------------------------------------------

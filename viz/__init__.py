@@ -10,23 +10,31 @@ from viz.cml import cml_distance_figure
 from viz.colors import BACKGROUND_COLOR, class_colors, model_colors
 from viz.confusion import confusion_matrix_figure, normalize_rows, per_class_accuracy_figure
 from viz.export import figure_to_image, save_figure
-from viz.heatmap import attention_gallery, attention_overlay, attention_overlays, upsample_attention
+from viz.heatmap import (
+    attention_gallery,
+    attention_overlay,
+    attention_overlays,
+    gallery_tiles,
+    upsample_attention,
+)
 from viz.summary import (
     NO_EVENT,
     TAG_HEADERS,
     label_spans,
+    span_label,
     summarize_events,
     tags_table,
     top_k_headers,
     top_k_table,
 )
 from viz.timeline import event_timeline
-from viz.tsne import stratified_subsample, tsne_embedding, tsne_figure
+from viz.tsne import HighlightedMaps, stratified_subsample, tsne_embedding, tsne_figure
 
 __all__ = [
     "BACKGROUND_COLOR",
     "NO_EVENT",
     "TAG_HEADERS",
+    "HighlightedMaps",
     "attention_gallery",
     "attention_overlay",
     "attention_overlays",
@@ -35,11 +43,13 @@ __all__ = [
     "confusion_matrix_figure",
     "event_timeline",
     "figure_to_image",
+    "gallery_tiles",
     "label_spans",
     "model_colors",
     "normalize_rows",
     "per_class_accuracy_figure",
     "save_figure",
+    "span_label",
     "stratified_subsample",
     "summarize_events",
     "tags_table",

@@ -13,7 +13,10 @@ from PIL import Image, ImageDraw, ImageFont
 
 from viz.summary import span_label
 
-CAPTION_HEIGHT_PX = 22  # strip above each tile in the gallery grid, for "3-4 s: Bark"
+CAPTION_HEIGHT_PX = 22  # strip above each tile in the gallery grid, for one line of "3-4 s: Bark"
+CAPTION_LINE_PX = 16  # each further line of a wrapped caption
+CAPTION_PAD_PX = 2  # caption text inset from the tile's left edge
+MUTED_TEXT = "#808080"  # caption of a muted tile
 TILE_GAP_PX = 4  # white gap between gallery tiles
 MUTED_WHITE = 0.55  # share of white blended into a muted (greyed) overlay
 
@@ -63,11 +66,15 @@ def attention_overlay(
     return np.clip(np.rint(blended), 0, 255).astype(np.uint8)
 
 
-def _segment_captions(count: int, labels: list[str] | None) -> list[str]:
+def _segment_captions(count: int, labels: list[str] | None, seconds: list[int] | None) -> list[str]:
     if labels is not None and len(labels) != count:
         raise ValueError(f"labels: expected one label per segment ({count}), got {len(labels)}")
+    if seconds is not None and len(seconds) != count:
+        raise ValueError(f"seconds: expected one second per segment ({count}), got {len(seconds)}")
+    starts = list(range(count)) if seconds is None else [int(t) for t in seconds]
     return [
-        f"{span_label(t, t + 1)} s" + (f": {labels[t]}" if labels is not None else "") for t in range(count)
+        f"{span_label(t, t + 1)} s" + (f": {labels[i]}" if labels is not None else "")
+        for i, t in enumerate(starts)
     ]
 
 
@@ -84,12 +91,14 @@ def attention_overlays(
     alpha: float = 0.5,
     colormap: str = "jet",
     muted: list[bool] | None = None,
+    seconds: list[int] | None = None,
 ) -> list[tuple[np.ndarray, str]]:
-    """Per-segment (overlay, caption) pairs, the value a gr.Gallery takes.
+    """Per-segment (overlay, caption) pairs.
 
     frames: (T, H, W, 3) uint8, one frame per 1-s segment; attentions: (T, h, w);
     labels: optional per-segment text (e.g. the predicted class) appended to "3-4 s";
-    muted: per segment, True to grey the overlay out (background or abstained seconds).
+    muted: per segment, True to grey the overlay out (background or abstained seconds);
+    seconds: the clip second of each segment (default 0..T-1), for a selection of a long clip.
     """
     frames = np.asarray(frames)
     attentions = np.asarray(attentions)
@@ -98,7 +107,7 @@ def attention_overlays(
             f"frames/attentions: expected (T, H, W, 3) and (T, h, w) with the same T, "
             f"got {frames.shape} and {attentions.shape}"
         )
-    captions = _segment_captions(frames.shape[0], labels)
+    captions = _segment_captions(frames.shape[0], labels, seconds)
     muted = muted if muted is not None else [False] * frames.shape[0]
     if len(muted) != frames.shape[0]:
         raise ValueError(f"muted: expected one flag per segment ({frames.shape[0]}), got {len(muted)}")
@@ -119,26 +128,67 @@ def attention_gallery(
     columns: int = 5,
     alpha: float = 0.5,
     colormap: str = "jet",
+    muted: list[bool] | None = None,
+    seconds: list[int] | None = None,
 ) -> np.ndarray:
     """All segments' overlays tiled in one RGB image (rows of `columns`), each under its caption.
 
-    Returns (rows * (CAPTION_HEIGHT_PX + H) + gaps, cols * W + gaps, 3) uint8, for a report or PNG.
+    One image instead of one file per second: the app serves two files, not twenty. A caption
+    wider than its tile wraps onto more lines (every tile's strip is as tall as the tallest);
+    a muted segment's overlay is grey and its caption too. Returns
+    (rows * (strip + H) + gaps, cols * W + gaps, 3) uint8; `gallery_tiles` cuts it back.
     """
     if columns < 1:
         raise ValueError(f"columns: expected >= 1, got {columns}")
-    overlays = attention_overlays(frames, attentions, labels, alpha, colormap)
+    overlays = attention_overlays(frames, attentions, labels, alpha, colormap, muted, seconds)
+    muted = muted if muted is not None else [False] * len(overlays)
     height, width = overlays[0][0].shape[:2]
-    cols = min(columns, len(overlays))
-    rows = -(-len(overlays) // cols)  # ceil
-    tile_h, tile_w = CAPTION_HEIGHT_PX + height, width
+    font = ImageFont.load_default(size=CAPTION_HEIGHT_PX - 8)
+    wrapped = [_wrap(caption, font, width - 2 * CAPTION_PAD_PX) for _, caption in overlays]
+    strip = CAPTION_HEIGHT_PX + CAPTION_LINE_PX * (max(len(lines) for lines in wrapped) - 1)
+    cols, rows = _grid_shape(len(overlays), columns)
+    tile_h, tile_w = strip + height, width
     canvas = Image.new(
         "RGB", (cols * tile_w + (cols - 1) * TILE_GAP_PX, rows * tile_h + (rows - 1) * TILE_GAP_PX), "white"
     )
     draw = ImageDraw.Draw(canvas)
-    font = ImageFont.load_default(size=CAPTION_HEIGHT_PX - 8)
-    for index, (overlay, caption) in enumerate(overlays):
+    for index, ((overlay, _), lines, off) in enumerate(zip(overlays, wrapped, muted, strict=True)):
         left = (index % cols) * (tile_w + TILE_GAP_PX)
         top = (index // cols) * (tile_h + TILE_GAP_PX)
-        draw.text((left + 2, top + 3), caption, fill="black", font=font)
-        canvas.paste(Image.fromarray(overlay), (left, top + CAPTION_HEIGHT_PX))
+        for line_index, line in enumerate(lines):
+            position = (left + CAPTION_PAD_PX, top + 3 + line_index * CAPTION_LINE_PX)
+            draw.text(position, line, fill=MUTED_TEXT if off else "black", font=font)
+        canvas.paste(Image.fromarray(overlay), (left, top + strip))
     return np.asarray(canvas)
+
+
+def gallery_tiles(grid: np.ndarray, count: int, columns: int) -> list[np.ndarray]:
+    """The `count` captioned tiles of an `attention_gallery` grid, in segment order (its inverse)."""
+    cols, rows = _grid_shape(count, columns)
+    tile_h = (grid.shape[0] - (rows - 1) * TILE_GAP_PX) // rows
+    tile_w = (grid.shape[1] - (cols - 1) * TILE_GAP_PX) // cols
+    tiles = []
+    for index in range(count):
+        left = (index % cols) * (tile_w + TILE_GAP_PX)
+        top = (index // cols) * (tile_h + TILE_GAP_PX)
+        tiles.append(grid[top : top + tile_h, left : left + tile_w])
+    return tiles
+
+
+def _grid_shape(count: int, columns: int) -> tuple[int, int]:
+    """(columns, rows) of a grid of `count` tiles at most `columns` wide."""
+    if count < 1:
+        raise ValueError(f"count: expected at least one tile, got {count}")
+    cols = min(columns, count)
+    return cols, -(-count // cols)  # ceil
+
+
+def _wrap(text: str, font: ImageFont.FreeTypeFont, width: int) -> list[str]:
+    """Words of `text` on as few lines as fit `width` pixels (a single long word overflows)."""
+    lines: list[str] = []
+    for word in text.split(" "):
+        if lines and font.getlength(f"{lines[-1]} {word}") <= width:
+            lines[-1] = f"{lines[-1]} {word}"
+        else:
+            lines.append(word)
+    return lines

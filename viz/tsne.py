@@ -7,8 +7,11 @@ stratified by class when labels are given so that rare events keep some points.
 from __future__ import annotations
 
 import logging
+import threading
 
 import numpy as np
+from matplotlib.artist import Artist
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from sklearn.manifold import TSNE
@@ -117,10 +120,7 @@ def tsne_figure(
                     *coords[mask].T, s=POINT_SIZE, color=colors[index], label=f"{index} {classes[index]}"
                 )
         if highlights is not None and title in highlights:
-            marks = np.asarray(highlights[title])
-            ax.scatter(*marks.T, s=HIGHLIGHT_SIZE, marker="*", color="black", edgecolors="white", zorder=3)
-            for t, (x, y) in enumerate(marks):
-                ax.annotate(str(t), (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points", zorder=4)
+            _highlight(ax, highlights[title])
         ax.set_title(title)
         ax.set_xticks([])
         ax.set_yticks([])
@@ -131,3 +131,63 @@ def tsne_figure(
     ]
     fig.legend(handles=handles, loc="outside right center", fontsize=8, title="class")
     return fig
+
+
+def _highlight(ax: Axes, marks: np.ndarray) -> list[Artist]:
+    """Black stars at (m, 2) points, numbered by row; returns the artists added to `ax`."""
+    marks = np.asarray(marks)
+    if marks.ndim != 2 or marks.shape[1] != 2:
+        raise ValueError(f"highlights: expected points of shape (m, 2), got {marks.shape}")
+    stars = ax.scatter(*marks.T, s=HIGHLIGHT_SIZE, marker="*", color="black", edgecolors="white", zorder=3)
+    numbers = [
+        ax.annotate(str(t), (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points", zorder=4)
+        for t, (x, y) in enumerate(marks)
+    ]
+    return [stars, *numbers]
+
+
+class HighlightedMaps:
+    """`tsne_figure` drawn once; `image` stamps a clip's points on a copy of it (Agg blitting).
+
+    Drawing thousands of stored points takes about a second, a clip's stars a few milliseconds:
+    the stored maps are drawn when this is built and each call draws only its own marks.
+    """
+
+    def __init__(
+        self,
+        panels: dict[str, tuple[np.ndarray, np.ndarray]],
+        classes: Classes,
+        background_index: int | None = -1,
+        columns: int = 3,
+        title: str | None = None,
+    ) -> None:
+        self.figure = tsne_figure(panels, classes, background_index, columns)
+        if title:
+            self.figure.suptitle(title)
+        self.axes = dict(zip(panels, self.figure.axes, strict=False))  # subplots' order, as drawn
+        self.canvas = self.figure.canvas
+        self.canvas.draw()
+        for ax in self.axes.values():
+            ax.set_autoscale_on(False)  # a mark never moves the stored map under it
+        self.base = self.canvas.copy_from_bbox(self.figure.bbox)
+        self._lock = threading.Lock()  # one canvas: one drawing at a time
+
+    def image(self, highlights: dict[str, np.ndarray]) -> np.ndarray:
+        """(H, W, 3) uint8: the maps with each panel's (m, 2) points as numbered stars."""
+        unknown = set(highlights) - set(self.axes)
+        if unknown:
+            raise ValueError(f"highlights: no panel named {sorted(unknown)}; panels: {list(self.axes)}")
+        with self._lock:
+            self.canvas.restore_region(self.base)
+            added = [
+                artist
+                for title, marks in highlights.items()
+                for artist in _highlight(self.axes[title], marks)
+            ]
+            try:
+                for artist in added:
+                    artist.axes.draw_artist(artist)
+                return np.asarray(self.canvas.buffer_rgba())[..., :3].copy()
+            finally:
+                for artist in added:
+                    artist.remove()
