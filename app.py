@@ -92,7 +92,8 @@ class AppConfig:
     normal_clip_seconds: int = 60  # longer clips are localized in windows (avel.long_clip), with less shown
     long_heatmap_seconds: int = 10  # a long clip's heatmaps: each model's most eventful seconds
     timeline_seconds: int = 60  # a long clip's timeline opens on its first minute (a range slider zooms)
-    localize: LocalizeConfig = field(default_factory=LocalizeConfig)  # windows of the long-clip path
+    # the long-clip path's windows (the localize defaults), decoded 20 s at a time: a progress step each
+    localize: LocalizeConfig = field(default_factory=lambda: LocalizeConfig(decode_window=20))
     overlay_fps: int = 2  # frame rate of the attention overlay videos (one picture per second anyway)
     heatmap_columns: int = 5  # seconds per row of each model's heatmap grid (10 s: 5 x 2)
     device: str = "auto"
@@ -452,10 +453,14 @@ def build_demo(app: App) -> gr.Blocks:
                         timeline = gr.Plot(label="Per-second events (drag to zoom)", elem_id="timeline")
                 heatmaps, captions = [], []
                 for i, name in enumerate(names):
+                    gr.Markdown(  # above the image, not as its label: a label would hide the first captions
+                        f"**{name}: spatial attention** (class and probability · event probability; "
+                        "background and unsure seconds greyed)"
+                    )
                     heatmaps.append(
                         gr.Image(
-                            label=f"{name}: spatial attention per second (class and probability · event "
-                            "probability; background and unsure seconds greyed)",
+                            label=f"{name}: spatial attention",
+                            show_label=False,
                             type="filepath",
                             interactive=False,
                             elem_id=f"heatmap-{i}",
