@@ -36,7 +36,7 @@ from avel.analyze import (
     match_cross_modal,
 )
 from avel.bounded import BoundedStore
-from avel.config import SummaryConfig
+from avel.config import LocalizeConfig, SummaryConfig
 from avel.device import resolve_device
 from avel.explore import (
     RUNS_TABLE_HEADERS,
@@ -48,6 +48,7 @@ from avel.explore import (
 )
 from avel.features import file_sha256
 from avel.files import evict_oldest
+from avel.long_clip import analyze_long
 from avel.media import MediaError, clip_seconds
 from avel.presenter import (
     ClipPlacement,
@@ -57,6 +58,7 @@ from avel.presenter import (
     make_overlay_videos,
     render_clip,
     render_dataset,
+    render_long_clip,
 )
 
 log = logging.getLogger("avel.app")
@@ -86,7 +88,12 @@ class AppConfig:
     data_roots: tuple[Path, ...] = (ROOT / "data",)  # the only folders the dataset tab may read
     runs: Path = ROOT / "runs"  # training runs whose checkpoints fill the ablation table
     max_upload_mb: int = 200  # larger uploads are refused before any decoding
-    max_clip_seconds: int = 60  # longer clips: `python -m avel localize` (any length, windowed)
+    max_clip_seconds: int = 600  # longer clips are refused: `python -m avel localize` (any length)
+    normal_clip_seconds: int = 60  # longer clips are localized in windows (avel.long_clip), with less shown
+    long_heatmap_seconds: int = 10  # a long clip's heatmaps: each model's most eventful seconds
+    timeline_seconds: int = 60  # a long clip's timeline opens on its first minute (a range slider zooms)
+    # the long-clip path's windows (the localize defaults), decoded 20 s at a time: a progress step each
+    localize: LocalizeConfig = field(default_factory=lambda: LocalizeConfig(decode_window=20))
     overlay_fps: int = 2  # frame rate of the attention overlay videos (one picture per second anyway)
     heatmap_columns: int = 5  # seconds per row of each model's heatmap grid (10 s: 5 x 2)
     device: str = "auto"
@@ -174,6 +181,14 @@ class App:
         self.sessions.put(_session(request), view.state)
         start, end = view.span
         videos = view.overlay_videos or [None] * len(view.heatmaps)  # a new clip clears old videos
+        sliders = (
+            (gr.update(), gr.update())  # a long clip has no cross-modal matching
+            if view.windowed
+            else (
+                gr.update(maximum=view.state.num_segments - 1, value=start),
+                gr.update(maximum=view.state.num_segments, value=end),
+            )
+        )
         return (
             view.summary,
             view.timeline,
@@ -183,8 +198,7 @@ class App:
             *view.tables,
             view.tags,
             view.placement,
-            gr.update(maximum=view.state.num_segments - 1, value=start),
-            gr.update(maximum=view.state.num_segments, value=end),
+            *sliders,
         )
 
     def overlay_videos(
@@ -194,6 +208,11 @@ class App:
     ) -> tuple:
         """The attention overlay videos of the clip, on demand: they cost more than the whole analysis."""
         view = self._view(video, lambda f, msg: progress(f, desc=msg))
+        if view.windowed:
+            raise gr.Error(
+                f"Overlay videos are made for clips up to {self.config.normal_clip_seconds} s; this one "
+                f"lasts {view.state.num_segments} s (its most eventful seconds are shown as heatmaps)."
+            )
         progress(0.5, desc="encoding the overlay videos")
         videos = make_overlay_videos(view, self.config.overlay_fps)
         self._prune_disk(keep=view.folder)
@@ -238,33 +257,60 @@ class App:
 
     def _analyse(self, video: str, key: str, progress: Progress | None) -> ClipView:
         try:
-            self._check_length(video)
-            analysis = self.analyzer.analyze(video, progress=progress)
+            seconds = self._check_length(video)
+            if seconds is not None and seconds > self.config.normal_clip_seconds:
+                view = self._analyse_long(video, key, progress)
+            else:
+                view = self._analyse_normal(video, key, progress)
         except (MediaError, ValueError) as err:
             log.warning("analysis of %s failed: %s", video, err)
             raise gr.Error(public_message(err, video, self._hide())) from err
-        analysis.ground_truth = self.ground_truths.get(analysis.clip.content_hash)
-        for warning in analysis.warnings:
-            gr.Warning(f"{Path(video).name}: {public_message(Exception(warning), video, self._hide())}")
-        if progress:
-            progress(0.97, "drawing")
-        view = render_clip(analysis, self.outputs_dir / key, self.config.heatmap_columns, self.placement)
         self.views.put(key, view)
         self._prune_disk(keep=view.folder)
         return view
 
-    def _check_length(self, video: str) -> None:
-        """Refuse a clip over the app's limit with the way to analyse it, before decoding it."""
+    def _analyse_normal(self, video: str, key: str, progress: Progress | None) -> ClipView:
+        """A clip up to the normal length: decoded whole, every view drawn."""
+        analysis = self.analyzer.analyze(video, progress=progress)
+        analysis.ground_truth = self.ground_truths.get(analysis.clip.content_hash)
+        self._warn(video, analysis.warnings)
+        if progress:
+            progress(0.97, "drawing")
+        return render_clip(analysis, self.outputs_dir / key, self.config.heatmap_columns, self.placement)
+
+    def _analyse_long(self, video: str, key: str, progress: Progress | None) -> ClipView:
+        """A longer clip: decoded and localized window by window, with progress per decode window."""
+        config = replace(self.config.localize, max_seconds=self.config.max_clip_seconds)
+        analysis = analyze_long(self.analyzer, video, config, self.config.long_heatmap_seconds, progress)
+        self._warn(video, analysis.warnings)
+        if progress:
+            progress(0.97, "drawing")
+        return render_long_clip(
+            analysis,
+            self.outputs_dir / key,
+            self.config.heatmap_columns,
+            self.config.timeline_seconds,
+            self.config.normal_clip_seconds,
+        )
+
+    def _warn(self, video: str, warnings: list[str]) -> None:
+        for warning in warnings:
+            gr.Warning(f"{Path(video).name}: {public_message(Exception(warning), video, self._hide())}")
+
+    def _check_length(self, video: str) -> int | None:
+        """The clip's whole seconds from its header (None without one); a clip over the app's limit
+        is refused, with the way to analyse it, before any decoding."""
         try:
             seconds = clip_seconds(video)
         except MediaError:
-            return  # no duration header: decoding finds the length (and its own limit) itself
+            return None  # no duration header: decoding finds the length (and its own limit) itself
         limit = self.config.max_clip_seconds
         if seconds > limit:
             raise MediaError(
                 f"{Path(video).name} lasts {seconds} s; this app analyses clips up to {limit} s "
                 f"(AppConfig.max_clip_seconds). Any length: `python -m avel localize {Path(video).name}`."
             )
+        return seconds
 
     def _prune_disk(self, keep: Path) -> None:
         """Hold the outputs and Gradio's upload folder under their caps, oldest entries first."""
@@ -283,6 +329,11 @@ class App:
         if state is None:
             raise gr.Error(
                 "Analyse a clip in the first tab first (a session is forgotten after an idle hour)."
+            )
+        if state.num_segments > self.config.normal_clip_seconds:
+            raise gr.Error(
+                f"Cross-modal localization takes clips up to {self.config.normal_clip_seconds} s; the clip "
+                f"analysed in the first tab lasts {state.num_segments} s."
             )
         if not state.distances:
             raise gr.Error("No cross-modal (CML) checkpoint is loaded.")
@@ -386,6 +437,13 @@ def build_demo(app: App) -> gr.Blocks:
                     with gr.Column(scale=1):
                         video = gr.Video(label="Video", sources=["upload"], elem_id="video-input")
                         run = gr.Button("Localize events", variant="primary", elem_id="localize-button")
+                        gr.Markdown(
+                            f"Clips up to {app.config.max_clip_seconds} s. Over "
+                            f"{app.config.normal_clip_seconds} s a clip is localized in windows, with "
+                            "progress: each model's most eventful seconds as heatmaps, and no overlay "
+                            "videos, t-SNE placement, backbone tags or cross-modal matching.",
+                            elem_id="length-note",
+                        )
                         if examples:
                             gr.Examples(
                                 examples=examples, inputs=video, label="Examples (composite benchmark)"
@@ -395,10 +453,14 @@ def build_demo(app: App) -> gr.Blocks:
                         timeline = gr.Plot(label="Per-second events (drag to zoom)", elem_id="timeline")
                 heatmaps, captions = [], []
                 for i, name in enumerate(names):
+                    gr.Markdown(  # above the image, not as its label: a label would hide the first captions
+                        f"**{name}: spatial attention** (class and probability · event probability; "
+                        "background and unsure seconds greyed)"
+                    )
                     heatmaps.append(
                         gr.Image(
-                            label=f"{name}: spatial attention per second (class and probability · event "
-                            "probability; background and unsure seconds greyed)",
+                            label=f"{name}: spatial attention",
+                            show_label=False,
                             type="filepath",
                             interactive=False,
                             elem_id=f"heatmap-{i}",
@@ -439,7 +501,9 @@ def build_demo(app: App) -> gr.Blocks:
                 gr.Markdown(
                     "Pick a span in one modality; each CML model slides it over the other modality and "
                     "the window with the smallest summed distance is its answer (A2V: audio query, find the "
-                    "visual span; V2A: the reverse)."
+                    "visual span; V2A: the reverse). **It takes clips up to "
+                    f"{app.config.normal_clip_seconds} s**: analyse one in the first tab first.",
+                    elem_id="cml-note",
                 )
                 with gr.Row():
                     direction = gr.Radio(
@@ -539,7 +603,7 @@ def load_app(config: AppConfig, work_dir: Path) -> App:
     try:
         analyzer = Analyzer(
             config.models,
-            max_seconds=config.max_clip_seconds,
+            max_seconds=config.normal_clip_seconds,
             cache_dir=work_dir / "features",
             device=str(resolve_device(config.device)),
             cache_max_bytes=config.feature_cache_mb * MB,

@@ -23,6 +23,7 @@ from avel.calibration import Calibration
 from avel.classes import UNKNOWN_TEXT
 from avel.config import SummaryConfig
 from avel.explore import DatasetSummary
+from avel.long_clip import LongClipAnalysis
 from avel.media import write_clip
 from avel.models.output import FEATURE_NAMES
 
@@ -48,6 +49,7 @@ class ClipView:
     columns: int  # of the heatmap grids, to cut them back into seconds for the videos
     sample_rate: int  # of the clip's sound in folder / AUDIO_FILE
     overlay_videos: list[str | None] | None = None  # per localizer, once made (make_overlay_videos)
+    windowed: bool = False  # a long clip: localized in windows, heatmaps of its most eventful seconds
 
 
 def known_classes_text(events: tuple[str, ...], calibrations: dict[str, Calibration | None]) -> str:
@@ -124,7 +126,7 @@ def render_clip(
         path = folder / f"model{index}-heatmaps.jpg"
         Image.fromarray(grid).save(path, quality=JPEG_QUALITY)
         heatmaps.append(str(path))
-        captions.append(_captions_text(name, labels, range(len(labels))))
+        captions.append(_captions_text(f"{name}, per second", labels, range(len(labels))))
     np.save(folder / AUDIO_FILE, analysis.clip.waveform.astype(np.float32))
     tags = analysis.tags
     tag_rows = [] if tags is None else viz.tags_table(tags.audio, tags.visual)
@@ -145,10 +147,78 @@ def render_clip(
     )
 
 
-def _captions_text(name: str, labels: list[str], seconds: Iterable[int]) -> str:
+def render_long_clip(
+    analysis: LongClipAnalysis, folder: Path, columns: int, timeline_seconds: int, normal_seconds: int
+) -> ClipView:
+    """The Localize tab for a clip localized in windows: its timeline opens on the first
+    `timeline_seconds` (a range slider zooms), and each model's heatmaps are its most eventful seconds.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    classes, background = analysis.classes, analysis.background_index
+    shown_classes, unknown = analysis.shown_classes, len(classes)
+    timeline = viz.event_timeline(
+        {name: loc.probabilities for name, loc in analysis.localizations.items()},
+        classes,
+        None,
+        background,
+        answered={name: loc.answered for name, loc in analysis.localizations.items()},
+        initial_seconds=timeline_seconds,
+    )
+    config = analysis.config
+    lines = [
+        f"**A long clip ({analysis.num_segments} s)**, localized as `python -m avel localize` does: the "
+        f"models run over {config.model_window}-s windows every {config.model_hop} s, averaged per second. "
+        f"Over {normal_seconds} s the tab shows each model's most eventful seconds as heatmaps, and no "
+        "overlay videos, t-SNE placement, backbone tags or cross-modal matching.",
+        *(
+            f"**{name}:** {viz.summarize_events(loc.shown(unknown), shown_classes, background)}"
+            for name, loc in analysis.localizations.items()
+        ),
+    ]
+    heatmaps, captions, tables = [], [], []
+    for index, (name, loc) in enumerate(analysis.localizations.items()):
+        answers = [shown_classes[c] for c in loc.shown(unknown)]
+        tables.append(viz.top_k_table(loc.probabilities, classes, answers=answers))
+        seconds = analysis.shown_seconds.get(name)
+        if loc.spatial_attention is None or not seconds:
+            heatmaps.append(None)
+            captions.append(f"{name} has no spatial attention to show.")
+            continue
+        labels = [_caption(loc, t, classes, background) for t in seconds]
+        muted = _muted(loc, background)
+        grid = viz.attention_gallery(
+            np.stack([analysis.frames[t] for t in seconds]),
+            loc.spatial_attention[seconds],
+            labels,
+            columns,
+            muted=[muted[t] for t in seconds],
+            seconds=seconds,
+        )
+        path = folder / f"model{index}-heatmaps.jpg"
+        Image.fromarray(grid).save(path, quality=JPEG_QUALITY)
+        heatmaps.append(str(path))
+        captions.append(_captions_text(f"{name}, its {len(seconds)} most eventful seconds", labels, seconds))
+    return ClipView(
+        summary="\n\n".join(lines),
+        timeline=timeline,
+        heatmaps=heatmaps,
+        captions=captions,
+        tables=tables,
+        tags=[],
+        placement=None,
+        span=(0, analysis.num_segments),
+        state=CrossModalState({}, analysis.num_segments, None, background),
+        folder=folder,
+        columns=columns,
+        sample_rate=0,
+        windowed=True,
+    )
+
+
+def _captions_text(title: str, labels: list[str], seconds: Iterable[int]) -> str:
     """The grid's captions as text (searchable, readable by a screen reader): one line per second."""
     rows = [f"{viz.span_label(t, t + 1)} s: {label}" for t, label in zip(seconds, labels, strict=True)]
-    return f"**{name}**, per second:  \n" + "  \n".join(rows)
+    return f"**{title}**:  \n" + "  \n".join(rows)
 
 
 def make_overlay_videos(view: ClipView, fps: int) -> list[str | None]:

@@ -131,7 +131,9 @@ def test_browser_shows_every_tab_after_its_main_action(server: str) -> None:
         assert "seconds" in page.inner_text("#summary")
         assert "YAMNet" in page.inner_text("#backbone-tags")
 
+        assert "over 60 s a clip is localized in windows" in page.inner_text("#length-note").lower()
         page.get_by_role("tab", name="Cross-modal localization").click()
+        assert "It takes clips up to 60 s" in page.inner_text("#cml-note")
         page.click("#cml-button")
         page.wait_for_selector("#cml-result :text('best match at seconds')", timeout=60_000)
         page.wait_for_selector("#cml-plot-0 .js-plotly-plot, #cml-plot-0 .plotly", timeout=60_000)
@@ -249,12 +251,16 @@ def test_bad_upload_gets_a_clear_error_naming_the_file(client, tmp_path: Path) -
 
 
 def test_a_clip_over_the_apps_limit_points_to_the_localize_command(client, tmp_path: Path) -> None:
+    """Refused from the file's header, before decoding (shorter long clips: tests/test_app_long.py)."""
     from clipgen import make_clip
     from gradio_client import handle_file
 
-    long = make_clip(tmp_path / "lecture.mp4", 65.0, fps=2).path
+    from app import AppConfig
+
+    limit = AppConfig().max_clip_seconds
+    long = make_clip(tmp_path / "lecture.mp4", limit + 5, fps=1, audio=False).path
     with pytest.raises(
-        Exception, match=r"lecture\.mp4 lasts 65 s; this app analyses clips up to 60 s"
+        Exception, match=rf"lecture\.mp4 lasts {limit + 5} s; this app analyses clips up to {limit} s"
     ) as raised:
         client.predict(handle_file(str(long)), api_name="/localize")
     assert "python -m avel localize lecture.mp4" in str(raised.value)

@@ -17,6 +17,7 @@ LAYERS = {
     "avel.explore": 4,
     "avel.presenter": 4,
     "avel.localizer": 4,
+    "avel.long_clip": 4,
     "viz": 4,
     "avel.train": 3,
     "avel.evaluate": 3,

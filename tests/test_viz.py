@@ -233,6 +233,16 @@ def test_event_timeline_single_model_and_errors() -> None:
         viz.event_timeline({"a": one_hot_probs([BARK, BG])}, SMALL, ground_truth=np.array([0, 1, 2]))
 
 
+def test_event_timeline_of_a_long_clip_opens_on_its_first_seconds_with_a_slider() -> None:
+    labels = [BARK, BG, CAT, BG] * 25  # 100 s
+    long = viz.event_timeline({"a": one_hot_probs(labels)}, SMALL, initial_seconds=60)
+    assert tuple(long.layout.xaxis.range) == (0, 60) and long.layout.xaxis.rangeslider.visible
+    assert tuple(long.layout.xaxis.rangeslider.range) == (0, 100)  # the slider spans the whole clip
+    assert len(next(t for t in long.data if t.meta == {"role": "row"}).x) == 100
+    short = viz.event_timeline({"a": one_hot_probs(labels[:10])}, SMALL, initial_seconds=60)
+    assert tuple(short.layout.xaxis.range) == (0, 10) and not short.layout.xaxis.rangeslider.visible
+
+
 # --- confusion and per-class accuracy --------------------------------------------------------
 
 

@@ -115,13 +115,15 @@ def event_timeline(
     background_index: int | None = -1,
     title: str | None = None,
     answered: dict[str, np.ndarray] | None = None,
+    initial_seconds: int | None = None,
 ) -> go.Figure:
     """Per-second class timeline of each model, e.g. {"Co-attention": p1, "Baseline": p2}.
 
     predictions: model name -> (T, C) class probabilities (softmax of the scores), same T for all.
     ground_truth: (T,) class indices, drawn as the top row when given.
     answered: model name -> (T,) bool, False where the model abstains: grey hatched cells named
-    UNKNOWN_TEXT in the legend. The x axis can be zoomed (drag, or the range slider of long clips).
+    UNKNOWN_TEXT in the legend. The x axis can be zoomed (drag, or the range slider of long clips);
+    initial_seconds: the span shown at first (from 0), e.g. the first minute of a long clip.
     Traces carry `meta["role"]`: "row" (one per row), "disagreement", "legend" (one per class shown).
     """
     if not predictions:
@@ -176,12 +178,14 @@ def event_timeline(
         legend={"orientation": "h", "yanchor": "top", "y": -0.25},
         plot_bgcolor="white",
     )
+    shown_seconds = t_count if initial_seconds is None else min(t_count, initial_seconds)
     fig.update_xaxes(
         title_text="seconds",
-        range=[0, t_count],
-        dtick=1 if t_count <= DENSE_TICKS_UP_TO else None,
+        range=[0, shown_seconds],
+        dtick=1 if shown_seconds <= DENSE_TICKS_UP_TO else None,
         showgrid=False,
-        rangeslider={"visible": t_count > DENSE_TICKS_UP_TO},  # zoom a long clip's timeline
+        # zoom a long clip's timeline: the slider always spans the whole clip
+        rangeslider={"visible": t_count > DENSE_TICKS_UP_TO, "range": [0, t_count]},
     )
     fig.update_yaxes(categoryorder="array", categoryarray=rows, autorange="reversed")
     return fig
