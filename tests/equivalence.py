@@ -33,7 +33,13 @@ CHECKPOINTS = ("coatt_sel", "coatt_wsel", "coatt_cml", "baseline_sel", "baseline
 TASKS = ("sel", "wsel", "cml")
 # Small sizes: a non-square grid (3 x 4) so that an H/W mix-up shows; B=2, T=3.
 SMALL = dict(
-    audio_dim=16, visual_dim=24, grid_h=3, grid_w=4, num_classes=5, lstm_hidden=8, classifier_dims=(6,),
+    audio_dim=16,
+    visual_dim=24,
+    grid_h=3,
+    grid_w=4,
+    num_classes=5,
+    lstm_hidden=8,
+    classifier_dims=(6,),
     cml_dims=(8, 4),
 )
 # Tensors up to this size are stored whole; larger ones as a fingerprint (see `fingerprint`).
