@@ -129,10 +129,8 @@ def _outputs(output: ModelOutput) -> dict[str, Tensor]:
         found[f"stream_logits.{k}"] = logits
     for k, (m_a, m_v) in enumerate(output.stream_embeddings):
         found[f"stream_embeddings.{k}.audio"], found[f"stream_embeddings.{k}.visual"] = m_a, m_v
-    for name in ("spatial_attention", "audio_attention"):
-        if getattr(output, name) is not None:
-            found[name] = getattr(output, name)
-    for name in ("channel_attention_audio", "channel_attention_visual"):
+    attentions = ("spatial_attention", "audio_attention", "channel_attention_audio")
+    for name in (*attentions, "channel_attention_visual"):
         if getattr(output, name) is not None:
             found[name] = getattr(output, name)
     for name, value in output.features.items():
