@@ -78,6 +78,9 @@ def cases() -> Iterator[Case]:
         yield Case(f"ave-coatt-{ablation}-sel", ModelConfig(task="sel", ablation=ablation), 2, 3)
     yield Case("ave-coatt-full-cml", ModelConfig(task="cml"), 2, 3)
     yield Case("ave-baseline-sel", ModelConfig(model="baseline", task="sel"), 2, 3)
+    # 9 x 10 x 49 = 4410 rows: more than one block of avel/models/fused.py's ROWS_PER_BLOCK
+    yield Case("ave-coatt-full-sel-blocks", ModelConfig(task="sel"), 9, 10)
+    yield Case("ave-baseline-sel-blocks", ModelConfig(model="baseline", task="sel"), 9, 10)
     for name in CHECKPOINTS:
         yield Case(name, None, 2, 10)
 
