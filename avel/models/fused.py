@@ -17,9 +17,9 @@ import torch
 from torch import Tensor, nn
 
 # Rows of the map per block: 4096 x 512 float32 is 8 MB a tensor, so a block's few tensors fit a
-# 32 MB L3 cache, and a step (31,360 rows at batch 64) has 8 blocks. Measured with
-# benchmarks/train_speed.py on 2 shared cores: 1024 was as fast on one thread but slower on two
-# (more parallel regions, each waiting for both threads); a single block loses the cache.
+# 32 MB L3 cache, and a step (31,360 rows at batch 64) has 8 blocks. Timing benchmarks/train_speed.py's
+# training step at each size on 2 shared cores: 1024 rows was as fast on one thread but slower on
+# two (more parallel regions, each waiting for both threads); one block loses the cache.
 ROWS_PER_BLOCK = 4096
 
 
