@@ -2,23 +2,30 @@
 a port of Tian et al.'s released att_Net (models.py), and the ratios to it.
 
     python -m benchmarks.train_speed                       # from the repository root; auto device
-    python -m benchmarks.train_speed --device cpu --iterations 30
+    python -m benchmarks.train_speed --device cpu --rounds 5 --iterations 10
 
 "released" is att_Net restated for torch 2.14 with the released code's layers, views, xavier init,
 softmax before `nn.MultiLabelSoftMarginLoss` and zero LSTM states; it is the timing reference
 only (its loss differs from eq. 6, docs/fidelity.md), so "same results" is not claimed here.
+That the speed rewrites of our models change no result is tests/test_model_equivalence.py's job.
 
 Inputs have AVE's sizes (T=10 segments, C_a=128, 7x7x512 visual maps, 29 classes; a 3339-video
 training split, batch 64 as in Sec. IV-A). Holding 3339 random videos would take 3.3 GB, so a
 pool of `--pool` videos is drawn from at random; each step copies its batch host -> device as a
-real DataLoader does. Each model runs in its own process so its peak RSS is its own. Prints
-figures; asserts nothing.
+real DataLoader does. Each model lives in its own process (its peak RSS is its own), built and
+warmed up once; then `--rounds` rounds each time `--iterations` steps of every model in turn (the
+order rotating), so a change in the machine's load falls on all models alike, and a model's ratio
+to "released" is taken within each round. Every round prints wall time, the process's CPU time
+(CPU s per wall s below the thread count means the process waited for a core) and the load
+average. Prints figures; asserts nothing.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import resource
+import statistics
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -84,13 +91,20 @@ class ReleasedAttNet(nn.Module):
 
 
 @dataclass
-class Figures:
+class Round:
+    """One model's timed steps in one round."""
+
+    videos_per_second: float
+    wall_seconds: float
+    cpu_seconds: float  # this process's CPU time (all its threads) over the same steps
+
+
+@dataclass
+class Info:
     model: str
     parameters: int
     device: str
-    batch_size: int
-    iterations: int
-    videos_per_second: float
+    threads: int
     peak_rss_mb: float
     cuda_peak_mb: float | None
 
@@ -110,51 +124,81 @@ def _random_pool(config: ModelConfig, size: int, generator: torch.Generator) -> 
     }
 
 
-def measure(model_name: str, device_name: str, iterations: int, batch_size: int, pool_size: int) -> Figures:
-    """Time `iterations` SEL training steps (forward, eq. 6 loss, backward, Adam) of one model."""
-    torch.manual_seed(0)
-    device = resolve_device(device_name)
-    config = ModelConfig(model="baseline" if model_name == RELEASED else model_name, task="sel")
-    model = (ReleasedAttNet(config) if model_name == RELEASED else build_model(config)).to(device).train()
-    released_loss = nn.MultiLabelSoftMarginLoss()
-    optimizer = torch.optim.Adam(model.parameters(), lr=TrainConfig().lr)
-    generator = torch.Generator().manual_seed(0)
-    pool = _random_pool(config, pool_size, generator)
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
+class _Trainer:
+    """One model's SEL training step (forward, eq. 6 loss, backward, Adam) on its random pool."""
 
-    def step() -> None:
-        rows = torch.randint(0, pool_size, (batch_size,), generator=generator)
-        batch = {name: values[rows].to(device, non_blocking=True) for name, values in pool.items()}
-        output = model(batch["audio"], batch["visual"])
-        if model_name == RELEASED:
-            loss = released_loss(output, batch["labels"])
+    def __init__(self, model_name: str, device_name: str, batch_size: int, pool_size: int) -> None:
+        torch.manual_seed(0)
+        self.name, self.batch_size, self.pool_size = model_name, batch_size, pool_size
+        self.device = resolve_device(device_name)
+        self.config = ModelConfig(model="baseline" if model_name == RELEASED else model_name, task="sel")
+        model = ReleasedAttNet(self.config) if model_name == RELEASED else build_model(self.config)
+        self.model = model.to(self.device).train()
+        self.released_loss = nn.MultiLabelSoftMarginLoss()
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=TrainConfig().lr)
+        self.generator = torch.Generator().manual_seed(0)
+        self.pool = _random_pool(self.config, pool_size, self.generator)
+        if self.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(self.device)
+        self.run(WARMUP_ITERATIONS)
+
+    def step(self) -> None:
+        rows = torch.randint(0, self.pool_size, (self.batch_size,), generator=self.generator)
+        batch = {name: values[rows].to(self.device, non_blocking=True) for name, values in self.pool.items()}
+        output = self.model(batch["audio"], batch["visual"])
+        if self.name == RELEASED:
+            loss = self.released_loss(output, batch["labels"])
         else:
-            loss = compute_loss(output, batch, config)
-        optimizer.zero_grad(set_to_none=True)
+            loss = compute_loss(output, batch, self.config)
+        self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        optimizer.step()
+        self.optimizer.step()
 
-    for _ in range(WARMUP_ITERATIONS):
-        step()
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    started = time.perf_counter()
-    for _ in range(iterations):
-        step()
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    seconds = time.perf_counter() - started
-    return Figures(
-        model=model_name,
-        parameters=sum(p.numel() for p in model.parameters()),
-        device=str(device) if device.type == "cpu" else torch.cuda.get_device_name(device),
-        batch_size=batch_size,
-        iterations=iterations,
-        videos_per_second=iterations * batch_size / seconds,
-        peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,  # Linux: KiB
-        cuda_peak_mb=torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None,
-    )
+    def run(self, iterations: int) -> Round:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        wall, cpu = time.perf_counter(), time.process_time()
+        for _ in range(iterations):
+            self.step()
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        return Round(iterations * self.batch_size / wall, wall, cpu)
+
+    def info(self) -> Info:
+        device = self.device
+        return Info(
+            model=self.name,
+            parameters=sum(p.numel() for p in self.model.parameters()),
+            device=str(device) if device.type == "cpu" else torch.cuda.get_device_name(device),
+            threads=torch.get_num_threads(),
+            peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,  # Linux: KiB
+            cuda_peak_mb=torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None,
+        )
+
+
+_TRAINER: _Trainer | None = None  # the worker process's model
+
+
+def _start(model_name: str, device_name: str, batch_size: int, pool_size: int, threads: int | None) -> None:
+    global _TRAINER
+    if threads is not None:
+        torch.set_num_threads(threads)
+    _TRAINER = _Trainer(model_name, device_name, batch_size, pool_size)
+
+
+def _run(iterations: int) -> Round:
+    assert _TRAINER is not None
+    return _TRAINER.run(iterations)
+
+
+def _info() -> Info:
+    assert _TRAINER is not None
+    return _TRAINER.info()
+
+
+def _load() -> str:
+    return "/".join(f"{value:.2f}" for value in os.getloadavg())
 
 
 def main() -> None:
@@ -162,41 +206,91 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--device", choices=DEVICES, default="auto")
-    parser.add_argument("--iterations", type=int, default=200, help="timed training steps per model")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds over the models")
+    parser.add_argument("--iterations", type=int, default=20, help="timed training steps per model per round")
     parser.add_argument("--batch-size", type=int, default=64, help="paper: 64 for SEL")
     parser.add_argument("--pool", type=int, default=256, help="distinct random videos held in memory")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch CPU threads per model (default: one per core)"
+    )
     parser.add_argument("--models", nargs="+", choices=(RELEASED, *MODELS), default=[RELEASED, *MODELS])
     args = parser.parse_args()
+    names = list(dict.fromkeys(args.models))
 
     print(f"SEL training, AVE shapes: T={NUM_SEGMENTS}, audio 128, visual 7x7x512, 29 classes")
-    columns = ("params", "videos/s", "x released", "s/epoch", "h/300ep", "RSS MB", "CUDA MB")
-    print(f"{'model':<9} " + " ".join(f"{column:>9}" for column in columns) + "  device")
-    spawn = get_context("spawn")  # a fresh process per model: its own peak RSS and CUDA context
-    reference = None
-    for name in args.models:
-        with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as pool:
-            figures = pool.submit(
-                measure, name, args.device, args.iterations, args.batch_size, args.pool
-            ).result()
-        epoch_seconds = AVE_TRAIN_VIDEOS / figures.videos_per_second
-        cuda = "-" if figures.cuda_peak_mb is None else f"{figures.cuda_peak_mb:.0f}"
-        if name == RELEASED:
-            reference = figures.videos_per_second
-        ratio = "-" if reference is None else f"{figures.videos_per_second / reference:.2f}"
+    print(f"{os.cpu_count()} CPUs, load average (1/5/15 min) at start {_load()}")
+    spawn = get_context("spawn")  # a process per model: its own peak RSS and CUDA context
+    workers = {
+        name: ProcessPoolExecutor(
+            max_workers=1,
+            mp_context=spawn,
+            initializer=_start,
+            initargs=(name, args.device, args.batch_size, args.pool, args.threads),
+        )
+        for name in names
+    }
+    try:
+        for worker in workers.values():  # build and warm up every model before timing any
+            worker.submit(_info).result()
+        rounds: dict[str, list[Round]] = {name: [] for name in names}
+        print("round  " + "  ".join(f"{name + ' videos/s (wall s, CPU s)':>34}" for name in names) + "  load")
+        for index in range(args.rounds):
+            order = names[index % len(names) :] + names[: index % len(names)]
+            for name in order:
+                rounds[name].append(workers[name].submit(_run, args.iterations).result())
+            cells = (
+                f"{r.videos_per_second:>14.1f} ({r.wall_seconds:6.2f}, {r.cpu_seconds:6.2f})"
+                for r in (rounds[name][-1] for name in names)
+            )
+            print(f"{index + 1:>5}  " + "  ".join(f"{cell:>34}" for cell in cells) + f"  {_load()}")
+        infos = {name: workers[name].submit(_info).result() for name in names}
+    finally:
+        for worker in workers.values():
+            worker.shutdown()
+    _report(names, rounds, infos, args)
+
+
+def _report(
+    names: list[str], rounds: dict[str, list[Round]], infos: dict[str, Info], args: argparse.Namespace
+) -> None:
+    """Medians over the rounds; a ratio is the median of the per-round ratios to "released"."""
+    columns = ("params", "videos/s", "x released", "CPU s/step", "CPU/wall", "s/epoch", "h/300ep", "RSS MB")
+    print(f"\n{'model':<9} " + " ".join(f"{column:>10}" for column in columns) + "  CUDA MB  device")
+    for name in names:
+        figures, info = rounds[name], infos[name]
+        speed = statistics.median(r.videos_per_second for r in figures)
+        if RELEASED in rounds:
+            ratios = [
+                r.videos_per_second / ref.videos_per_second
+                for r, ref in zip(figures, rounds[RELEASED], strict=True)
+            ]
+            ratio = f"{statistics.median(ratios):.2f}"
+        else:
+            ratio = "-"
+        cpu_per_step = sum(r.cpu_seconds for r in figures) / (len(figures) * args.iterations)
+        cpu_share = sum(r.cpu_seconds for r in figures) / sum(r.wall_seconds for r in figures)
+        epoch_seconds = AVE_TRAIN_VIDEOS / speed
         values = (
-            f"{figures.parameters}",
-            f"{figures.videos_per_second:.1f}",
+            f"{info.parameters}",
+            f"{speed:.1f}",
             ratio,
+            f"{cpu_per_step:.3f}",
+            f"{cpu_share:.2f}",
             f"{epoch_seconds:.1f}",
             f"{PAPER_EPOCHS * epoch_seconds / 3600:.2f}",
-            f"{figures.peak_rss_mb:.0f}",
-            cuda,
+            f"{info.peak_rss_mb:.0f}",
         )
-        print(f"{figures.model:<9} " + " ".join(f"{value:>9}" for value in values) + f"  {figures.device}")
+        cuda = "-" if info.cuda_peak_mb is None else f"{info.cuda_peak_mb:.0f}"
+        print(
+            f"{name:<9} "
+            + " ".join(f"{value:>10}" for value in values)
+            + f"  {cuda:>7}  {info.device}, {info.threads} threads"
+        )
     print(
-        f"{args.iterations} timed iterations of batch {args.batch_size} after {WARMUP_ITERATIONS} warm-up; "
-        f"epoch = {AVE_TRAIN_VIDEOS} videos; RSS includes the {args.pool}-video pool; "
-        "targets: co-attention >= 0.5x and baseline >= 1.0x the released att_Net's videos/s"
+        f"{args.rounds} rounds x {args.iterations} timed steps of batch {args.batch_size} per model, after "
+        f"{WARMUP_ITERATIONS} warm-up steps; medians over rounds; epoch = {AVE_TRAIN_VIDEOS} videos; RSS "
+        f"includes the {args.pool}-video pool; load average at end {_load()}; targets: co-attention >= 0.5x "
+        "and baseline >= 1.0x the released att_Net's videos/s"
     )
 
 

@@ -8,6 +8,7 @@ import io
 import re
 import shutil
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import h5py
@@ -37,7 +38,9 @@ from avel.report.run import LOCK_FILE, claim_run, read_hardware, run_state, trai
 from avel.train import train
 
 TINY = ["--seeds", "0", "1", "--epochs", "1", "--cml-epochs", "1", "--lambdas", "0", "1"]
-PLANNED_RUNS = 2 * 2 * 3 + 5 * 3 + 2 * 3  # main (models x seeds x tasks) + other ablations + sweeps
+# main (models x seeds x tasks) + other ablations + the CML sweep runs (SEL's and WSEL's lambda 0
+# and 1 are the Table V csea and cspa runs)
+PLANNED_RUNS = 2 * 2 * 3 + 5 * 3 + 2
 # + the co-attention CML inits on the match split (2 seeds + 5 other ablations): the fixture's SEL
 # train rows overlap its CML test rows, as the real AVE files' do
 TINY_RUNS = PLANNED_RUNS + 2 + 5
@@ -93,6 +96,26 @@ def test_plan_has_every_run_once_with_inits_first() -> None:
     assert all(plan.runs[name].seed == 0 for name in plan.sections["ablations"] + plan.sections["sweeps"])
     cml = run_config(config, plan.runs["cml-coatt-full-lambda1-seed0"])
     assert cml.model.lambda_c == 1.0 and cml.train.init == str(Path("r") / "sel-coatt-full-seed0" / "best.pt")
+
+
+@pytest.mark.parametrize("task", ["sel", "wsel"])
+def test_sweep_end_points_reuse_the_single_module_runs(task: str) -> None:
+    """lambda = 1 (0) builds the CSPA-only (CSEA-only) model: the Table V run, not a second one."""
+    config = ReportConfig(data="d", runs="r", lambdas=(0.0, 0.5, 1.0))
+    plan = plan_runs(config)
+    runs = [plan.runs[name] for name in plan.sections["sweeps"]]
+    sweep = {spec.stream_weight_used: spec.name for spec in runs if spec.task == task}
+    assert sweep[1.0] == f"{task}-coatt-cspa-seed0" and sweep[0.0] == f"{task}-coatt-csea-seed0"
+    assert {sweep[1.0], sweep[0.0]} <= set(plan.sections["ablations"])
+    assert f"{task}-coatt-full-lambda1-seed0" not in plan.runs
+    assert f"{task}-coatt-full-lambda0-seed0" not in plan.runs
+    assert sweep[0.5] == f"{task}-coatt-full-lambda0.5-seed0"
+    for value, name in sweep.items():  # the run trains the model the lambda describes (its switches)
+        swept = replace(ModelConfig(task=task).with_cspa_weight(value).parts, label="")
+        assert replace(run_config(config, plan.runs[name]).model.parts, label="") == swept
+    # CML's end points start from the full model's SEL run, so they stay runs of their own
+    assert "cml-coatt-full-lambda1-seed0" in plan.sections["sweeps"]
+    assert "cml-coatt-full-lambda0-seed0" in plan.sections["sweeps"]
 
 
 def test_only_one_section_still_plans_the_runs_it_starts_from() -> None:

@@ -17,9 +17,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from avel.config import ModelConfig
+from avel.models.fused import linear_relu_linear
 from avel.models.heads import MatchingHead, StreamHead, check_inputs, init_linear_layers
 from avel.models.output import ModelOutput
-from avel.models.scaling import InputScale
+from avel.models.scaling import InputScale, VisualGrid
 
 
 def _check_baseline_cfg(name: str, cfg: ModelConfig, tasks: tuple[str, ...]) -> None:
@@ -51,16 +52,19 @@ class AudioGuidedAttention(nn.Module):
         self.affine_g = nn.Linear(hidden, num_positions, bias=False)  # W_g
         self.affine_h = nn.Linear(num_positions, 1, bias=False)  # w_h
 
-    def forward(self, audio: Tensor, grid: Tensor) -> tuple[Tensor, Tensor]:
+    def forward(self, audio: Tensor, grid: Tensor | VisualGrid) -> tuple[Tensor, Tensor]:
         """audio (B, T, C_a), grid (B, T, P, C_v) -> attended visual (B, T, C_v), weights (B, T, P)."""
-        u_v = F.relu(self.affine_visual(grid))  # U_v(v_t): (B, T, P, hidden)
+        grid = VisualGrid.of(grid)
+        # W_v U_v(v_t), U_v(v_t) = relu(affine_visual(v_t)): (B, T, P, P), blockwise (avel/models/fused.py)
+        visual_term = linear_relu_linear(self.affine_visual, self.affine_v, grid.raw, grid.rms)
         u_a = F.relu(self.affine_audio(audio))  # U_a(a_t): (B, T, hidden)
         g = self.affine_g(u_a)  # W_g U_a(a_t): (B, T, P), one entry per position
         # released: content[i, j] = (W_v U_v v^i)_j + g_i; equation: ... + g_j. Both (B, T, P, P).
-        content = self.affine_v(u_v) + (g.unsqueeze(-1) if self.audio_term == "released" else g.unsqueeze(-2))
+        content = visual_term + (g.unsqueeze(-1) if self.audio_term == "released" else g.unsqueeze(-2))
         scores = self.affine_h(torch.tanh(content)).squeeze(-1)  # x_t: (B, T, P)
         weights = torch.softmax(scores, dim=-1)  # w_t over the P positions
-        attended = (weights.unsqueeze(-2) @ grid).squeeze(-2)  # sum_i w_t^i v_t^i: (B, T, C_v)
+        # sum_i w_t^i v_t^i: (B, T, C_v), on the raw grid then divided by s_v (it is linear in v)
+        attended = (weights.unsqueeze(-2) @ grid.raw).squeeze(-2) / grid.rms
         return attended, weights
 
 
@@ -82,15 +86,14 @@ class AudioVisualAttentionNet(nn.Module):
     def forward(self, audio: Tensor, visual: Tensor) -> ModelOutput:
         """audio (B, T, C_a), visual (B, T, H, W, C_v) -> logits (B, T, C) and the grid attention."""
         check_inputs(audio, visual, self.cfg)
-        audio, visual = self.input_scale(audio, visual)  # F / s, s fitted on the training split
-        b, t, h, w, c_v = visual.shape
-        grid = visual.reshape(b, t, h * w, c_v)  # (B, T, P, C_v)
+        b, t, h, w, _ = visual.shape
+        audio, grid = self.input_scale(audio, visual)  # F / s, s fitted on the training split
         attended, weights = self.attention(audio, grid)
         return ModelOutput(
             stream_logits=[self.stream(audio, attended)],
             stream_weights=[1.0],
             spatial_attention=weights.reshape(b, t, h, w),  # (B, T, H, W)
-            features={"raw_audio": audio, "raw_visual": grid.mean(dim=-2)},
+            features={"raw_audio": audio, "raw_visual": grid.mean},
         )
 
 
@@ -109,8 +112,8 @@ class AVDLN(nn.Module):
     def forward(self, audio: Tensor, visual: Tensor) -> ModelOutput:
         """audio (B, T, C_a), visual (B, T, H, W, C_v) -> [(m^a, m^v)], each (B, T, D)."""
         check_inputs(audio, visual, self.cfg)
-        audio, visual = self.input_scale(audio, visual)  # F / s, s fitted on the training split
-        visual_vec = visual.mean(dim=(2, 3))  # grid average (official visual_feature_vec): (B, T, C_v)
+        audio, grid = self.input_scale(audio, visual)  # F / s, s fitted on the training split
+        visual_vec = grid.mean  # grid average (official visual_feature_vec): (B, T, C_v)
         return ModelOutput(
             stream_embeddings=[self.branches(audio, visual_vec)],
             stream_weights=[1.0],

@@ -5,6 +5,9 @@ C_a = 128, C_v = 512, 7 x 7 gives Table I exactly and other backbones work uncha
 choice the paper leaves open is commented at its line and listed in docs/fidelity.md.
 
 Features inside the modules are kept per segment: audio (B, T, C_a), visual grid (B, T, P, C_v).
+The grid is passed as a `VisualGrid` (raw map + its input scale) and the steps that run over the
+whole map use the blockwise forms of avel/models/fused.py; docs/fidelity.md ("Speed") shows each
+is the equation written here.
 """
 
 from __future__ import annotations
@@ -16,9 +19,10 @@ import torch
 from torch import Tensor, nn
 
 from avel.config import ModelConfig
+from avel.models.fused import channel_attention, linear_relu_linear, relu_pair
 from avel.models.heads import StreamHead, check_inputs, init_linear_layers, mlp, stream_fields
 from avel.models.output import ModelOutput
-from avel.models.scaling import InputScale
+from avel.models.scaling import InputScale, VisualGrid
 
 logger = logging.getLogger(__name__)
 
@@ -65,14 +69,17 @@ class CoSpatialAttention(nn.Module):
             self.f4 = mlp(num_positions, (2 * audio_dim, num_positions))  # FC4 [2 C_a, HW]
             self.f5 = nn.Linear(num_positions, audio_dim)  # FC5 [C_a]
 
-    def forward(self, audio: Tensor, grid: Tensor) -> CSPAOutput:
+    def forward(self, audio: Tensor, grid: Tensor | VisualGrid) -> CSPAOutput:
         """audio (B, T, C_a), grid (B, T, P, C_v) -> F_spa^a, F_spa^v and both attentions."""
+        grid = VisualGrid.of(grid)
         f1_a = self.f1(audio)  # f1(F_a): (B, T, P')  with P' = C_a2 = H x W
-        f_av = f1_a.unsqueeze(-2) * self.f2(grid)  # eq. 1: F_av = f1(F_a) ⊙ f2(F_v), (B, T, P, P')
+        f2_v = linear_relu_linear(*relu_pair(self.f2), grid.raw, grid.rms)  # f2(F_v), blockwise
+        f_av = f1_a.unsqueeze(-2) * f2_v  # eq. 1: F_av = f1(F_a) ⊙ f2(F_v), (B, T, P, P')
         z = self.f3(f_av).squeeze(-1) * self.score_scale  # eq. 1: Z = f3(F_av), (B, T, P); see __init__
         z_att_v = torch.softmax(z, dim=-1)  # eq. 1: Z_att^v = softmax(Z), over the P positions
         # eq. 2: F_spa^v = F_v ⊗ (Z_att^v)^T, the attention-weighted sum over positions, (B, T, C_v)
-        visual = (z_att_v.unsqueeze(-2) @ grid).squeeze(-2)
+        # (the sum is linear in F_v, so it runs on the raw grid and is divided by s_v after)
+        visual = (z_att_v.unsqueeze(-2) @ grid.raw).squeeze(-2) / grid.rms
         if self.f4 is None or self.f5 is None:
             return CSPAOutput(audio=audio, visual=visual, spatial_attention=z_att_v, audio_attention=None)
         # eq. 2: F_av ⊗ Z contracts the position axis (Z holds one score per position), i.e.
@@ -89,14 +96,18 @@ class CSEAOutput:
     """What CSEA computes for one batch (shapes with P = H x W)."""
 
     audio: Tensor  # F_sem^a (B, T, C_a)
-    visual_map: Tensor  # F_sem^v (B, T, P, C_v): the attended grid
+    visual: Tensor  # the visual LSTM's input: G(F_sem^v), the grid average of the attended map, (B, T, C_v)
     audio_attention: Tensor | None  # F_att^a (B, T, C_a), sums to 1 over C_a; None for /v2a
     visual_attention: Tensor | None  # F_att^v (B, T, P, C_v), sums to 1 over C_v; None for /a2v
+    grid: VisualGrid  # F_v
 
     @property
-    def visual(self) -> Tensor:
-        """The visual LSTM's input: G(F_sem^v), the grid average of the attended map, (B, T, C_v)."""
-        return self.visual_map.mean(dim=-2)
+    def visual_map(self) -> Tensor:
+        """F_sem^v = (F_att^v + 1) ⊙ F_v, (B, T, P, C_v): the attended grid, built on request (the
+        model only needs its average, `visual`)."""
+        if self.visual_attention is None:
+            return self.grid.scaled()
+        return (self.visual_attention + 1) * self.grid.scaled()
 
 
 class CoSemanticAttention(nn.Module):
@@ -116,24 +127,28 @@ class CoSemanticAttention(nn.Module):
             self.f_a2v = nn.Linear(audio_dim, visual_dim)  # FC_a2v [C_v]
             self.f7 = nn.Linear(visual_dim, visual_dim)  # FC7 [C_v]
 
-    def forward(self, audio: Tensor, grid: Tensor) -> CSEAOutput:
-        """audio (B, T, C_a), grid (B, T, P, C_v) -> F_sem^a, F_sem^v and the channel attentions."""
+    def forward(self, audio: Tensor, grid: Tensor | VisualGrid) -> CSEAOutput:
+        """audio (B, T, C_a), grid (B, T, P, C_v) -> F_sem^a, G(F_sem^v) and the channel attentions."""
+        grid = VisualGrid.of(grid)
         audio_sem, att_a = audio, None
         if self.f_v2a is not None and self.f6 is not None:
-            v2a = self.f_v2a(grid.mean(dim=-2))  # eq. 3 i: F^{v->a} = f_v2a(G(F_v)), (B, T, C_a)
+            v2a = self.f_v2a(grid.mean)  # eq. 3 i: F^{v->a} = f_v2a(G(F_v)), (B, T, C_a)
             # eq. 3 ii: F_att^a = softmax(f6(F_a ⊙ F^{v->a})), softmax over the C_a channels
             att_a = torch.softmax(self.f6(audio * v2a), dim=-1)
             audio_sem = (att_a + 1) * audio  # eq. 3 iii: F_sem^a = (F_att^a + 1) ⊙ F_a
-        visual_sem, att_v = grid, None
+        visual_sem, att_v = grid.mean, None  # without F_att^v: G(F_sem^v) = G(F_v)
         if self.f_a2v is not None and self.f7 is not None:
             a2v = self.f_a2v(audio)  # eq. 3 i: F^{a->v} = f_a2v(F_a), (B, T, C_v)
             # eq. 3 ii: F_att^v = softmax(f7(F_v ⊙ F^{a->v})). F_v is the grid (eq. 3 writes G only
             # in step i), so F^{a->v} is broadcast over the P positions and the softmax runs over
-            # the C_v channels at each position: (B, T, P, C_v)
-            att_v = torch.softmax(self.f7(grid * a2v.unsqueeze(-2)), dim=-1)
-            visual_sem = (att_v + 1) * grid  # eq. 3 iii: F_sem^v = (F_att^v + 1) ⊙ F_v, (B, T, P, C_v)
+            # the C_v channels at each position: (B, T, P, C_v).
+            # eq. 3 iii: F_sem^v = (F_att^v + 1) ⊙ F_v, of which the LSTM takes G(F_sem^v), (B, T, C_v).
+            # Blockwise (avel/models/fused.py), on the raw grid: F_v ⊙ F^{a->v} = raw ⊙ (F^{a->v} / s)
+            # and G((F_att^v + 1) ⊙ F_v) = G((F_att^v + 1) ⊙ raw) / s.
+            att_v, pooled = channel_attention(self.f7, grid.raw, a2v / grid.rms)
+            visual_sem = pooled / grid.rms
         return CSEAOutput(
-            audio=audio_sem, visual_map=visual_sem, audio_attention=att_a, visual_attention=att_v
+            audio=audio_sem, visual=visual_sem, audio_attention=att_a, visual_attention=att_v, grid=grid
         )
 
 
@@ -179,10 +194,10 @@ class CoAttentionNet(nn.Module):
         """Run both streams; see ModelOutput for the fields (channel_attention_visual is
         (B, T, H, W, C_v): CSEA attends channels at every grid position)."""
         check_inputs(audio, visual, self.cfg)
-        audio, visual = self.input_scale(audio, visual)  # F / s, s fitted on the training split
         b, t, h, w, c_v = visual.shape
-        grid = visual.reshape(b, t, h * w, c_v)  # (B, T, P, C_v)
-        features = {"raw_audio": audio, "raw_visual": grid.mean(dim=-2)}  # raw_visual = G(F_v)
+        # F / s, s fitted on the training split; the grid (B, T, P, C_v) keeps s_v beside it
+        audio, grid = self.input_scale(audio, visual)
+        features = {"raw_audio": audio, "raw_visual": grid.mean}  # raw_visual = G(F_v)
         results: list = []
         spatial_attention = audio_attention = channel_audio = channel_visual = None
         if self.cspa is not None and self.cspa_stream is not None:

@@ -8,9 +8,16 @@ features are normalised. Dividing each modality by its training-split RMS keeps 
 every feature vector (and its non-negativity) and makes training independent of the scale
 (docs/fidelity.md, "Input scale"). Being buffers, the two numbers travel in every checkpoint's
 state_dict and are applied by the model itself wherever it runs (training, evaluation, the app).
+
+The visual map is the one big input (B x T x H x W x C_v), so its scale is not applied to it:
+`VisualGrid` carries the raw grid with s_v beside it, and each module divides the small tensors
+it computes from the grid instead (docs/fidelity.md, "Speed": every such step is linear in F_v).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import torch
@@ -31,8 +38,30 @@ def rms(array: np.ndarray) -> float:
     return float(np.sqrt(total / array.size))
 
 
+@dataclass
+class VisualGrid:
+    """The scaled visual map F_v = raw / rms, (B, T, P, C_v), held unscaled (see the module's doc)."""
+
+    raw: Tensor  # (B, T, P, C_v): the features as given
+    rms: Tensor  # s_v, 0-d: F_v = raw / rms
+
+    @classmethod
+    def of(cls, grid: Tensor | VisualGrid) -> VisualGrid:
+        """A grid that is already F_v (scale 1), or the VisualGrid as it is."""
+        return grid if isinstance(grid, VisualGrid) else cls(grid, grid.new_ones(()))
+
+    @cached_property
+    def mean(self) -> Tensor:
+        """G(F_v), the average over the P positions, (B, T, C_v): computed once per forward."""
+        return self.raw.mean(dim=-2) / self.rms
+
+    def scaled(self) -> Tensor:
+        """F_v itself, materialised (for analysis and tests; the models never need it whole)."""
+        return self.raw / self.rms
+
+
 class InputScale(nn.Module):
-    """forward(audio, visual) -> (audio / s_a, visual / s_v); s_a, s_v are 1 until `fit`."""
+    """forward(audio, visual) -> (audio / s_a, VisualGrid of visual / s_v); s_a, s_v are 1 until `fit`."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -45,8 +74,10 @@ class InputScale(nn.Module):
             value = rms(array)
             buffer.fill_(value if value > _MIN_RMS else 1.0)
 
-    def forward(self, audio: Tensor, visual: Tensor) -> tuple[Tensor, Tensor]:
-        return audio / self.audio_rms, visual / self.visual_rms
+    def forward(self, audio: Tensor, visual: Tensor) -> tuple[Tensor, VisualGrid]:
+        """audio (B, T, C_a), visual (B, T, H, W, C_v) -> audio / s_a, the (B, T, H x W, C_v) grid."""
+        b, t, h, w, c_v = visual.shape
+        return audio / self.audio_rms, VisualGrid(visual.reshape(b, t, h * w, c_v), self.visual_rms)
 
     def extra_repr(self) -> str:
         return f"audio_rms={self.audio_rms.item():.4g}, visual_rms={self.visual_rms.item():.4g}"

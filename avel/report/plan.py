@@ -4,7 +4,8 @@ A run is a `RunSpec`; its `name` is a stable directory under the runs folder, so
 command finds the runs it trained before and trains only the missing ones. Three sections:
     main       co-attention vs. baseline on SEL, WSEL, CML for every seed (Tables II-IV)
     ablations  the Table V variants of the co-attention model, first seed only
-    sweeps     lambda_c, lambda_s, lambda_w over Fig. 5's grid, first seed only
+    sweeps     lambda_c, lambda_s, lambda_w over Fig. 5's grid, first seed only; the SEL and WSEL
+               end points (lambda 1 and 0) are the Table V CSPA-only and CSEA-only runs, reused
 CML runs start from the matching SEL run's best.pt, as the paper starts CML from the MMEL model;
 the baseline's CML network (AVDLN) shares no layers with its SEL network and starts from nothing.
 Where the data's SEL training rows overlap its CML test rows (the real AVE files), that init is
@@ -30,6 +31,13 @@ from avel.config import (
 from avel.data import AVEDirectory
 from avel.data.layout import EVENT_MASK_FILE
 from avel.train import BEST
+
+# lambda = 1 (0) removes the stream with no loss weight (ModelConfig.parts), which leaves the
+# CSPA-only (CSEA-only) model of Table V weight for weight: same parts, same seed-0 initial
+# weights, same loss, same data (test_lambda_end_points_are_the_single_module_models). So the
+# sweep's SEL and WSEL end points are the ablation runs, trained once. CML's are not: a sweep's
+# CML run starts from the full model's SEL run, an ablation's from its own.
+SINGLE_MODULE_LAMBDAS = {"cspa": 1.0, "csea": 0.0}
 
 
 @dataclass(frozen=True)
@@ -58,9 +66,13 @@ class RunSpec:
 
     @property
     def stream_weight_used(self) -> float:
-        """The lambda the run trains with: the swept value, or the paper's (Sec. IV-A)."""
-        paper = ModelConfig(task=self.task).cspa_weight
-        return paper if self.stream_weight is None else self.stream_weight
+        """The lambda the run trains with: the swept value, 1 (0) for the CSPA-only (CSEA-only)
+        model, or the paper's (Sec. IV-A)."""
+        if self.stream_weight is not None:
+            return self.stream_weight
+        if self.model == "coatt" and self.ablation in SINGLE_MODULE_LAMBDAS:
+            return SINGLE_MODULE_LAMBDAS[self.ablation]
+        return ModelConfig(task=self.task).cspa_weight
 
 
 @dataclass
@@ -94,12 +106,17 @@ def _task_runs(model: str, ablation: str, seed: int, init_orders: str) -> list[R
 
 
 def _sweep_runs(lambdas: tuple[float, ...], seed: int, init_orders: str) -> list[RunSpec]:
-    """Fig. 5: each task's lambda over the grid; the paper's value maps onto the main run's name."""
+    """Fig. 5: each task's lambda over the grid; the paper's value maps onto the main run's name,
+    SEL's and WSEL's end points onto the single-module ablation runs (SINGLE_MODULE_LAMBDAS)."""
     sel = RunSpec("sel", seed=seed, orders=init_orders)
+    end_points = {value: ablation for ablation, value in SINGLE_MODULE_LAMBDAS.items()}
     runs = []
     for task in TASKS:
         paper = ModelConfig(task=task).cspa_weight
         for value in lambdas:
+            if task != "cml" and value in end_points:
+                runs.append(RunSpec(task, ablation=end_points[value], seed=seed))
+                continue
             weight = None if value == paper else value
             runs.append(RunSpec(task, stream_weight=weight, seed=seed, init=sel if task == "cml" else None))
     return runs

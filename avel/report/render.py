@@ -459,7 +459,9 @@ def _sweep_section(results: ReportResults, figures: dict[str, Path]) -> str:
             f"## Fig. 5 analogue: the stream weights lambda (test, seed {results.config.seeds[0]} only)",
             "",
             "Each task's lambda is its CSPA stream's share of the loss (CSEA gets 1 - lambda; eq. 5-7). "
-            f"Test accuracy (%). The paper's values: {paper}; the paper gives Fig. 5 as a plot only.",
+            f"Test accuracy (%). The paper's values: {paper}; the paper gives Fig. 5 as a plot only. "
+            "At lambda = 1 (0) the other stream gets no loss and is not built, so the SEL and WSEL "
+            "end points are the Table V CSPA-only (CSEA-only) runs.",
             "",
             markdown_table(header, rows),
             "",
