@@ -9,7 +9,6 @@ serves a handful of files. The attention overlay videos are made only when asked
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -119,14 +118,12 @@ def render_clip(
             heatmaps.append(None)
             captions.append(f"{name} has no spatial attention to show.")
             continue
-        labels = [_caption(loc, t, classes, background) for t in range(len(loc.predicted))]
-        grid = viz.attention_gallery(
-            analysis.clip.frames, loc.spatial_attention, labels, columns, muted=_muted(loc, background)
+        seconds = list(range(len(loc.predicted)))
+        grid, text = _heatmap_grid(
+            loc, analysis.clip.frames, seconds, classes, background, columns, folder, index
         )
-        path = folder / f"model{index}-heatmaps.jpg"
-        Image.fromarray(grid).save(path, quality=JPEG_QUALITY)
-        heatmaps.append(str(path))
-        captions.append(_captions_text(f"{name}, per second", labels, range(len(labels))))
+        heatmaps.append(grid)
+        captions.append(f"**{name}, per second**:  \n{text}")
     np.save(folder / AUDIO_FILE, analysis.clip.waveform.astype(np.float32))
     tags = analysis.tags
     tag_rows = [] if tags is None else viz.tags_table(tags.audio, tags.visual)
@@ -184,20 +181,12 @@ def render_long_clip(
             heatmaps.append(None)
             captions.append(f"{name} has no spatial attention to show.")
             continue
-        labels = [_caption(loc, t, classes, background) for t in seconds]
-        muted = _muted(loc, background)
-        grid = viz.attention_gallery(
-            np.stack([analysis.frames[t] for t in seconds]),
-            loc.spatial_attention[seconds],
-            labels,
-            columns,
-            muted=[muted[t] for t in seconds],
-            seconds=seconds,
+        frames = np.stack([analysis.frames[t] for t in seconds])  # (n, S, S, 3)
+        grid, text = _heatmap_grid(
+            loc, frames, seconds, classes, background, columns, folder, index
         )
-        path = folder / f"model{index}-heatmaps.jpg"
-        Image.fromarray(grid).save(path, quality=JPEG_QUALITY)
-        heatmaps.append(str(path))
-        captions.append(_captions_text(f"{name}, its {len(seconds)} most eventful seconds", labels, seconds))
+        heatmaps.append(grid)
+        captions.append(f"**{name}, its {len(seconds)} most eventful seconds**:  \n{text}")
     return ClipView(
         summary="\n\n".join(lines),
         timeline=timeline,
@@ -215,10 +204,33 @@ def render_long_clip(
     )
 
 
-def _captions_text(title: str, labels: list[str], seconds: Iterable[int]) -> str:
-    """The grid's captions as text (searchable, readable by a screen reader): one line per second."""
+def _heatmap_grid(
+    loc: Localization,
+    frames: np.ndarray,
+    seconds: list[int],
+    classes: tuple[str, ...],
+    background: int,
+    columns: int,
+    folder: Path,
+    index: int,
+) -> tuple[str, str]:
+    """Model `index`'s captioned heatmaps of `seconds` (frames: (n, S, S, 3), one per second) as a
+    JPEG grid in `folder`, and the same captions as markdown lines (searchable, screen-readable).
+    """
+    labels = [_caption(loc, t, classes, background) for t in seconds]
+    muted = _muted(loc, background)
+    grid = viz.attention_gallery(
+        frames,
+        loc.spatial_attention[seconds],
+        labels,
+        columns,
+        muted=[muted[t] for t in seconds],
+        seconds=seconds,
+    )
+    path = folder / f"model{index}-heatmaps.jpg"
+    Image.fromarray(grid).save(path, quality=JPEG_QUALITY)
     rows = [f"{viz.span_label(t, t + 1)} s: {label}" for t, label in zip(seconds, labels, strict=True)]
-    return f"**{title}**:  \n" + "  \n".join(rows)
+    return str(path), "  \n".join(rows)
 
 
 def make_overlay_videos(view: ClipView, fps: int) -> list[str | None]:

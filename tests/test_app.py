@@ -32,6 +32,21 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-quic",
 ]
+# The Localize handler's outputs in order (two bundled models), before the cross-modal sliders.
+LOCALIZE_VIEWS = (
+    "summary",
+    "timeline",
+    "heatmap0",
+    "heatmap1",
+    "captions0",
+    "captions1",
+    "video0",
+    "video1",
+    "top0",
+    "top1",
+    "tags",
+    "placement",
+)
 
 
 def _free_port() -> int:
@@ -163,22 +178,8 @@ def _rows(table) -> list[list]:
 def _localize(client, clip: Path) -> dict:
     from gradio_client import handle_file
 
-    names = [
-        "summary",
-        "timeline",
-        "heatmap0",
-        "heatmap1",
-        "captions0",
-        "captions1",
-        "video0",
-        "video1",
-        "top0",
-        "top1",
-        "tags",
-        "placement",
-    ]
     result = client.predict(handle_file(str(clip)), api_name="/localize")
-    return dict(zip(names, result[: len(names)], strict=True))
+    return dict(zip(LOCALIZE_VIEWS, result[: len(LOCALIZE_VIEWS)], strict=True))
 
 
 def test_localize_example_returns_every_view(client) -> None:

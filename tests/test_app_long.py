@@ -18,6 +18,7 @@ import plotly.graph_objects as go
 import pytest
 from clipgen import make_clip
 from PIL import Image
+from test_app import LOCALIZE_VIEWS
 
 import app as app_module
 from avel.analyze import Analyzer
@@ -27,22 +28,7 @@ from avel.long_clip import WINDOWS_SHARE, most_eventful
 
 LONG_S = 130  # over two minutes, more than twice the normal length
 WINDOWS = LocalizeConfig(model_window=10, model_hop=10, decode_window=30)  # 5 decode windows
-OUTPUTS = [
-    "summary",
-    "timeline",
-    "heatmap0",
-    "heatmap1",
-    "captions0",
-    "captions1",
-    "video0",
-    "video1",
-    "top0",
-    "top1",
-    "tags",
-    "placement",
-    "start",
-    "end",
-]
+OUTPUTS = [*LOCALIZE_VIEWS, "start", "end"]  # and the cross-modal sliders
 
 
 class Recorder:

@@ -153,8 +153,7 @@ def attention_gallery(
     )
     draw = ImageDraw.Draw(canvas)
     for index, ((overlay, _), lines, off) in enumerate(zip(overlays, wrapped, muted, strict=True)):
-        left = (index % cols) * (tile_w + TILE_GAP_PX)
-        top = (index // cols) * (tile_h + TILE_GAP_PX)
+        left, top = _tile_origin(index, cols, tile_h, tile_w)
         for line_index, line in enumerate(lines):
             position = (left + CAPTION_PAD_PX, top + 3 + line_index * CAPTION_LINE_PX)
             draw.text(position, line, fill=MUTED_TEXT if off else "black", font=font)
@@ -169,10 +168,14 @@ def gallery_tiles(grid: np.ndarray, count: int, columns: int) -> list[np.ndarray
     tile_w = (grid.shape[1] - (cols - 1) * TILE_GAP_PX) // cols
     tiles = []
     for index in range(count):
-        left = (index % cols) * (tile_w + TILE_GAP_PX)
-        top = (index // cols) * (tile_h + TILE_GAP_PX)
+        left, top = _tile_origin(index, cols, tile_h, tile_w)
         tiles.append(grid[top : top + tile_h, left : left + tile_w])
     return tiles
+
+
+def _tile_origin(index: int, cols: int, tile_h: int, tile_w: int) -> tuple[int, int]:
+    """(left, top) pixel of tile `index` in a grid `cols` wide, row by row, TILE_GAP_PX apart."""
+    return (index % cols) * (tile_w + TILE_GAP_PX), (index // cols) * (tile_h + TILE_GAP_PX)
 
 
 def _grid_shape(count: int, columns: int) -> tuple[int, int]:

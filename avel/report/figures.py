@@ -30,7 +30,7 @@ FIGURE_FILES = {  # key -> file name under --figures, named after the paper's fi
     "tsne": "fig7_tsne.png",
 }
 LAMBDA_NAMES = {"cml": "lambda_c", "sel": "lambda_s", "wsel": "lambda_w"}
-TSNE_TITLES = {  # explore.FEATURE_NAMES -> panel title (Fig. 7 layout: audio row, visual row)
+TSNE_TITLES = {  # FEATURE_NAMES -> panel title (Fig. 7 layout: audio row, visual row)
     "raw_audio": "Audio raw",
     "cspa_audio": "Audio CSPA",
     "csea_audio": "Audio CSEA",
