@@ -1,6 +1,6 @@
 """avel: audio-visual event localization with the co-attention model of Xue et al. (IEEE TMM).
 
-The package's public facade: `avel.localize(path, ...)` (avel/localizer.py), imported on first use
+The package's public facade: `avel.localize(path, ...)` (avel/analysis/localize.py), imported on first use
 so that `import avel` stays light.
 """
 
@@ -18,7 +18,7 @@ def localize(
     config: Any = None,
     device: str = "auto",
 ) -> dict[str, Any]:
-    """One clip's per-second answers and event segments as a JSON-ready dict (avel.localizer.localize)."""
-    from avel.localizer import localize as run
+    """One clip's per-second answers and event segments as a JSON-ready dict (see avel.analysis.localize)."""
+    from avel.analysis.localize import localize as run
 
     return run(path, checkpoints, config, device)

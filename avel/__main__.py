@@ -1,5 +1,5 @@
-"""Entry point of `python -m avel` (see avel/cli.py)."""
+"""Entry point of `python -m avel` (see avel/commands/__init__.py)."""
 
-from avel.cli import main
+from avel.commands import main
 
 raise SystemExit(main())

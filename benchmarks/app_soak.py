@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from avel.files import folder_bytes
+from avel.common.files import folder_bytes
 from benchmarks.app_latency import ROOT, distinct_copy, free_port, start_app, timed_localize
 
 PARTS = ("outputs", "features", "gradio")  # the app's capped folders (AppConfig)

@@ -26,7 +26,7 @@ from dataclasses import replace
 import torch
 
 from avel.bench.planted import SIGNALS, SMALL_SIZES, PlantedSpec, one_hot_labels, planted_set
-from avel.config import ModelConfig
+from avel.common.config import ModelConfig
 from avel.models import build_model, compute_loss, multilabel_soft_margin
 
 # ModelConfig changes of each setup, per model ("before" = the models before the fix; the

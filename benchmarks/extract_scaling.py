@@ -23,9 +23,9 @@ import time
 from pathlib import Path
 
 from avel.bench.composite import DEFAULT_MEDIA
-from avel.config import FeatureConfig
-from avel.extract import PARTS_DIR, list_videos
-from avel.features import file_sha256
+from avel.common.config import FeatureConfig
+from avel.features.extract import PARTS_DIR, list_videos
+from avel.features.extractor import file_sha256
 from benchmarks.extract_speed import make_clip
 
 ROOT = Path(__file__).resolve().parents[1]

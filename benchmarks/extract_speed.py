@@ -28,9 +28,9 @@ import numpy as np
 import torch
 
 from avel.bench.composite import DEFAULT_MEDIA
-from avel.config import DEVICES, FeatureConfig
-from avel.features import FeatureExtractor
-from avel.media import decode_clip, write_clip
+from avel.common.config import DEVICES, FeatureConfig
+from avel.features.extractor import FeatureExtractor
+from avel.features.media import decode_clip, write_clip
 
 SECONDS = 10  # an AVE clip
 WIDTH, HEIGHT, FPS = 640, 360, 30

@@ -27,10 +27,10 @@ from pathlib import Path
 import av
 import numpy as np
 
-from avel.checkpoint import load_checkpoint
-from avel.config import FeatureConfig
-from avel.localizer import DEFAULT_MODELS
-from avel.media import decode_clip, write_clip
+from avel.analysis.localize import DEFAULT_MODELS
+from avel.common.config import FeatureConfig
+from avel.features.media import decode_clip, write_clip
+from avel.training.checkpoint import load_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE_SECONDS = 60
@@ -90,7 +90,8 @@ def timed_run(path: Path, options: list[str]) -> dict[str, float]:
     """One `localize` run in a fresh process: wall and CPU seconds, peak RSS (MB), load average."""
     argv = ["--log-level", "error", "localize", str(path), *options]
     code = (
-        "import json, os, resource, sys, time; from avel.cli import main; import avel.localizer; "
+        "import json, os, resource, sys, time; from avel.commands import main; "
+        "import avel.analysis.localize; "
         "t = time.perf_counter(); "
         f"main({argv!r}); "
         "print(json.dumps({'wall': time.perf_counter() - t, 'cpu': time.process_time(), "

@@ -4,7 +4,7 @@
 
 Long videos are made by concatenating composite benchmark videos of one split (seeded order):
 their per-second truth is known. Each bundled SEL model then runs over every long video with
-each window choice, exactly as `python -m avel localize` does (avel.localizer: windows averaged,
+each window choice, exactly as `python -m avel localize` does (avel.analysis.localize: windows averaged,
 abstention applied, seconds merged into segments), on the stored features of the benchmark
 (already projected, so no decoding: the choice of window does not depend on decoding).
 Prints segment accuracy (an abstained second counts as wrong) and event-segment mAP at
@@ -19,13 +19,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from avel.calibration import softmax
-from avel.checkpoint import load_checkpoint
-from avel.classes import background_index
+from avel.analysis.localize import ClipResult, ModelTrack, window_starts
+from avel.common.calibration import softmax
+from avel.common.classes import background_index
+from avel.common.metrics import merge_segments, segment_map
 from avel.data import AVEDirectory
-from avel.evaluate import checkpoint_dataset
-from avel.localizer import ClipResult, ModelTrack, window_starts
-from avel.metrics import merge_segments, segment_map
+from avel.training.checkpoint import load_checkpoint
+from avel.training.evaluate import checkpoint_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = {

@@ -35,8 +35,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from avel.config import DEVICES, MODELS, ModelConfig, TrainConfig
-from avel.device import resolve_device
+from avel.common.config import DEVICES, MODELS, ModelConfig, TrainConfig
+from avel.common.device import resolve_device
 from avel.models import build_model, compute_loss
 
 AVE_TRAIN_VIDEOS = 3339  # trainSet.txt rows

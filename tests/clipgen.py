@@ -2,7 +2,7 @@
 
 Second t of a clip shows the flat colour `colour(t)` and sounds a sine of `tone_freq(t)` Hz, so a
 decoder can be checked segment by segment (mean colour, FFT peak). Most clips go through
-`avel.media.write_clip`; variable frame rate, odd sizes and rotation metadata need control of the
+`avel.features.media.write_clip`; variable frame rate, odd sizes and rotation metadata need control of the
 timestamps, pixel format or display matrix, so `write_timed_video` uses PyAV directly.
 
 Import from a test with `from clipgen import make_clip` (pytest puts tests/ on sys.path).
@@ -20,7 +20,7 @@ from typing import BinaryIO
 import av
 import numpy as np
 
-from avel.media import write_clip
+from avel.features.media import write_clip
 
 # Saturated, well separated colours: H.264 at crf 23 keeps flat areas within a few levels.
 COLOURS = (

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from avel.classes import AVE_CLASSES
+from avel.common.classes import AVE_CLASSES
 from avel.data import write_ave_layout
 
 SHARED_AVE = Path(__file__).resolve().parents[1] / "../shared/ave"

@@ -23,9 +23,9 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from avel.checkpoint import load_checkpoint
-from avel.config import ABLATIONS, ModelConfig
+from avel.common.config import ABLATIONS, ModelConfig
 from avel.models import ModelOutput, build_model, compute_loss
+from avel.training.checkpoint import load_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "model_equivalence.pt"

@@ -281,8 +281,8 @@ def test_dataset_tab_shows_the_bundled_summary_and_refuses_outside_folders(clien
 
 def test_runs_table_lists_finished_runs_with_their_test_scores(tmp_path: Path) -> None:
     """The dataset tab's Table V analogue reads each run's best.pt (here: copies of the bundled ones)."""
-    from avel.checkpoint import read_checkpoint
-    from avel.explore import runs_table
+    from avel.analysis.dataset import runs_table
+    from avel.training.checkpoint import read_checkpoint
 
     for name in ("coatt_sel", "baseline_cml"):
         (tmp_path / name).mkdir()
@@ -307,7 +307,7 @@ def _work_dir(tmp: Path) -> Path:
 
 
 def _mb(folder: Path) -> float:
-    from avel.files import folder_bytes
+    from avel.common.files import folder_bytes
 
     return folder_bytes(folder) / 2**20
 
@@ -356,9 +356,10 @@ def test_many_new_sessions_stay_under_the_caps_and_sigterm_cleans_up(tmp_path: P
 def test_app_refuses_a_checkpoint_with_nan_weights(tmp_path: Path) -> None:
     import torch
 
-    import app
-    from avel.analyze import ModelPaths
-    from avel.checkpoint import read_checkpoint, save_checkpoint
+    from avel.analysis.clip import ModelPaths
+    from avel.app.config import AppConfig
+    from avel.app.server import load_app
+    from avel.training.checkpoint import read_checkpoint, save_checkpoint
 
     checkpoint = read_checkpoint(ROOT / "checkpoints" / "baseline_sel.pt")
     name = next(k for k, v in checkpoint["model_state"].items() if v.is_floating_point())
@@ -366,19 +367,20 @@ def test_app_refuses_a_checkpoint_with_nan_weights(tmp_path: Path) -> None:
     broken = tmp_path / "baseline_sel.pt"
     save_checkpoint(checkpoint, broken)
     shutil.copyfile(ROOT / "checkpoints" / "projection.pt", tmp_path / "projection.pt")
-    config = app.AppConfig(models=ModelPaths(localizers={"Baseline": broken}, matchers={}))
+    config = AppConfig(models=ModelPaths(localizers={"Baseline": broken}, matchers={}))
     with pytest.raises(SystemExit, match=f"cannot start: .*baseline_sel.pt: weights contain NaN.*{name}"):
-        app.load_app(config, tmp_path / "work")
+        load_app(config, tmp_path / "work")
 
 
 def test_errors_hide_server_paths_and_the_data_box_stays_in_its_roots(tmp_path: Path) -> None:
-    import app
+    from avel.app.config import AppConfig
+    from avel.app.errors import public_message
 
     upload = tmp_path / "gradio" / "0a1b2c" / "my clip.mp4"
     error = ValueError(f"{upload}: not a readable audio/video file ({upload})")
-    message = app.public_message(error, upload, [tmp_path])
+    message = public_message(error, upload, [tmp_path])
     assert message == "my clip.mp4: not a readable audio/video file (my clip.mp4)"
-    other = app.public_message(ValueError(f"{tmp_path}/features/x.npz: broken"), None, [tmp_path])
+    other = public_message(ValueError(f"{tmp_path}/features/x.npz: broken"), None, [tmp_path])
     assert str(tmp_path) not in other and other.startswith("<server>")
-    config = app.AppConfig.from_env({"AVEL_APP_MAX_SESSIONS": "5", "AVEL_APP_DEVICE": "ignored: not an int"})
+    config = AppConfig.from_env({"AVEL_APP_MAX_SESSIONS": "5", "AVEL_APP_DEVICE": "ignored: not an int"})
     assert config.max_sessions == 5 and config.device == "auto"

@@ -20,11 +20,12 @@ from clipgen import make_clip
 from PIL import Image
 from test_app import LOCALIZE_VIEWS
 
-import app as app_module
-from avel.analyze import Analyzer
-from avel.config import LocalizeConfig
-from avel.features import FeatureExtractor
-from avel.long_clip import WINDOWS_SHARE, most_eventful
+from avel.analysis.clip import Analyzer
+from avel.analysis.long_clip import WINDOWS_SHARE, most_eventful
+from avel.app.config import AppConfig
+from avel.app.handlers import App
+from avel.common.config import LocalizeConfig
+from avel.features.extractor import FeatureExtractor
 
 LONG_S = 130  # over two minutes, more than twice the normal length
 WINDOWS = LocalizeConfig(model_window=10, model_hop=10, decode_window=30)  # 5 decode windows
@@ -42,13 +43,13 @@ class Recorder:
 
 
 @pytest.fixture(scope="module")
-def long_app(tmp_path_factory: pytest.TempPathFactory) -> app_module.App:
+def long_app(tmp_path_factory: pytest.TempPathFactory) -> App:
     work = tmp_path_factory.mktemp("work")
-    config = replace(app_module.AppConfig(), localize=WINDOWS)
+    config = replace(AppConfig(), localize=WINDOWS)
     analyzer = Analyzer(config.models, max_seconds=config.normal_clip_seconds)
     fast = replace(analyzer.feature_config, frames_per_segment=1)  # the bundled backbones, 1 frame/s
     analyzer.extractor = FeatureExtractor(fast, cache_dir=work / "features")
-    return app_module.App(config, analyzer, work)
+    return App(config, analyzer, work)
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +58,7 @@ def long_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_a_long_clip_is_localized_in_windows_with_progress_and_a_zoomable_timeline(
-    long_app: app_module.App, long_clip: Path
+    long_app: App, long_clip: Path
 ) -> None:
     progress = Recorder()
     out = dict(zip(OUTPUTS, long_app.localize(str(long_clip), None, progress), strict=True))
@@ -93,7 +94,7 @@ def test_a_long_clip_is_localized_in_windows_with_progress_and_a_zoomable_timeli
 
 
 def test_a_long_clip_has_no_overlay_videos_or_cross_modal_matching(
-    long_app: app_module.App, long_clip: Path
+    long_app: App, long_clip: Path
 ) -> None:
     long_app.localize(str(long_clip), None, Recorder())
     with pytest.raises(gr.Error, match="Overlay videos are made for clips up to 60 s; this one lasts 130 s"):
@@ -103,9 +104,9 @@ def test_a_long_clip_has_no_overlay_videos_or_cross_modal_matching(
 
 
 def test_a_clip_over_the_configured_limit_is_refused_before_decoding(
-    long_app: app_module.App, long_clip: Path
+    long_app: App, long_clip: Path
 ) -> None:
-    strict = app_module.App(
+    strict = App(
         replace(long_app.config, max_clip_seconds=100), long_app.analyzer, long_app.work_dir
     )
     progress = Recorder()

@@ -8,39 +8,25 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 # Module (or package) -> layer, as in docs/architecture.md's table; the longest prefix wins.
 LAYERS = {
-    "app": 6,
-    "avel.cli": 6,
-    "avel.__main__": 6,
+    "app": 7,  # the documented entry point: starts avel.app
+    "avel": 7,  # the package itself: __version__ and the public facade (avel.localize)
+    "avel.__main__": 7,
+    "avel.app": 6,
+    "avel.commands": 6,
     "avel.bench": 5,
     "avel.report": 5,
-    "avel.analyze": 4,
-    "avel.explore": 4,
-    "avel.presenter": 4,
-    "avel.localizer": 4,
-    "avel.long_clip": 4,
+    "avel.analysis": 4,
     "viz": 4,
-    "avel.train": 3,
-    "avel.evaluate": 3,
-    "avel.extract": 3,
-    "avel.bundle": 3,
-    "avel.calibrate": 3,
-    "avel.checkpoint": 2,
+    "avel.training": 3,
+    "avel.models": 2,
+    "avel.data": 2,
     "avel.features": 2,
-    "avel.models": 1,
-    "avel.data": 1,
-    "avel.backbones": 1,
-    "avel.media": 1,
-    "avel.device": 1,
-    "avel.distributed": 1,
-    "avel.bounded": 0,
-    "avel.config": 0,
-    "avel.classes": 0,
-    "avel.metrics": 0,
-    "avel.calibration": 0,
-    "avel.projection": 0,
-    "avel.files": 0,
-    "avel.text": 0,
-    "avel": 6,  # the package itself: __version__ and the public facade (avel.localize)
+    "avel.common": 1,
+}
+# Inside a package the modules are layered too: a module may import those listed before it.
+INNER_ORDER = {
+    "avel.app": ("config", "errors", "views", "handlers", "layout", "server"),
+    "avel.commands": ("args", "*", ""),  # "*": every command module; "": the package (main)
 }
 
 
@@ -84,3 +70,40 @@ def test_no_import_runs_up_the_layers() -> None:
 def test_data_holds_the_ave_format_only() -> None:
     names = {path.stem for path in (ROOT / "avel" / "data").glob("*.py")}
     assert not any(name.startswith("composite") for name in names)
+
+
+def _inner_rank(package: str, module: str) -> int | None:
+    """A module's place in its package's INNER_ORDER (None: not an ordered package's module)."""
+    if module != package and not module.startswith(package + "."):
+        return None
+    order = INNER_ORDER[package]
+    name = module[len(package) + 1 :].split(".")[0]
+    return order.index(name) if name in order else order.index("*")
+
+
+def test_no_import_runs_up_inside_the_app_and_the_commands() -> None:
+    upward = []
+    for package in INNER_ORDER:
+        folder = ROOT / Path(*package.split("."))
+        for path in sorted(folder.rglob("*.py")):
+            module = _module_name(path)
+            for name in _imports(path):
+                mine, theirs = _inner_rank(package, module), _inner_rank(package, name)
+                if theirs is not None and mine is not None and theirs > mine:
+                    upward.append(f"{module} imports {name}")
+    assert upward == []
+
+
+def test_commands_stay_apart_from_the_library() -> None:
+    """argparse lives in avel/commands/ alone: the library is used from Python with config objects."""
+    library = [
+        path.relative_to(ROOT).as_posix()
+        for path in sorted((ROOT / "avel").rglob("*.py"))
+        if "commands" not in path.parts and "argparse" in _plain_imports(path)
+    ]
+    assert library == []
+
+
+def _plain_imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}

@@ -19,18 +19,18 @@ from onnx import helper, numpy_helper
 from onnx.reference import ReferenceEvaluator
 from PIL import Image
 
-from avel.backbones import (
+from avel.features.backbones import (
     AUDIO_BACKBONES,
     VISUAL_BACKBONES,
     WeightsNotFoundError,
     audio_backbone,
     visual_backbone,
 )
-from avel.backbones.logmel import YAMNET_LOGMEL, LogMel, hertz_to_mel, mel_matrix
-from avel.backbones.mobilenet import IMAGENET_MEAN, IMAGENET_STD, MOBILENET_V2_WEIGHTS
-from avel.backbones.registry import WeightsFile
-from avel.backbones.vggish import VGGish
-from avel.backbones.yamnet import YAMNET_WEIGHTS, load_onnx_model
+from avel.features.backbones.logmel import YAMNET_LOGMEL, LogMel, hertz_to_mel, mel_matrix
+from avel.features.backbones.mobilenet import IMAGENET_MEAN, IMAGENET_STD, MOBILENET_V2_WEIGHTS
+from avel.features.backbones.registry import WeightsFile
+from avel.features.backbones.vggish import VGGish
+from avel.features.backbones.yamnet import YAMNET_WEIGHTS, load_onnx_model
 
 MEDIA = Path("/work/shared/media")
 TOP = 5

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from avel.bounded import BoundedStore
-from avel.files import evict_oldest, folder_bytes
+from avel.common.bounded import BoundedStore
+from avel.common.files import evict_oldest, folder_bytes
 
 
 class Clock:

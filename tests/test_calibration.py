@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from avel.calibrate import calibrate_checkpoint
-from avel.calibration import answered, calibrate, softmax
-from avel.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
-from avel.config import CalibrationConfig, ModelConfig, RunConfig, TrainConfig
-from avel.evaluate import evaluate_checkpoint
-from avel.train import train
+from avel.common.calibration import answered, calibrate, softmax
+from avel.common.config import CalibrationConfig, ModelConfig, RunConfig, TrainConfig
+from avel.training.calibrate import calibrate_checkpoint
+from avel.training.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
+from avel.training.evaluate import evaluate_checkpoint
+from avel.training.train import train
 
 
 def test_threshold_keeps_the_stated_share_of_correct_seconds() -> None:

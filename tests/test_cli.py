@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from avel.cli import COMMANDS, main
-from avel.device import resolve_device
+from avel.commands import COMMANDS, main
+from avel.common.device import resolve_device
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -26,7 +26,7 @@ def test_help_lists_every_command() -> None:
 def test_a_command_imports_only_its_own_module() -> None:
     """`localize` must not hold report's plotting and t-SNE libraries in memory."""
     code = (
-        "import sys; from avel.cli import build_parser; build_parser(['localize', 'x.mp4']); "
+        "import sys; from avel.commands import build_parser; build_parser(['localize', 'x.mp4']); "
         "print(sorted(m for m in ('sklearn', 'matplotlib', 'avel.report', 'avel.bench') if m in sys.modules))"
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)

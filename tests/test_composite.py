@@ -27,14 +27,14 @@ from avel.bench.examples import choose_examples
 from avel.bench.plan import BACKGROUND, EVENT, Planner, VideoPlan
 from avel.bench.scene import render_frames
 from avel.bench.stats import VIDEOS, benchmark_stats, loudness_per_kind, read_manifest, second_kind
-from avel.checkpoint import read_features
-from avel.classes import BACKGROUND_INDEX, class_index
-from avel.cli import main as cli_main
-from avel.config import FeatureConfig, composite_preset
+from avel.commands import main as cli_main
+from avel.common.classes import BACKGROUND_INDEX, class_index
+from avel.common.config import FeatureConfig, composite_preset
 from avel.data import Annotation, AVEDirectory, FeatureDims, FeaturesInfo, read_annotations
 from avel.data.layout import SPLITS
-from avel.media import decode_clip
-from avel.projection import Projection
+from avel.features.media import decode_clip
+from avel.features.projection import Projection
+from avel.training.checkpoint import read_features
 
 USABLE = (
     "Male speech, man speaking",

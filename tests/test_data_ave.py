@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from avel.classes import AVE_CLASSES
+from avel.common.classes import AVE_CLASSES
 from avel.data import (
     Annotation,
     AVEDirectory,

@@ -23,13 +23,13 @@ import pytest
 import torch
 from clipgen import make_clip
 
-from avel import distributed
-from avel.checkpoint import read_checkpoint
-from avel.config import FeatureConfig, ModelConfig, RunConfig, TrainConfig
-from avel.extract import PARTS_DIR, extract_videos
-from avel.features import file_sha256
-from avel.projection import Projection
-from avel.train import train
+from avel.common import distributed
+from avel.common.config import FeatureConfig, ModelConfig, RunConfig, TrainConfig
+from avel.features.extract import PARTS_DIR, extract_videos
+from avel.features.extractor import file_sha256
+from avel.features.projection import Projection
+from avel.training.checkpoint import read_checkpoint
+from avel.training.train import train
 
 ROOT = Path(__file__).resolve().parents[1]
 # DDP averages the ranks' gradients in float32 in another order than one process sums its batch:

@@ -19,14 +19,14 @@ import torch
 from clipgen import BLUE, RED, colour, make_clip
 
 from avel import features as features_module
-from avel.backbones import audio_backbone, visual_backbone
-from avel.cli import main
-from avel.config import FeatureConfig
+from avel.commands import main
+from avel.common.config import FeatureConfig
 from avel.data import FeaturesInfo
-from avel.extract import extract_videos, list_videos, weights_in_dir
-from avel.features import ClipFeatures, FeatureExtractor
-from avel.media import write_clip
-from avel.projection import MomentAccumulator, Projection
+from avel.features.backbones import audio_backbone, visual_backbone
+from avel.features.extract import extract_videos, list_videos, weights_in_dir
+from avel.features.extractor import ClipFeatures, FeatureExtractor
+from avel.features.media import write_clip
+from avel.features.projection import MomentAccumulator, Projection
 
 K, SECONDS, SR = 2, 3, 16_000
 CFG = FeatureConfig(frames_per_segment=K)

@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from avel.bench.planted import SIGNALS, SMALL_SIZES, PlantedSpec, one_hot_labels, planted_set
-from avel.config import ABLATIONS, ModelConfig
+from avel.common.config import ABLATIONS, ModelConfig
 from avel.models import build_model, compute_loss
 
 STEPS, BATCH, LR = 100, 32, 1e-3
@@ -31,7 +31,7 @@ CANNOT_SEE_ONE_CELL = {("coatt", "csea")}
 
 
 def train_on_planted(model: str, ablation: str, signal: str, scale: float) -> tuple[float, float]:
-    """Train as avel.train does (the input scale fitted on the training split); return
+    """Train as avel.training.train does (the input scale fitted on the training split); return
     (held-out segment accuracy, majority chance)."""
     spec = PlantedSpec(signal=signal, scale=scale, **SIZES)
     train, test = planted_set(spec, NUM_TRAIN, seed=1), planted_set(spec, NUM_TEST, seed=2)

@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 
 from avel import localize
-from avel.analyze import Analyzer, ModelPaths
-from avel.checkpoint import load_checkpoint
-from avel.cli import main
-from avel.config import FeatureConfig, LocalizeConfig
-from avel.localizer import DEFAULT_MODELS, localize_clip, window_starts
-from avel.media import decode_clip, write_clip
-from avel.metrics import merge_segments
+from avel.analysis.clip import Analyzer, ModelPaths
+from avel.analysis.localize import DEFAULT_MODELS, localize_clip, window_starts
+from avel.commands import main
+from avel.common.config import FeatureConfig, LocalizeConfig
+from avel.common.metrics import merge_segments
+from avel.features.media import decode_clip, write_clip
+from avel.training.checkpoint import load_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((ROOT / "assets").glob("*.mp4"))
@@ -132,7 +132,7 @@ def test_bad_files_are_reported_and_skipped_and_a_folder_resumes(tmp_path: Path,
 def _peak_rss_mb(path: Path, decode_window: int) -> float:
     """Peak RSS of a `localize` run in its own process (ru_maxrss of that child alone)."""
     code = (
-        "import resource, sys; from avel.cli import main; "
+        "import resource, sys; from avel.commands import main; "
         f"main(['--log-level', 'error', 'localize', {str(path)!r}, '--decode-window', '{decode_window}']); "
         "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
     )

@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from avel.config import ModelConfig
+from avel.common.config import ModelConfig
 from avel.models import ModelOutput, compute_loss, contrastive_loss, multilabel_soft_margin, weak_loss
 
 LN2, LN3 = math.log(2.0), math.log(3.0)

@@ -1,4 +1,4 @@
-"""avel.media: clips generated with known per-second content must decode back to that content."""
+"""avel.features.media: clips generated with known per-second content must decode back to that content."""
 
 from __future__ import annotations
 
@@ -20,9 +20,9 @@ from clipgen import (
     write_timed_video,
 )
 
-from avel import media
-from avel.config import FeatureConfig
-from avel.media import MediaError, decode_clip, probe, write_clip
+from avel.common.config import FeatureConfig
+from avel.features import media
+from avel.features.media import MediaError, decode_clip, probe, write_clip
 
 RATE = 16000
 SMALL = FeatureConfig(frames_per_segment=4, frame_size=32)  # tiny frames: the content is flat colour
@@ -119,7 +119,7 @@ def test_missing_audio_track_gives_silence_and_a_warning(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     spec = make_clip(tmp_path / "mute.mp4", 3.0, audio=False)
-    with caplog.at_level(logging.WARNING, logger="avel.media"):
+    with caplog.at_level(logging.WARNING, logger="avel.features.media"):
         clip = decode_clip(spec.path, SMALL)
     assert not clip.has_audio and clip.audio.shape == (3 * RATE,) and not clip.audio.any()
     assert len(clip.warnings) == 1 and "no audio track" in clip.warnings[0]
@@ -372,7 +372,7 @@ def test_write_clip_reports_unknown_containers_and_codecs(
 
 def test_windows_of_a_clip_decode_like_the_whole_clip(tmp_path: Path) -> None:
     """A long clip is decoded window by window (bounded memory) with the same frames and sound."""
-    from avel.media import clip_seconds, decode_window
+    from avel.features.media import clip_seconds, decode_window
 
     spec = make_clip(tmp_path / "long.mp4", 7.0)
     whole = decode_clip(spec.path, SMALL)

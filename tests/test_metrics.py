@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from avel.metrics import (
+from avel.common.metrics import (
     cml_accuracy,
     cml_chance,
     cml_predictions,
@@ -135,7 +135,7 @@ def test_cml_rejects_bad_direction_and_unscorable_split() -> None:
 
 
 def test_segments_merge_runs_and_skip_background() -> None:
-    from avel.metrics import merge_segments
+    from avel.common.metrics import merge_segments
 
     predicted = np.array([3, 1, 1, 3, 2, 2, 2, 4])
     probabilities = np.full((8, 5), 0.1)
@@ -147,7 +147,7 @@ def test_segments_merge_runs_and_skip_background() -> None:
 
 
 def test_segment_map_matches_by_temporal_iou() -> None:
-    from avel.metrics import average_precision, segment_map, temporal_iou
+    from avel.common.metrics import average_precision, segment_map, temporal_iou
 
     assert temporal_iou((0, 4), (2, 6)) == pytest.approx(2 / 6)
     truths = [[(0, 2, 6)], [(0, 0, 3), (1, 5, 9)]]

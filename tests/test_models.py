@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch import nn
 
-from avel.config import ABLATIONS, ModelConfig
+from avel.common.config import ABLATIONS, ModelConfig
 from avel.models import AVDLN, AudioVisualAttentionNet, CoAttentionNet, build_model, compute_loss
 from avel.models.baseline import AudioGuidedAttention
 

@@ -15,9 +15,8 @@ import h5py
 import numpy as np
 import pytest
 
-from avel.checkpoint import read_checkpoint
-from avel.cli import main
-from avel.config import ModelConfig, ReportConfig, RunConfig, TrainConfig
+from avel.commands import main
+from avel.common.config import ModelConfig, ReportConfig, RunConfig, TrainConfig
 from avel.data import AVEDirectory, AVESplit
 from avel.data.layout import AUDIO_FILE, DATASET_KEY, VISUAL_FILE
 from avel.report.figures import FIGURE_FILES
@@ -35,7 +34,8 @@ from avel.report.results import (
     val_picked_lambdas,
 )
 from avel.report.run import LOCK_FILE, claim_run, read_hardware, run_state, train_missing
-from avel.train import train
+from avel.training.checkpoint import read_checkpoint
+from avel.training.train import train
 
 TINY = ["--seeds", "0", "1", "--epochs", "1", "--cml-epochs", "1", "--lambdas", "0", "1"]
 # main (models x seeds x tasks) + other ablations + the CML sweep runs (SEL's and WSEL's lambda 0

@@ -7,11 +7,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from avel.checkpoint import load_checkpoint
-from avel.cli import main
-from avel.config import ModelConfig, RunConfig, SummaryConfig, TrainConfig
-from avel.explore import FEATURE_NAMES, FeatureMap, build_maps, load_summary, save_summary, summarize_dataset
-from avel.train import train
+from avel.analysis.dataset import (
+    FEATURE_NAMES,
+    FeatureMap,
+    build_maps,
+    load_summary,
+    save_summary,
+    summarize_dataset,
+)
+from avel.commands import main
+from avel.common.config import ModelConfig, RunConfig, SummaryConfig, TrainConfig
+from avel.training.checkpoint import load_checkpoint
+from avel.training.train import train
 
 SMALL = SummaryConfig(max_points=60, pca_dims=8, neighbours=5)
 

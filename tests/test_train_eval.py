@@ -13,13 +13,18 @@ import pytest
 import torch
 from torch import nn
 
-from avel.checkpoint import check_data_matches, init_from_checkpoint, load_checkpoint, read_checkpoint
-from avel.cli import main
-from avel.config import ModelConfig, RunConfig, TrainConfig, from_dict
+from avel.commands import main
+from avel.common.config import ModelConfig, RunConfig, TrainConfig, from_dict
+from avel.common.metrics import cml_chance, majority_chance
 from avel.data import AVEDirectory, FeaturesInfo
-from avel.metrics import cml_chance, majority_chance
 from avel.models import build_model
-from avel.train import TrainResult, train
+from avel.training.checkpoint import (
+    check_data_matches,
+    init_from_checkpoint,
+    load_checkpoint,
+    read_checkpoint,
+)
+from avel.training.train import TrainResult, train
 
 LEARN_EPOCHS = 15  # enough for SEL to separate the fixture's 4 event prototypes from noise
 TINY_BATCH = 8  # 3 shuffled batches per epoch: resuming must restore the shuffling too
@@ -254,7 +259,7 @@ def test_bad_checkpoints_give_clear_errors(
 
 def test_single_modality_run_is_scored_on_that_modality(random_ave_dir: Path, tmp_path: Path) -> None:
     """A visual-only model is evaluated with the audio zeroed again, so `evaluate` reproduces best.pt."""
-    from avel.evaluate import evaluate_checkpoint
+    from avel.training.evaluate import evaluate_checkpoint
 
     result = train(_run(random_ave_dir, tmp_path / "visual", epochs=LEARN_EPOCHS, modalities="visual"))
     assert load_checkpoint(result.out / "best.pt").train_config.modalities == "visual"
@@ -265,7 +270,7 @@ def test_single_modality_run_is_scored_on_that_modality(random_ave_dir: Path, tm
 
 
 def test_strict_cml_hides_the_query_modality_outside_its_span() -> None:
-    from avel.evaluate import strict_cml_distances
+    from avel.training.evaluate import strict_cml_distances
 
     class Recorder(torch.nn.Module):
         """Stands in for a CML model: records its inputs, returns zero distances."""
@@ -286,8 +291,8 @@ def test_strict_cml_hides_the_query_modality_outside_its_span() -> None:
 def test_bundled_checkpoints_share_one_projection_and_load_alike(
     sel_run: TrainResult, tmp_path: Path
 ) -> None:
-    from avel.checkpoint import bundle_checkpoints, save_checkpoint
-    from avel.projection import Projection
+    from avel.features.projection import Projection
+    from avel.training.checkpoint import bundle_checkpoints, save_checkpoint
 
     rng = np.random.default_rng(0)
     clips = [
@@ -315,7 +320,7 @@ def test_bundled_checkpoints_share_one_projection_and_load_alike(
 
 
 def test_checkpoint_with_non_finite_weights_is_refused(sel_run: TrainResult, tmp_path: Path) -> None:
-    from avel.checkpoint import save_checkpoint
+    from avel.training.checkpoint import save_checkpoint
 
     checkpoint = read_checkpoint(sel_run.out / "best.pt")
     name = next(iter(checkpoint["model_state"]))

@@ -9,7 +9,7 @@ from matplotlib.colors import to_hex
 from PIL import Image
 
 import viz
-from avel.classes import AVE_CLASSES, BACKGROUND_INDEX, class_index
+from avel.common.classes import AVE_CLASSES, BACKGROUND_INDEX, class_index
 from viz import export, heatmap
 from viz.colors import BACKGROUND_COLOR, BEST_COLOR, TRUTH_COLOR
 

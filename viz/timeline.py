@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from avel.classes import UNKNOWN_TEXT
+from avel.common.classes import UNKNOWN_TEXT
 from viz.colors import class_colors
 from viz.summary import span_label, top_k_indices
 from viz.validate import Classes, check_labels, check_probabilities

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-Classes = Sequence[str]  # class names indexed by class index, e.g. avel.classes.AVE_CLASSES
+Classes = Sequence[str]  # class names indexed by class index, e.g. avel.common.classes.AVE_CLASSES
 
 # Probabilities from a softmax can leave [0, 1] by float rounding only; logits leave it by far.
 PROBABILITY_TOLERANCE = 1e-4

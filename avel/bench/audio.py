@@ -14,7 +14,7 @@ import numpy as np
 
 from avel.bench.catalog import load_wav
 from avel.bench.plan import VideoPlan
-from avel.config import CompositeConfig
+from avel.common.config import CompositeConfig
 
 FRAME_S = 0.025  # frame for finding the active content: the 25-ms window of the VGGish/YAMNet front end
 MIN_RUN_S = 0.1  # active runs shorter than this are dropped: too short to fade in and out

@@ -17,7 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from avel.classes import AVE_EVENTS
+from avel.common.classes import AVE_EVENTS
 from avel.data.layout import SPLITS
 
 log = logging.getLogger(__name__)

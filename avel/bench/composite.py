@@ -26,16 +26,16 @@ from avel.bench.catalog import MediaCatalog
 from avel.bench.plan import EVENT, Planner, VideoPlan
 from avel.bench.scene import render_frames
 from avel.bench.stats import BACKGROUND_FEATURES, BUILD_LOG, MANIFEST, VIDEOS
-from avel.classes import AVE_CLASSES, BACKGROUND_INDEX, class_index
-from avel.config import AVE_AUDIO_DIM, AVE_VISUAL_DIM, CompositeConfig, FeatureConfig
+from avel.common.classes import AVE_CLASSES, BACKGROUND_INDEX, class_index
+from avel.common.config import AVE_AUDIO_DIM, AVE_VISUAL_DIM, CompositeConfig, FeatureConfig
+from avel.common.files import atomic_path
 from avel.data.annotations import Annotation, read_annotations
 from avel.data.features_info import FeaturesInfo
 from avel.data.layout import ANNOTATIONS_FILE, SPLITS
 from avel.data.writer import write_ave_layout
-from avel.extract import ExtractResult, extract_videos
-from avel.files import atomic_path
-from avel.media import write_clip
-from avel.projection import Projection
+from avel.features.extract import ExtractResult, extract_videos
+from avel.features.media import write_clip
+from avel.features.projection import Projection
 
 log = logging.getLogger(__name__)
 

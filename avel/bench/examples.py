@@ -19,8 +19,8 @@ from avel.bench.catalog import UNKNOWN_LICENCE_SOURCES, MediaCatalog
 from avel.bench.composite import Sources, plan_record, render_clip
 from avel.bench.plan import Planner, VideoPlan
 from avel.bench.stats import second_kind
-from avel.classes import AVE_CLASSES, class_index
-from avel.config import CompositeConfig, composite_preset
+from avel.common.classes import AVE_CLASSES, class_index
+from avel.common.config import CompositeConfig, composite_preset
 from avel.data.annotations import read_annotations
 from avel.data.layout import ANNOTATIONS_FILE
 

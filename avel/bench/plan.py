@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 
 from avel.bench.catalog import AMBIENT, DISTRACTOR, MediaCatalog, MediaItem
-from avel.classes import BACKGROUND_INDEX, class_index
-from avel.config import CompositeConfig
+from avel.common.classes import BACKGROUND_INDEX, class_index
+from avel.common.config import CompositeConfig
 from avel.data.annotations import Annotation
 from avel.data.layout import SPLITS
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from avel.classes import AVE_CLASSES, BACKGROUND_INDEX
+from avel.common.classes import AVE_CLASSES, BACKGROUND_INDEX
 
 SIGNALS = ("audio", "visual", "both")
 VGGISH_SIGMA = 0.3  # relu(N(0, 0.3)): mean 0.12, like the real VGGish rows (mean 0.122)

@@ -14,7 +14,7 @@ import numpy as np
 
 from avel.bench.catalog import load_image
 from avel.bench.plan import Placement, VideoPlan
-from avel.config import CompositeConfig
+from avel.common.config import CompositeConfig
 
 
 def _resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:

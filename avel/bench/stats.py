@@ -16,18 +16,18 @@ import numpy as np
 from tqdm import tqdm
 
 from avel.bench.plan import EVENT
-from avel.config import FeatureConfig
+from avel.common.config import FeatureConfig
+from avel.common.text import markdown_table
 from avel.data.annotations import Annotation
 from avel.data.layout import SPLITS
-from avel.extract import PARTS_DIR
-from avel.media import decode_clip
-from avel.text import markdown_table
+from avel.features.extract import PARTS_DIR
+from avel.features.media import decode_clip
 
 MANIFEST = "composite.json"  # the plan + ground truth: deterministic for a seed
 BUILD_LOG = "build.json"  # wall times of the last build (not deterministic, so kept apart)
 VIDEOS = "videos"
 # The event videos' features are extracted into the benchmark folder itself, so its features.json
-# and projection.pt sit beside the h5 files where training looks for them (avel/checkpoint.py);
+# and projection.pt sit beside the h5 files where training looks for them (avel/training/checkpoint.py);
 # the background-only videos get their own folder, whose h5 files become the *_noisy.h5 files.
 BACKGROUND_FEATURES = "features_background"
 Video = dict[str, Any]  # one manifest entry (a VideoPlan as JSON plus its ground truth)

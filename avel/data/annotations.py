@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from avel.classes import background_index
+from avel.common.classes import background_index
 from avel.data.layout import AVEFormatError, check_binary, check_one_hot
 
 ANNOTATION_FORMAT = "Category&YouTubeID&Quality&StartSec&EndSec"

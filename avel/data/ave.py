@@ -17,8 +17,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from avel.classes import AVE_CLASSES, background_index, read_categories
-from avel.config import MODALITIES, TASKS, check_choice
+from avel.common.classes import AVE_CLASSES, background_index, read_categories
+from avel.common.config import MODALITIES, TASKS, check_choice
 from avel.data.annotations import (
     Annotation,
     check_labels_against_annotations,

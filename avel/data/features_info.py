@@ -19,7 +19,7 @@ INFO_FORMAT = "avel.features/1"
 
 @dataclass(frozen=True)
 class ProjectionInfo:
-    """The PCA that mapped native backbone features to the stored sizes (avel/projection.py)."""
+    """The PCA that mapped native backbone features to the stored sizes (avel/features/projection.py)."""
 
     file: str  # projection.pt, beside the h5 files
     id: str  # content id: same backbones with another PCA is another basis

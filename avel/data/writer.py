@@ -13,7 +13,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from avel.classes import AVE_CLASSES, background_index
+from avel.common.classes import AVE_CLASSES, background_index
 from avel.data.annotations import Annotation, check_labels_against_annotations, write_annotations
 from avel.data.layout import (
     ANNOTATIONS_FILE,

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from torch import nn
 
-from avel.config import MODELS, ModelConfig, check_choice
+from avel.common.config import MODELS, ModelConfig, check_choice
 from avel.models.baseline import AVDLN, AudioVisualAttentionNet, build_baseline
 from avel.models.coattention import CoAttentionNet, CoSemanticAttention, CoSpatialAttention
 from avel.models.losses import compute_loss, contrastive_loss, multilabel_soft_margin, weak_loss

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from avel.config import ModelConfig
+from avel.common.config import ModelConfig
 from avel.models.fused import linear_relu_linear
 from avel.models.heads import MatchingHead, StreamHead, check_inputs, init_linear_layers
 from avel.models.output import ModelOutput

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from avel.config import ModelConfig
+from avel.common.config import ModelConfig
 from avel.models.fused import channel_attention, linear_relu_linear, relu_pair
 from avel.models.heads import StreamHead, check_inputs, init_linear_layers, mlp, stream_fields
 from avel.models.output import ModelOutput

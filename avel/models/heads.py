@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from avel.config import ModelConfig
+from avel.common.config import ModelConfig
 
 # Tian et al.'s AVDLN (cmm_train.py) puts LeakyReLU(0.3) between its (128, 64) layers; the
 # paper's CML MLPs have exactly those sizes, so they get the same activation.

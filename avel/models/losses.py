@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from avel.config import ModelConfig
+from avel.common.config import ModelConfig
 from avel.models.output import ModelOutput
 
 # Floor on a squared distance before its square root: d sqrt(x)/dx is infinite at x = 0, which

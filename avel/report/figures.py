@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from avel.config import ModelConfig
-from avel.explore import DatasetSummary, ModelSummary
+from avel.analysis.dataset import DatasetSummary, ModelSummary
+from avel.common.config import ModelConfig
 from avel.models.output import FEATURE_NAMES
 from avel.report.results import MODEL_LABELS, REPORT_SPLIT, SWEEP_COLUMNS, ReportResults, sweep_points
 from viz import confusion_matrix_figure, per_class_accuracy_figure, save_figure, tsne_embedding, tsne_figure

@@ -18,7 +18,7 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
-from avel.config import (
+from avel.common.config import (
     ABLATIONS,
     MODELS,
     SWEEP_LAMBDAS,
@@ -30,7 +30,7 @@ from avel.config import (
 )
 from avel.data import AVEDirectory
 from avel.data.layout import EVENT_MASK_FILE
-from avel.train import BEST
+from avel.training.train import BEST
 
 # lambda = 1 (0) removes the stream with no loss weight (ModelConfig.parts), which leaves the
 # CSPA-only (CSEA-only) model of Table V weight for weight: same parts, same seed-0 initial

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from avel.config import ABLATION_TABLE, ABLATIONS, MIN_SEEDS, MODELS, TASKS, ModelConfig, TrainConfig
-from avel.evaluate import PAPER_RESULTS, selection_metric
+from avel.common.config import ABLATION_TABLE, ABLATIONS, MIN_SEEDS, MODELS, TASKS, ModelConfig, TrainConfig
+from avel.common.text import markdown_table
 from avel.report.figures import FIGURE_FILES, LAMBDA_NAMES, frequent_event_classes
 from avel.report.plan import report_command, train_command
 from avel.report.results import (
@@ -31,7 +31,7 @@ from avel.report.results import (
     sweep_points,
     val_picked_lambdas,
 )
-from avel.text import markdown_table
+from avel.training.evaluate import PAPER_RESULTS, selection_metric
 
 PAPER_LABEL = "paper, real AVE, VGG19/VGGish features"
 GENERATED_PREFIX = "Generated: "  # the one line that differs between two renderings
@@ -308,7 +308,7 @@ def _strict_cml_section(results: ReportResults) -> str:
         "co-attention model (CSPA, CSEA and the BiLSTMs mix the modalities over time) the searched "
         "modality sees the query modality outside the query span. Strict: the query modality is "
         "zeroed outside its span (audio for A2V, visual for V2A) before the forward pass "
-        f"(`avel.evaluate.strict_cml_distances`). The baseline's AVDLN embeds each segment on its "
+        f"(`avel.training.evaluate.strict_cml_distances`). The baseline's AVDLN embeds each segment on its "
         "own, so the strict protocol cannot change its scores: equal numbers there check the protocol. "
         f"{REPORT_SPLIT.capitalize()} accuracy (%), mean ± std over seeds:",
         "",

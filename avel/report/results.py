@@ -18,14 +18,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from avel.checkpoint import load_checkpoint, read_checkpoint
-from avel.config import MODELS, ReportConfig
+from avel.analysis.dataset import DatasetSummary, summarize_dataset
+from avel.common.config import MODELS, ReportConfig
 from avel.data import SPLITS, AVEDirectory, AVESplit, FeatureDims, FeaturesInfo
-from avel.evaluate import checkpoint_dataset, evaluate_checkpoint, evaluate_model, selection_metric
-from avel.explore import DatasetSummary, summarize_dataset
 from avel.report.plan import Plan, RunSpec, run_dir
 from avel.report.run import plan_states, read_hardware
-from avel.train import BEST, read_history
+from avel.training.checkpoint import load_checkpoint, read_checkpoint
+from avel.training.evaluate import checkpoint_dataset, evaluate_checkpoint, evaluate_model, selection_metric
+from avel.training.train import BEST, read_history
 
 log = logging.getLogger(__name__)
 

@@ -26,11 +26,11 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from avel.checkpoint import read_checkpoint
-from avel.config import ReportConfig
-from avel.device import resolve_device
+from avel.common.config import ReportConfig
+from avel.common.device import resolve_device
 from avel.report.plan import Plan, run_config, run_dir
-from avel.train import BEST, LAST, train
+from avel.training.checkpoint import read_checkpoint
+from avel.training.train import BEST, LAST, train
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,19 @@
+"""Error messages a user may see: the server's own paths never appear in them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def public_message(error: Exception, upload: str | Path | None, hidden: list[Path]) -> str:
+    """An error's text with the server's paths removed: the upload is named by its own file name.
+
+    Gradio stores an upload as <temp>/<hash>/<original name>, so the last part is what the user
+    uploaded; any other path under `hidden` (the work folder, the temp folder) is dropped.
+    """
+    text = str(error)
+    if upload is not None:
+        text = text.replace(str(upload), Path(upload).name)
+    for folder in hidden:
+        text = text.replace(str(folder), "<server>")
+    return text

@@ -1,0 +1,338 @@
+"""The app's event handlers and the state they share: models, bounded caches, the work folder.
+
+Each handler takes what a tab's inputs give and returns that tab's outputs in the order its
+layout names them (avel/app/layout.py); the analysis is avel.analysis, the drawing avel.app.views.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import shutil
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import gradio as gr
+
+import viz
+from avel.analysis.clip import (
+    Analyzer,
+    CrossModalState,
+    Progress,
+    load_ground_truths,
+    match_cross_modal,
+)
+from avel.analysis.dataset import (
+    build_maps,
+    cache_key,
+    load_summary,
+    runs_table,
+    summarize_dataset,
+)
+from avel.analysis.long_clip import analyze_long
+from avel.app.config import MB, ROOT, AppConfig
+from avel.app.errors import public_message
+from avel.app.views import (
+    ClipPlacement,
+    ClipView,
+    DatasetView,
+    known_classes_text,
+    make_overlay_videos,
+    render_clip,
+    render_dataset,
+    render_long_clip,
+)
+from avel.common.bounded import BoundedStore
+from avel.common.config import SummaryConfig
+from avel.common.files import evict_oldest
+from avel.features.extractor import file_sha256
+from avel.features.media import MediaError, clip_seconds
+
+log = logging.getLogger("avel.app")
+
+
+def _session(request: gr.Request | None) -> str:
+    return getattr(request, "session_hash", None) or "anonymous"
+
+
+class App:
+    """The state the event handlers share: models, bounded caches, the work folder."""
+
+    def __init__(self, config: AppConfig, analyzer: Analyzer, work_dir: Path) -> None:
+        self.config = config
+        self.analyzer = analyzer
+        self.work_dir = work_dir
+        self.outputs_dir = work_dir / "outputs"
+        self.uploads_dir = work_dir / "gradio"
+        self.ground_truths = load_ground_truths(config.assets)
+        self.summary_config = SummaryConfig()
+        self.summary = load_summary(config.summary) if config.summary.is_file() else None
+        self.placement = (
+            ClipPlacement(self.summary, self.summary_config)
+            if self.summary is not None and self.summary.maps
+            else None
+        )
+        self.sessions: BoundedStore[CrossModalState] = BoundedStore(config.max_sessions, config.session_ttl_s)
+        self.views: BoundedStore[ClipView] = BoundedStore(
+            config.render_cache_entries,
+            config.session_ttl_s,
+            on_evict=lambda key, view: shutil.rmtree(view.folder, ignore_errors=True),
+        )
+        self.datasets: BoundedStore[DatasetView] = BoundedStore(
+            config.dataset_cache_entries, config.session_ttl_s
+        )
+        calibrations = {name: m.calibration for name, m in analyzer.localizers.items()}
+        self.known_classes = known_classes_text(analyzer.trained_events, calibrations)
+
+    def _hide(self) -> list[Path]:
+        return [self.work_dir, Path(tempfile.gettempdir()), ROOT]
+
+    # ---- tab 1: localize a clip -------------------------------------------------------------
+    def localize(
+        self,
+        video: str | None,
+        request: gr.Request | None = None,
+        progress: gr.Progress = gr.Progress(),  # noqa: B008
+    ) -> tuple:
+        """Analyse an upload with every model; raise gr.Error with a clear message on bad input."""
+        view = self._view(video, lambda f, msg: progress(f, desc=msg))
+        self.sessions.put(_session(request), view.state)
+        start, end = view.span
+        videos = view.overlay_videos or [None] * len(view.heatmaps)  # a new clip clears old videos
+        sliders = (
+            (gr.update(), gr.update())  # a long clip has no cross-modal matching
+            if view.windowed
+            else (
+                gr.update(maximum=view.state.num_segments - 1, value=start),
+                gr.update(maximum=view.state.num_segments, value=end),
+            )
+        )
+        return (
+            view.summary,
+            view.timeline,
+            *view.heatmaps,
+            *view.captions,
+            *videos,
+            *view.tables,
+            view.tags,
+            view.placement,
+            *sliders,
+        )
+
+    def overlay_videos(
+        self,
+        video: str | None,
+        progress: gr.Progress = gr.Progress(),  # noqa: B008
+    ) -> tuple:
+        """The attention overlay videos of the clip, on demand: they cost more than the whole analysis."""
+        view = self._view(video, lambda f, msg: progress(f, desc=msg))
+        if view.windowed:
+            raise gr.Error(
+                f"Overlay videos are made for clips up to {self.config.normal_clip_seconds} s; this one "
+                f"lasts {view.state.num_segments} s (its most eventful seconds are shown as heatmaps)."
+            )
+        progress(0.5, desc="encoding the overlay videos")
+        videos = make_overlay_videos(view, self.config.overlay_fps)
+        self._prune_disk(keep=view.folder)
+        return tuple(videos)
+
+    def warm_up(self) -> None:
+        """Analyse the first example once before serving: the first user's clip skips lazy set-up."""
+        examples = sorted(self.config.assets.glob("*.mp4"))
+        if not examples:
+            return
+        started = time.perf_counter()
+        try:
+            self._view(str(examples[0]), None)
+        except gr.Error as err:  # a broken example must not keep the app from serving uploads
+            log.warning("warm-up on %s failed: %s", examples[0].name, err)
+            return
+        log.info("warm-up on %s: %.1f s", examples[0].name, time.perf_counter() - started)
+
+    def _view(self, video: str | None, progress: Progress | None) -> ClipView:
+        """The rendered views of an upload: from the render cache, else analysed and drawn now."""
+        if not video:
+            raise gr.Error("Upload a video (or pick an example) first.")
+        name = Path(video).name
+        size_mb = Path(video).stat().st_size / MB
+        if size_mb > self.config.max_upload_mb:
+            raise gr.Error(
+                f"{name}: the upload is {size_mb:.0f} MB; the limit is {self.config.max_upload_mb} MB."
+            )
+        key = self._view_key(video)
+        view = self.views.get(key)
+        if view is None or not view.folder.is_dir():
+            view = self._analyse(video, key, progress)
+        return view
+
+    def _view_key(self, video: str) -> str:
+        """The rendered views' identity: the file's bytes (whatever its name) and the app's settings."""
+        settings = (
+            f"{file_sha256(video)}|{self.config.overlay_fps}|{self.config.heatmap_columns}|"
+            f"{sorted(self.config.models.localizers.items())}"
+        )
+        return hashlib.sha256(settings.encode()).hexdigest()[:32]
+
+    def _analyse(self, video: str, key: str, progress: Progress | None) -> ClipView:
+        try:
+            seconds = self._check_length(video)
+            if seconds is not None and seconds > self.config.normal_clip_seconds:
+                view = self._analyse_long(video, key, progress)
+            else:
+                view = self._analyse_normal(video, key, progress)
+        except (MediaError, ValueError) as err:
+            log.warning("analysis of %s failed: %s", video, err)
+            raise gr.Error(public_message(err, video, self._hide())) from err
+        self.views.put(key, view)
+        self._prune_disk(keep=view.folder)
+        return view
+
+    def _analyse_normal(self, video: str, key: str, progress: Progress | None) -> ClipView:
+        """A clip up to the normal length: decoded whole, every view drawn."""
+        analysis = self.analyzer.analyze(video, progress=progress)
+        analysis.ground_truth = self.ground_truths.get(analysis.clip.content_hash)
+        self._warn(video, analysis.warnings)
+        if progress:
+            progress(0.97, "drawing")
+        return render_clip(analysis, self.outputs_dir / key, self.config.heatmap_columns, self.placement)
+
+    def _analyse_long(self, video: str, key: str, progress: Progress | None) -> ClipView:
+        """A longer clip: decoded and localized window by window, with progress per decode window."""
+        config = replace(self.config.localize, max_seconds=self.config.max_clip_seconds)
+        analysis = analyze_long(self.analyzer, video, config, self.config.long_heatmap_seconds, progress)
+        self._warn(video, analysis.warnings)
+        if progress:
+            progress(0.97, "drawing")
+        return render_long_clip(
+            analysis,
+            self.outputs_dir / key,
+            self.config.heatmap_columns,
+            self.config.timeline_seconds,
+            self.config.normal_clip_seconds,
+        )
+
+    def _warn(self, video: str, warnings: list[str]) -> None:
+        for warning in warnings:
+            gr.Warning(f"{Path(video).name}: {public_message(Exception(warning), video, self._hide())}")
+
+    def _check_length(self, video: str) -> int | None:
+        """The clip's whole seconds from its header (None without one); a clip over the app's limit
+        is refused, with the way to analyse it, before any decoding."""
+        try:
+            seconds = clip_seconds(video)
+        except MediaError:
+            return None  # no duration header: decoding finds the length (and its own limit) itself
+        limit = self.config.max_clip_seconds
+        if seconds > limit:
+            raise MediaError(
+                f"{Path(video).name} lasts {seconds} s; this app analyses clips up to {limit} s "
+                f"(AppConfig.max_clip_seconds). Any length: `python -m avel localize {Path(video).name}`."
+            )
+        return seconds
+
+    def _prune_disk(self, keep: Path) -> None:
+        """Hold the outputs and Gradio's upload folder under their caps, oldest entries first."""
+        evict_oldest(self.outputs_dir, self.config.outputs_mb * MB, keep=keep)
+        if self.uploads_dir.is_dir():
+            evict_oldest(self.uploads_dir, self.config.uploads_mb * MB)
+
+    def end_session(self, request: gr.Request) -> None:
+        """A browser tab closed: forget its state now rather than at the TTL."""
+        self.sessions.pop(_session(request))
+
+    # ---- tab 2: cross-modal localization ------------------------------------------------------
+    def cross_modal(self, direction: str, start: int, end: int, request: gr.Request | None = None) -> tuple:
+        """Slide the chosen span of one modality over the other with each CML model."""
+        state = self.sessions.get(_session(request))
+        if state is None:
+            raise gr.Error(
+                "Analyse a clip in the first tab first (a session is forgotten after an idle hour)."
+            )
+        if state.num_segments > self.config.normal_clip_seconds:
+            raise gr.Error(
+                f"Cross-modal localization takes clips up to {self.config.normal_clip_seconds} s; the clip "
+                f"analysed in the first tab lasts {state.num_segments} s."
+            )
+        if not state.distances:
+            raise gr.Error("No cross-modal (CML) checkpoint is loaded.")
+        try:
+            matched = match_cross_modal(state, direction, int(start), int(end))
+        except ValueError as err:
+            raise gr.Error(str(err)) from err
+        start, end = matched.span
+        figures, lines = [], []
+        for name, result in matched.results.items():
+            figures.append(
+                viz.cml_distance_figure(
+                    result.window_distances,
+                    result.best_start,
+                    matched.true_start,
+                    matched.span,
+                    matched.direction,
+                )
+            )
+            found = f"{result.best_start}-{result.best_start + end - start} s"
+            verdict = {None: "", True: " (correct)", False: " (wrong)"}[result.correct]
+            lines.append(f"**{name}:** best match at seconds {found}{verdict}")
+        if matched.truth_span is None:
+            lines.append("Ground truth unknown for this clip.")
+        elif matched.true_start is None:
+            truth_start, truth_end = matched.truth_span
+            lines.append(
+                f"The true event span is seconds {truth_start}-{truth_end}; pick it to score the match."
+            )
+        return ("\n\n".join(lines), *figures)
+
+    # ---- tab 3: dataset analysis --------------------------------------------------------------
+    def explore(self, data_dir: str, split: str, progress: gr.Progress = gr.Progress()) -> tuple:  # noqa: B008
+        """The bundled summary (empty box), or a folder under the data roots computed live."""
+        if not (data_dir or "").strip():
+            if self.summary is None:
+                raise gr.Error(
+                    f"No bundled summary ({self.config.summary.name}); enter a folder under "
+                    f"{self._roots_text()} or build one with `python -m avel summarize`."
+                )
+            view = self.datasets.get("bundled")
+            if view is None:
+                view = render_dataset(self.summary)
+                self.datasets.put("bundled", view)
+            return self._dataset_outputs(view)
+        data_path = self._allowed_folder(data_dir)
+        key = cache_key(data_path, split, list(self.config.models.localizers.values()))
+        view = self.datasets.get(key)
+        if view is None:
+            progress(0.1, desc="running the models over the split")
+            try:
+                summary = summarize_dataset(self.analyzer.localizers, data_path, split)
+                progress(0.5, desc="t-SNE of the features")
+                summary.source = f"{data_dir.strip()}, {split} split"
+                view = render_dataset(build_maps(summary, self.summary_config))
+            except (ValueError, FileNotFoundError) as err:
+                raise gr.Error(public_message(err, None, self._hide())) from err
+            self.datasets.put(key, view)
+        return self._dataset_outputs(view)
+
+    def _roots_text(self) -> str:
+        return ", ".join(
+            f"{root.relative_to(ROOT) if root.is_relative_to(ROOT) else root}/"
+            for root in self.config.data_roots
+        )
+
+    def _allowed_folder(self, data_dir: str) -> Path:
+        """The folder, if it lies under a configured data root; else a refusal that reveals nothing."""
+        given = Path(data_dir.strip()).expanduser()
+        resolved = (given if given.is_absolute() else ROOT / given).resolve()
+        roots = [root.resolve() for root in self.config.data_roots]
+        if not any(resolved.is_relative_to(root) for root in roots):
+            raise gr.Error(
+                f"Only dataset folders under {self._roots_text()} can be analysed (AppConfig.data_roots); "
+                "leave the box empty for the bundled summary."
+            )
+        if not resolved.is_dir():
+            raise gr.Error(f"No dataset folder {data_dir.strip()!r} under {self._roots_text()}.")
+        return resolved
+
+    def _dataset_outputs(self, view: DatasetView) -> tuple:
+        return (view.text, *view.confusions, view.per_class, view.tsne, runs_table(self.config.runs))
