@@ -17,14 +17,16 @@ from avel.commands import main
 from avel.common.config import ModelConfig, RunConfig, TrainConfig, from_dict
 from avel.common.metrics import cml_chance, majority_chance
 from avel.data import AVEDirectory, FeaturesInfo
+from avel.models.scaling import rms
 from avel.models import build_model
 from avel.training.checkpoint import (
     check_data_matches,
     init_from_checkpoint,
     load_checkpoint,
     read_checkpoint,
+    save_checkpoint,
 )
-from avel.training.train import TrainResult, train
+from avel.training.train import INPUT_SCALE_STATE, TrainResult, train
 
 LEARN_EPOCHS = 15  # enough for SEL to separate the fixture's 4 event prototypes from noise
 TINY_BATCH = 8  # 3 shuffled batches per epoch: resuming must restore the shuffling too
@@ -129,10 +131,12 @@ def test_cml_init_that_saw_cml_test_rows_is_refused_unless_overridden(
     random_ave_dir: Path, sel_run: TrainResult, tmp_path: Path
 ) -> None:
     data = AVEDirectory(random_ave_dir)
-    leaked = set(data.order("train", "sel").tolist()) & set(data.order("test", "cml").tolist())
-    assert leaked  # the fixture's two splits overlap, as the real AVE files do
+    cml_test = set(data.order("test", "cml").tolist())
+    trained_on = set(data.order("train", "sel").tolist()) & cml_test
+    leaked = set(data.order("val", "sel").tolist()) & cml_test | trained_on
+    assert trained_on and leaked != trained_on  # the fixture's splits overlap, as AVE's do, in val too
     cml = _run(random_ave_dir, tmp_path / "cml", task="cml", epochs=1, init=str(sel_run.out / "best.pt"))
-    with pytest.raises(ValueError, match=f"trained on {len(leaked)} of the 8 CML test videos"):
+    with pytest.raises(ValueError, match=f"trained or selected on {len(leaked)} of the 8 CML test videos"):
         train(cml)
     assert not (tmp_path / "cml").exists()
     overridden = _run(
@@ -141,6 +145,8 @@ def test_cml_init_that_saw_cml_test_rows_is_refused_unless_overridden(
     overridden.train.allow_init_overlap = True
     train(overridden)
     assert read_checkpoint(tmp_path / "cml" / "best.pt")["provenance"]["init_test_overlap"] == len(leaked)
+    init_scale = {name: _weights(sel_run.out / "best.pt")[name] for name in INPUT_SCALE_STATE}
+    assert all(torch.equal(_weights(tmp_path / "cml" / "best.pt")[k], v) for k, v in init_scale.items())
 
     clean_sel = _run(random_ave_dir, tmp_path / "sel-match", epochs=1, orders="match")
     train(clean_sel)
@@ -182,6 +188,36 @@ def test_resumed_run_equals_uninterrupted_run(random_ave_dir: Path, tmp_path: Pa
     assert len(_history(interrupted)) == 4 and again.best_epoch == whole.best_epoch
     with pytest.raises(ValueError, match=r"train\.lr: expected 0\.001, found 0\.01"):
         train(_run(random_ave_dir, interrupted, epochs=5, lr=0.01))
+
+
+def test_input_scale_is_fitted_on_the_training_rows_and_stored(
+    sel_run: TrainResult, random_ave_dir: Path
+) -> None:
+    data, stored = AVEDirectory(random_ave_dir), _weights(sel_run.out / "best.pt")
+    splits = {split: data.dataset(split, "sel") for split in ("train", "val", "test")}
+    for modality in ("audio", "visual"):
+        fitted = float(stored[f"input_scale.{modality}_rms"])
+        assert fitted == pytest.approx(rms(getattr(splits["train"], modality)), rel=1e-6)
+        every_row = np.concatenate([getattr(split, modality) for split in splits.values()])
+        assert fitted != pytest.approx(rms(every_row), rel=1e-4)  # the fixture's splits differ
+
+
+def test_init_keeps_its_input_scale_and_warns_when_the_data_differs(
+    sel_run: TrainResult, random_ave_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """CML --init: the copied layers learned on features divided by the init's scale, so it stays;
+    an init whose scale is far from the new training rows' RMS is kept with a warning."""
+    init = read_checkpoint(sel_run.out / "best.pt")
+    init["model_state"]["input_scale.audio_rms"] *= 3.0
+    save_checkpoint(init, tmp_path / "init.pt")
+    run = _run(random_ave_dir, tmp_path / "cml", task="cml", epochs=1, init=str(tmp_path / "init.pt"))
+    run.train.allow_init_overlap = True
+    with caplog.at_level("WARNING", logger="avel.training.train"):
+        train(run)
+    stored = _weights(tmp_path / "cml" / "best.pt")
+    assert all(torch.equal(stored[name], init["model_state"][name]) for name in INPUT_SCALE_STATE)
+    warnings = [record.getMessage() for record in caplog.records if "kept its" in record.getMessage()]
+    assert len(warnings) == 1 and "kept its audio input scale" in warnings[0]  # visual: within tolerance
 
 
 def test_init_copies_matching_layers_only(sel_run: TrainResult) -> None:
