@@ -2,8 +2,8 @@
 
 Every model (the baseline, the full co-attention model and its five Table V ablations) trains for
 a few hundred Adam steps (lr 1e-3, batch 32, seed 0) on planted sets (avel/bench/planted.py) whose
-channels have their own scales over two decades and their own offsets, with the visual map 30
-times the audio's, as real VGGish and VGG19 pool5 features differ: one fitted number per modality
+channels have their own scales over two decades and their own offsets, with the visual map about
+30 times the audio's, as real VGGish and VGG19 pool5 features differ: one fitted number per modality
 (avel/models/scaling.py) cannot undo that. It must then find a signal on held-out videos:
 - SEL: in the audio only, in one visual cell that moves each second only, or in both;
 - WSEL: in both, from video labels only (with background-only videos, AVE's noisy set);
@@ -16,7 +16,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import cache
+from pathlib import Path
 
+import h5py
 import numpy as np
 import pytest
 import torch
@@ -121,7 +123,7 @@ def one_thread() -> None:
 def test_planted_features_are_not_one_scale_per_modality() -> None:
     """The guard on this file's premise: after dividing each modality by its RMS (what InputScale
     does), channel RMS still spans more than a decade and channel means are far from 0, and the
-    visual map is tens of times the audio."""
+    visual map is about 30 times the audio."""
     data = planted("both", "train")
     for name in ("audio", "visual"):
         channels = data[name].reshape(-1, data[name].shape[-1]) / np.sqrt(np.mean(data[name] ** 2))
@@ -129,7 +131,29 @@ def test_planted_features_are_not_one_scale_per_modality() -> None:
         assert spread.max() / spread.min() > 10, name
         assert (channels.mean(0) > 0.5 * channels.std(0)).mean() > 0.5, name
     ratio = np.sqrt(np.mean(data["visual"] ** 2) / np.mean(data["audio"] ** 2))
-    assert 10 < ratio < 100
+    assert 20 < ratio < 45
+
+
+def test_planted_audio_spreads_like_the_real_vggish_rows(shared_ave_dir: Path) -> None:
+    """The profile's grounds: AVE's VGGish rows (the background-only set in ../shared/ave) spread
+    their channel RMS over 1.5 decades (5th to 95th percentile) with mean / std up to about 1;
+    the planted audio must be as spread and as far from centred, not more."""
+    with h5py.File(shared_ave_dir / "audio_feature_noisy.h5", "r") as handle:
+        real = np.asarray(handle["avadataset"], dtype=np.float64)
+    planted_audio = planted("both", "train")["audio"].astype(np.float64)
+    profiles = [_channel_profile(features) for features in (real, planted_audio)]
+    (real_decades, real_centre), (planted_decades, planted_centre) = profiles
+    assert 1.0 < real_decades < 2.0 and 1.0 < planted_decades < 2.0
+    assert 0.3 < real_centre < 1.0 and 0.3 < planted_centre < 1.5
+
+
+def _channel_profile(features: np.ndarray) -> tuple[float, float]:
+    """(decades between the 5th and 95th percentile of channel RMS, median channel mean / std)."""
+    rows = features.reshape(-1, features.shape[-1])
+    channel_rms, mean, std = np.sqrt((rows**2).mean(0)), rows.mean(0), rows.std(0)
+    used = std > 0
+    low, high = np.percentile(channel_rms[used], [5, 95])
+    return float(np.log10(high / low)), float(np.median(mean[used] / std[used]))
 
 
 @pytest.mark.parametrize("signal", SIGNALS)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -13,12 +14,13 @@ import pytest
 import torch
 from torch import nn
 
+from avel.bench.boxes import read_object_boxes
 from avel.commands import main
 from avel.common.config import ModelConfig, RunConfig, TrainConfig, from_dict
 from avel.common.metrics import cml_chance, majority_chance
 from avel.data import AVEDirectory, FeaturesInfo
-from avel.models.scaling import rms
 from avel.models import build_model
+from avel.models.scaling import rms
 from avel.training.checkpoint import (
     check_data_matches,
     init_from_checkpoint,
@@ -29,6 +31,7 @@ from avel.training.checkpoint import (
 from avel.training.train import INPUT_SCALE_STATE, TrainResult, train
 
 LEARN_EPOCHS = 15  # enough for SEL to separate the fixture's 4 event prototypes from noise
+CELL_PIXELS = 10  # the attention test's manifest: a frame of 3 x 3 cells of 10 pixels
 TINY_BATCH = 8  # 3 shuffled batches per epoch: resuming must restore the shuffling too
 
 
@@ -377,3 +380,36 @@ def test_real_ave_cml_test_split_overlaps_train_order(shared_ave_dir: Path) -> N
     assert (len(test_cml), len(train_sel & test_cml)) == (402, 314)
     assert not set(data.order("train", "cml").tolist()) & test_cml  # the clean path: train_order_match
     assert cml_init_orders(shared_ave_dir) == "match"
+
+
+def _planted_cell_manifest(data: AVEDirectory) -> dict:
+    """A composite-style manifest whose box is random_ave_dir's planted cell (the cell with the
+    most energy over the event seconds), in a 30-pixel frame."""
+    videos = {}
+    for name in ("train", "val", "test"):
+        split = data.dataset(name, "sel", background=False)
+        energy = np.abs(split.visual).sum(-1)  # (N, T, H, W)
+        for video, row in enumerate(split.rows):
+            event_energy = (energy[video] * split.event[video, :, None, None]).sum(0)  # (H, W)
+            r, c = (int(i) for i in np.unravel_index(event_energy.argmax(), event_energy.shape))
+            box = [c * CELL_PIXELS, r * CELL_PIXELS, (c + 1) * CELL_PIXELS, (r + 1) * CELL_PIXELS]
+            videos[int(row)] = {"kind": "event", "bbox": [box] * split.event.shape[1]}
+    ordered = [videos[row] for row in sorted(videos)]
+    return {"config": {"seconds": 10, "frame_size": 3 * CELL_PIXELS}, "videos": ordered}
+
+
+def test_evaluate_json_reports_the_attention_accuracy(
+    random_ave_dir: Path, sel_run: TrainResult, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data_dir = tmp_path / "composite"
+    shutil.copytree(random_ave_dir, data_dir)
+    (data_dir / "composite.json").write_text(json.dumps(_planted_cell_manifest(AVEDirectory(data_dir))))
+    assert read_object_boxes(random_ave_dir) is None  # AVE data: no boxes, no attention block
+    assert main(["evaluate", str(sel_run.out), "--data", str(data_dir), "--json", "--device", "cpu"]) == 0
+    printed = capsys.readouterr().out.strip().splitlines()
+    attention = json.loads(printed[-1])["attention"]
+    assert any(line.startswith("Attention accuracy") for line in printed)
+    assert attention["chance"] == pytest.approx(1 / 9)
+    assert attention["num_seconds"] == int(AVEDirectory(data_dir).dataset("test", "sel").event.sum())
+    # the co-attention model trained on the planted cell points at it more often than chance
+    assert attention["pointing"] > attention["chance"] + 0.2, attention

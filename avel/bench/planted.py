@@ -25,6 +25,8 @@ VGGISH_SIGMA = 0.3  # relu(N(0, 0.3)): mean 0.12, like the real VGGish rows (mea
 PROTOTYPE_GAIN = 3.0  # prototypes are relu(N(0, 3 sigma)): a clear but not trivial signal
 # PlantedSpec sizes small enough for the runs of tests/test_learnability.py on 2 cores.
 SMALL_SIZES = {"audio_dim": 32, "visual_dim": 64, "grid": 4}
+# The plain profile: every channel alike, audio and visual at one scale (the sets before issue 23).
+PLAIN_PROFILE = {"channel_decades": 0.0, "channel_offset": 0.0, "visual_gain": 1.0}
 
 
 @dataclass(frozen=True)
@@ -32,11 +34,18 @@ class PlantedSpec:
     """Sizes and signal of one planted set (AVE sizes by default: T = 10, 128, 7 x 7 x 512)."""
 
     signal: str = "both"  # one of SIGNALS
+    scale: float = 1.0  # multiplies every feature (benchmarks/diagnose_streams.py's raw-input setups)
     # Channel c of a modality becomes x * s_c + o_c: log10(s_c) uniform over channel_decades
-    # (centred on 1), o_c uniform in [0, channel_offset * s_c * sigma]. 0 and 0: the plain noise.
+    # (then scaled to RMS 1 over the channels), o_c uniform in [0, channel_offset * s_c * sigma].
+    # 0 and 0: the plain noise. AVE's VGGish rows spread their channel RMS over 1.6 decades (5th
+    # to 95th percentile) with median mean / std 0.43 (test_planted_audio_spreads_like_the_real_vggish_rows);
+    # relu noise alone has mean / std 0.7, and offsets up to 2 sigma (mean / std 2.4) were measured
+    # to stall every model on the one-cell signal: real features are not that far from centred.
     channel_decades: float = 2.0
-    channel_offset: float = 2.0
-    visual_gain: float = 30.0  # the visual map's overall scale over the audio's (pool5 vs VGGish)
+    channel_offset: float = 0.5
+    # The visual channels' scale over the audio's: 60 makes the visual map's RMS about 30 times the
+    # audio's (pool5 vs VGGish), the audio carrying its prototype in every event second.
+    visual_gain: float = 60.0
     num_classes: int = 5  # event classes used (the first of AVE's 28)
     num_segments: int = 10
     audio_dim: int = 128
@@ -46,8 +55,8 @@ class PlantedSpec:
     def __post_init__(self) -> None:
         if self.signal not in SIGNALS:
             raise ValueError(f"PlantedSpec.signal: expected one of {SIGNALS}, got {self.signal!r}")
-        if self.channel_decades < 0 or self.channel_offset < 0 or self.visual_gain <= 0:
-            raise ValueError(f"PlantedSpec: expected channel_decades, channel_offset >= 0, visual_gain > 0: {self}")
+        if self.channel_decades < 0 or self.channel_offset < 0 or min(self.visual_gain, self.scale) <= 0:
+            raise ValueError(f"PlantedSpec: expected channel spread and offset >= 0, gains > 0: {self}")
 
     @property
     def model_sizes(self) -> dict[str, int]:
@@ -69,7 +78,7 @@ def planted_set(
     every seed draws videos of the same classes. `background_only`: no event anywhere (AVE's
     "noisy" set, which WSEL adds so that its background class has positive videos)."""
     rng = np.random.default_rng(seed)
-    sigma = VGGISH_SIGMA
+    sigma = VGGISH_SIGMA * spec.scale
     t, g = spec.num_segments, spec.grid
     audio = np.maximum(rng.normal(0, sigma, (num_videos, t, spec.audio_dim)), 0).astype(np.float32)
     visual = np.maximum(rng.normal(0, sigma, (num_videos, t, g, g, spec.visual_dim)), 0).astype(np.float32)
@@ -114,7 +123,8 @@ def channel_profile(spec: PlantedSpec, dim: int, salt: int) -> tuple[np.ndarray,
     rng = np.random.default_rng(5678 + salt)
     half = spec.channel_decades / 2
     scale = 10.0 ** rng.uniform(-half, half, dim)
-    offset = rng.uniform(0.0, spec.channel_offset, dim) * scale * VGGISH_SIGMA
+    scale /= np.sqrt(np.mean(scale**2))  # RMS 1 over the channels: visual_gain is the RMS ratio
+    offset = rng.uniform(0.0, spec.channel_offset, dim) * scale * VGGISH_SIGMA * spec.scale
     return scale.astype(np.float32), offset.astype(np.float32)
 
 
