@@ -17,13 +17,8 @@ from pathlib import Path
 import gradio as gr
 
 import viz
-from avel.analysis.clip import (
-    Analyzer,
-    CrossModalState,
-    Progress,
-    load_ground_truths,
-    match_cross_modal,
-)
+from avel.analysis.clip import Analyzer, ClipTooLong, Progress, analyze_clip, load_ground_truths
+from avel.analysis.crossmodal import CrossModalState, match_cross_modal
 from avel.analysis.dataset import (
     build_maps,
     cache_key,
@@ -31,24 +26,23 @@ from avel.analysis.dataset import (
     runs_table,
     summarize_dataset,
 )
-from avel.analysis.long_clip import analyze_long
 from avel.app.config import MB, ROOT, AppConfig
 from avel.app.errors import public_message
 from avel.app.views import (
     ClipPlacement,
     ClipView,
     DatasetView,
+    ViewSettings,
     known_classes_text,
     make_overlay_videos,
     render_clip,
     render_dataset,
-    render_long_clip,
 )
 from avel.common.bounded import BoundedStore
 from avel.common.config import SummaryConfig
 from avel.common.files import evict_oldest
 from avel.features.extractor import file_sha256
-from avel.features.media import MediaError, clip_seconds
+from avel.features.media import MediaError
 
 log = logging.getLogger("avel.app")
 
@@ -85,6 +79,13 @@ class App:
         )
         calibrations = {name: m.calibration for name, m in analyzer.localizers.items()}
         self.known_classes = known_classes_text(analyzer.trained_events, calibrations)
+        self.localize_config = replace(
+            config.localize,
+            max_seconds=config.max_clip_seconds,
+            whole_clip_seconds=config.normal_clip_seconds,
+            heatmap_seconds=config.long_heatmap_seconds,
+        )
+        self.view_settings = ViewSettings(config.heatmap_columns, config.timeline_seconds)
 
     def _hide(self) -> list[Path]:
         return [self.work_dir, Path(tempfile.gettempdir()), ROOT]
@@ -161,76 +162,46 @@ class App:
             raise gr.Error(
                 f"{name}: the upload is {size_mb:.0f} MB; the limit is {self.config.max_upload_mb} MB."
             )
-        key = self._view_key(video)
+        content_hash = file_sha256(video)  # the one pass over the bytes: the cache key and the analysis
+        key = self._view_key(content_hash)
         view = self.views.get(key)
         if view is None or not view.folder.is_dir():
-            view = self._analyse(video, key, progress)
+            view = self._analyse(video, key, content_hash, progress)
         return view
 
-    def _view_key(self, video: str) -> str:
+    def _view_key(self, content_hash: str) -> str:
         """The rendered views' identity: the file's bytes (whatever its name) and the app's settings."""
         settings = (
-            f"{file_sha256(video)}|{self.config.overlay_fps}|{self.config.heatmap_columns}|"
+            f"{content_hash}|{self.config.overlay_fps}|{self.config.heatmap_columns}|"
             f"{sorted(self.config.models.localizers.items())}"
         )
         return hashlib.sha256(settings.encode()).hexdigest()[:32]
 
-    def _analyse(self, video: str, key: str, progress: Progress | None) -> ClipView:
+    def _analyse(self, video: str, key: str, content_hash: str, progress: Progress | None) -> ClipView:
+        """Any length, one road (avel.analysis.clip.analyze_clip); a clip over the app's limit is
+        refused from its header, with the way to analyse it, before any decoding."""
         try:
-            seconds = self._check_length(video)
-            if seconds is not None and seconds > self.config.normal_clip_seconds:
-                view = self._analyse_long(video, key, progress)
-            else:
-                view = self._analyse_normal(video, key, progress)
+            analysis = analyze_clip(
+                self.analyzer, video, self.localize_config, progress, content_hash=content_hash
+            )
+        except ClipTooLong as err:
+            name = Path(video).name
+            raise gr.Error(
+                f"{name} lasts {err.seconds} s; this app analyses clips up to {err.limit} s "
+                f"(AppConfig.max_clip_seconds). Any length: `python -m avel localize {name}`."
+            ) from err
         except (MediaError, ValueError) as err:
             log.warning("analysis of %s failed: %s", video, err)
             raise gr.Error(public_message(err, video, self._hide())) from err
+        analysis.ground_truth = self.ground_truths.get(analysis.content_hash)
+        for warning in analysis.warnings:
+            gr.Warning(f"{Path(video).name}: {public_message(Exception(warning), video, self._hide())}")
+        if progress:
+            progress(0.97, "drawing")
+        view = render_clip(analysis, self.outputs_dir / key, self.view_settings, self.placement)
         self.views.put(key, view)
         self._prune_disk(keep=view.folder)
         return view
-
-    def _analyse_normal(self, video: str, key: str, progress: Progress | None) -> ClipView:
-        """A clip up to the normal length: decoded whole, every view drawn."""
-        analysis = self.analyzer.analyze(video, progress=progress)
-        analysis.ground_truth = self.ground_truths.get(analysis.clip.content_hash)
-        self._warn(video, analysis.warnings)
-        if progress:
-            progress(0.97, "drawing")
-        return render_clip(analysis, self.outputs_dir / key, self.config.heatmap_columns, self.placement)
-
-    def _analyse_long(self, video: str, key: str, progress: Progress | None) -> ClipView:
-        """A longer clip: decoded and localized window by window, with progress per decode window."""
-        config = replace(self.config.localize, max_seconds=self.config.max_clip_seconds)
-        analysis = analyze_long(self.analyzer, video, config, self.config.long_heatmap_seconds, progress)
-        self._warn(video, analysis.warnings)
-        if progress:
-            progress(0.97, "drawing")
-        return render_long_clip(
-            analysis,
-            self.outputs_dir / key,
-            self.config.heatmap_columns,
-            self.config.timeline_seconds,
-            self.config.normal_clip_seconds,
-        )
-
-    def _warn(self, video: str, warnings: list[str]) -> None:
-        for warning in warnings:
-            gr.Warning(f"{Path(video).name}: {public_message(Exception(warning), video, self._hide())}")
-
-    def _check_length(self, video: str) -> int | None:
-        """The clip's whole seconds from its header (None without one); a clip over the app's limit
-        is refused, with the way to analyse it, before any decoding."""
-        try:
-            seconds = clip_seconds(video)
-        except MediaError:
-            return None  # no duration header: decoding finds the length (and its own limit) itself
-        limit = self.config.max_clip_seconds
-        if seconds > limit:
-            raise MediaError(
-                f"{Path(video).name} lasts {seconds} s; this app analyses clips up to {limit} s "
-                f"(AppConfig.max_clip_seconds). Any length: `python -m avel localize {Path(video).name}`."
-            )
-        return seconds
 
     def _prune_disk(self, keep: Path) -> None:
         """Hold the outputs and Gradio's upload folder under their caps, oldest entries first."""
