@@ -19,13 +19,8 @@ import gradio as gr
 import viz
 from avel.analysis.clip import Analyzer, ClipTooLong, Progress, analyze_clip, load_ground_truths
 from avel.analysis.crossmodal import CrossModalState, match_cross_modal
-from avel.analysis.dataset import (
-    build_maps,
-    cache_key,
-    load_summary,
-    runs_table,
-    summarize_dataset,
-)
+from avel.analysis.dataset import cache_key, summarize_dataset
+from avel.analysis.summary import build_maps, load_summary
 from avel.app.config import MB, ROOT, AppConfig
 from avel.app.errors import public_message
 from avel.app.outputs import CrossModalOutputs, DatasetOutputs, LocalizeOutputs
@@ -44,6 +39,7 @@ from avel.common.config import SummaryConfig
 from avel.common.files import evict_oldest
 from avel.features.extractor import file_sha256
 from avel.features.media import MediaError
+from avel.training.runs import runs_table
 
 log = logging.getLogger("avel.app")
 

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 import gradio as gr
 
 import viz
-from avel.analysis.dataset import RUNS_TABLE_HEADERS
 from avel.app.handlers import App
 from avel.app.outputs import CrossModalOutputs, DatasetOutputs, LocalizeOutputs
+from avel.training.runs import RUNS_TABLE_HEADERS
 
 TITLE = "avel: audio-visual event localization"
 INTRO = (
