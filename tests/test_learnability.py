@@ -14,7 +14,6 @@ trained once per session (`trained`) and shared by the tests that read it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
@@ -61,19 +60,14 @@ def task_batch(data: dict[str, np.ndarray], rows: np.ndarray, task: str) -> dict
     return {"event": torch.from_numpy(data["event"][rows])}
 
 
-def fit(
-    model: str, ablation: str, task: str, signal: str, breakage: Callable[[nn.Module], None] | None = None
-) -> nn.Module:
+def fit(model: str, ablation: str, task: str, signal: str) -> nn.Module:
     """Train as avel.training.train does (the input scale fitted on the training rows); SEL and CML
-    train on the event videos only, WSEL also on the background-only ones. `breakage` edits the
-    built model before training (to show that the tests below fail on a broken model)."""
+    train on the event videos only, WSEL also on the background-only ones."""
     data = planted(signal, "train")
     rows = np.arange(NUM_TRAIN + (NUM_BACKGROUND if task == "wsel" else 0))
     torch.manual_seed(0)
     cfg = ModelConfig(model=model, task=task, ablation=ablation, **PlantedSpec(**SMALL_SIZES).model_sizes)
     net = build_model(cfg)
-    if breakage is not None:
-        breakage(net)
     net.input_scale.fit(data["audio"][rows], data["visual"][rows])
     optimizer = torch.optim.Adam(net.parameters(), lr=LR)
     audio, visual = torch.from_numpy(data["audio"]), torch.from_numpy(data["visual"])

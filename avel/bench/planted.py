@@ -2,8 +2,8 @@
 
 A model that trains is not a model that learns: these sets say whether a model can find a signal
 that is known to be there. Features start as post-ReLU noise like VGGish and VGG pool5 rows
-(relu(N(0, sigma)), sigma = 0.3 gives the real VGGish rows' mean 0.12,
-../shared/ave/audio_feature_noisy.h5); during each event second a class prototype is added to the
+(relu(N(0, sigma)), sigma = 0.3 gives the real VGGish rows' mean 0.12, AVE's
+audio_feature_noisy.h5, docs/ave-format.md); during each event second a class prototype is added to the
 audio ("audio"), or to one cell of the visual map that moves by one column each second
 ("visual"), or both ("both"). Then every channel gets its own scale and offset, as real backbone
 channels do: VGG19 pool5 channels span orders of magnitude and are not centred, and VGGish rows

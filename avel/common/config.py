@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
-# The official AVE features (notes: ../shared/notes/ave-format.md): T = 10 one-second segments,
+# The official AVE features (docs/ave-format.md): T = 10 one-second segments,
 # VGGish audio C_a = 128, VGG19 pool5 visual 7 x 7 x C_v with C_v = 512.
 AVE_SEGMENTS = 10
 AVE_AUDIO_DIM = 128
@@ -192,7 +192,7 @@ class TrainConfig:
 
 @dataclass
 class FeatureConfig:
-    """How a clip becomes per-second features (Sec. IV-A, ../shared/notes/ave-format.md)."""
+    """How a clip becomes per-second features (Sec. IV-A, docs/ave-format.md)."""
 
     visual_backbone: str = "mobilenet_v2"
     audio_backbone: str = "yamnet"
@@ -444,7 +444,11 @@ class LocalizeConfig:
     # Seconds decoded and embedded at a time: bounds memory for any length. 30 s of 16 sampled
     # 224 x 224 frames a second are 72 MB of uint8 (60 s: 144 MB, held twice while stacked).
     decode_window: int = 30
-    max_seconds: int = 4 * 3600
+    max_seconds: int = 4 * 3600  # longer clips are refused from their header, before any decoding
+    # Clips up to this length are decoded whole (every view: all heatmaps, sound, tags, CML); longer
+    # ones window by window, with heatmaps of each model's `heatmap_seconds` most eventful seconds.
+    whole_clip_seconds: int = 60
+    heatmap_seconds: int = 10
 
     def __post_init__(self) -> None:
         if not 1 <= self.model_hop <= self.model_window:
