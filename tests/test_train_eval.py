@@ -141,6 +141,11 @@ def test_cml_init_that_saw_cml_test_rows_is_refused_unless_overridden(
     cml = _run(random_ave_dir, tmp_path / "cml", task="cml", epochs=1, init=str(sel_run.out / "best.pt"))
     with pytest.raises(ValueError, match=f"trained or selected on {len(leaked)} of the 8 CML test videos"):
         train(cml)
+    legacy = read_checkpoint(sel_run.out / "best.pt")  # written before val_rows were recorded
+    del legacy["provenance"]["val_rows"]
+    save_checkpoint(legacy, tmp_path / "legacy.pt")
+    with pytest.raises(ValueError, match=f"trained or selected on {len(leaked)} of the 8 CML test videos"):
+        train(_run(random_ave_dir, tmp_path / "cml", task="cml", epochs=1, init=str(tmp_path / "legacy.pt")))
     assert not (tmp_path / "cml").exists()
     overridden = _run(
         random_ave_dir, tmp_path / "cml", task="cml", epochs=1, init=str(sel_run.out / "best.pt")

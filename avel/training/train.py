@@ -40,6 +40,7 @@ from avel.common.config import (
     ModelConfig,
     RunConfig,
     TrainConfig,
+    from_dict,
 )
 from avel.common.device import resolve_device
 from avel.data import AVEDirectory, AVESplit, FeatureDims
@@ -193,15 +194,16 @@ def check_init_overlap(init: str, data: AVEDirectory, config: TrainConfig) -> in
     test_order_match rows) or in the choice of its epoch (its validation rows). The clean path:
     an SEL init trained with --orders match.
     """
-    provenance = read_checkpoint(init).get("provenance") or {}
-    if "train_rows" not in provenance or "val_rows" not in provenance:
+    checkpoint = read_checkpoint(init)
+    provenance = checkpoint.get("provenance") or {}
+    if "train_rows" not in provenance:
         if config.allow_init_overlap:
             return -1  # unknown, accepted by the override
         raise ValueError(
-            f"--init {init}: the checkpoint does not record its training and validation rows, so it "
-            "cannot be checked against the CML test split; pass --allow-init-overlap to use it anyway"
+            f"--init {init}: the checkpoint does not record its training rows, so it cannot be "
+            "checked against the CML test split; pass --allow-init-overlap to use it anyway"
         )
-    overlap = data.cml_test_overlap([*provenance["train_rows"], *provenance["val_rows"]])
+    overlap = data.cml_test_overlap([*provenance["train_rows"], *_init_val_rows(checkpoint, data)])
     if overlap and not config.allow_init_overlap:
         raise ValueError(
             f"--init {init} trained or selected on {overlap} of the {len(data.order('test', 'cml'))} CML "
@@ -210,6 +212,17 @@ def check_init_overlap(init: str, data: AVEDirectory, config: TrainConfig) -> in
             "checkpoint and the report then record"
         )
     return overlap
+
+
+def _init_val_rows(checkpoint: dict[str, Any], data: AVEDirectory) -> list[int]:
+    """The rows that selected the init's epoch: recorded since issue 23; for an older checkpoint,
+    the validation order its stored task and --orders pick in this data folder."""
+    provenance = checkpoint.get("provenance") or {}
+    if "val_rows" in provenance:
+        return list(provenance["val_rows"])
+    task = checkpoint["model_config"]["task"]
+    orders = from_dict(TrainConfig, checkpoint["train_config"]).match_orders
+    return data.order("val", task, orders).tolist()
 
 
 def fit_input_scale(model: nn.Module, train_set: AVESplit, scale_from_init: bool) -> None:
