@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import io
+import json
 import re
 import shutil
 import threading
@@ -20,6 +21,7 @@ from avel.common.config import ModelConfig, ReportConfig, RunConfig, TrainConfig
 from avel.data import AVEDirectory, AVESplit
 from avel.data.layout import AUDIO_FILE, DATASET_KEY, VISUAL_FILE
 from avel.report.figures import FIGURE_FILES
+from avel.report.ledger import benchmark_fingerprint, config_key, write_record
 from avel.report.plan import Plan, RunSpec, plan_runs, run_config, run_dir
 from avel.report.render import GENERATED_PREFIX, format_duration, format_mean_std
 from avel.report.results import (
@@ -33,7 +35,7 @@ from avel.report.results import (
     swap_modality,
     val_picked_lambdas,
 )
-from avel.report.run import LOCK_FILE, claim_run, read_hardware, run_state, train_missing
+from avel.report.run import LOCK_FILE, claim_run, plan_states, run_state, train_missing
 from avel.training.checkpoint import read_checkpoint
 from avel.training.train import train
 
@@ -229,7 +231,7 @@ def reported(random_ave_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     root = tmp_path_factory.mktemp("report")
     args = [
         "--data", str(random_ave_dir), "--out", str(root / "RESULTS.md"), "--runs", str(root / "runs"),
-        "--figures", str(root / "docs" / "figures"), *TINY,
+        "--figures", str(root / "docs" / "figures"), "--ledger", str(root / "ledger"), *TINY,
     ]  # fmt: skip
     printed = _report(args)
     return {"root": root, "args": args, "printed": printed, "text": (root / "RESULTS.md").read_text()}
@@ -250,8 +252,8 @@ def test_report_trains_the_plan_and_writes_every_section_and_figure(reported: di
     for name in FIGURE_FILES.values():
         assert (root / "docs" / "figures" / name).stat().st_size > 0
         assert f"](docs/figures/{name})" in text  # linked relative to RESULTS.md
-    hardware = read_hardware(root / "runs")
-    assert len(hardware) == TINY_RUNS and all(h.startswith("CPU ") for h in hardware.values())
+    records = [json.loads(path.read_text()) for path in sorted((root / "ledger").glob("*.json"))]
+    assert len(records) == TINY_RUNS and all(r["hardware"].startswith("CPU ") for r in records)
 
 
 @pytest.mark.slow
@@ -297,11 +299,55 @@ def test_rerun_reuses_the_runs_and_reproduces_the_report(reported: dict) -> None
 
 
 @pytest.mark.slow
+def test_each_finished_run_leaves_a_ledger_record(reported: dict) -> None:
+    root, data = reported["root"], reported["args"][1]
+    name = "cml-coatt-full-seed0"
+    record = json.loads((root / "ledger" / f"{name}.json").read_text())
+    best = read_checkpoint(root / "runs" / name / "best.pt")
+    config = ReportConfig(data, runs=str(root / "runs"), epochs=1, cml_epochs=1)
+    spec = plan_runs(config).runs[name]
+    assert record["name"] == name and record["fingerprint"] == benchmark_fingerprint(data)
+    assert record["config"] == config_key(run_config(config, spec), 1)
+    assert re.fullmatch(r"[0-9a-f]{40}", record["code_version"])  # tests run in a git checkout
+    assert record["test"]["a2v"] == best["metrics"]["test"]["a2v"] and record["val"] == best["metrics"]["val"]
+    assert record["best_epoch"] == 1 and [epoch["epoch"] for epoch in record["history"]] == [1]
+    assert record["wall_seconds"] >= record["history"][0]["seconds"] > 0
+    assert record["hardware"].startswith("CPU ") and record["attention"] is None  # no composite.json
+
+
+@pytest.mark.slow
+def test_report_from_the_ledger_alone_trains_nothing(reported: dict, tmp_path: Path) -> None:
+    runs, out = str(tmp_path / "runs"), str(tmp_path / "R.md")
+    elsewhere = ["--runs", runs, "--out", out, "--figures", str(tmp_path), "--only", "ablations"]
+    printed = _report([*reported["args"], *elsewhere])  # no run directory at all
+    assert "trained 0 run(s)" in printed and not (tmp_path / "runs").exists()
+    table = reported["text"].split("## Table V analogue")[1].split("\n## ")[0]
+    assert table in (tmp_path / "R.md").read_text()  # the same numbers, read from the records
+
+
+def test_ledger_of_another_benchmark_or_config_is_refused(random_ave_dir: Path, tmp_path: Path) -> None:
+    runs, ledger = str(tmp_path / "runs"), str(tmp_path / "ledger")
+    config = ReportConfig(str(random_ave_dir), runs=runs, ledger=ledger, epochs=1, only="ablations")
+    plan = plan_runs(config)
+    spec = plan.runs["sel-coatt-cspa-seed0"]
+    record = {"name": spec.name, "fingerprint": benchmark_fingerprint(random_ave_dir)}
+    write_record(config.ledger, {**record, "config": config_key(run_config(config, spec), 1)})
+    assert plan_states(plan, config)[spec.name].status == "done"  # the record alone: no run directory
+    write_record(config.ledger, {**record, "config": config_key(run_config(config, spec), 2)})
+    with pytest.raises(ValueError, match=r"sel-coatt-cspa-seed0.json: recorded with another config"):
+        plan_states(plan, config)
+    write_record(config.ledger, {**record, "fingerprint": "0" * 64})
+    with pytest.raises(ValueError, match=r"recorded on another benchmark \(fingerprint 000000000000, "):
+        plan_states(plan, config)
+
+
+@pytest.mark.slow
 def test_partial_and_missing_runs_are_trained_not_rendered(reported: dict, tmp_path: Path) -> None:
     root = reported["root"]
     assert run_state(root / "runs" / "sel-coatt-full-seed0", epochs=3).status == "partial"  # 1 of 3
     assert run_state(tmp_path / "nothing", epochs=3).status == "missing"
-    config = ReportConfig(data=str(tmp_path), runs=str(tmp_path / "runs"), only="sweeps", lambdas=(0.0,))
+    data, ledger = reported["args"][1], str(tmp_path / "ledger")
+    config = ReportConfig(data, runs=str(tmp_path / "runs"), ledger=ledger, only="sweeps", lambdas=(0.0,))
     with pytest.raises(ValueError, match=r"found 4 not: .*sel-coatt-full-seed0 \(missing\)"):
         collect_results(plan_runs(config), config)
 
@@ -309,7 +355,8 @@ def test_partial_and_missing_runs_are_trained_not_rendered(reported: dict, tmp_p
 def test_report_processes_sharing_a_runs_folder_take_different_runs(
     random_ave_dir: Path, tmp_path: Path
 ) -> None:
-    config = ReportConfig(data=str(random_ave_dir), runs=str(tmp_path / "runs"), epochs=1, cml_epochs=1)
+    runs, ledger = str(tmp_path / "runs"), str(tmp_path / "ledger")
+    config = ReportConfig(str(random_ave_dir), runs=runs, ledger=ledger, epochs=1, cml_epochs=1)
     first, second = RunSpec("sel", "baseline", seed=0), RunSpec("sel", "baseline", seed=1)
     plan = Plan(runs={first.name: first, second.name: second}, sections={"main": [first.name, second.name]})
     held_elsewhere = run_dir(config, first)

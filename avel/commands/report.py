@@ -4,9 +4,10 @@
     python -m avel report --data data/ave --out RESULTS.md --runs runs/report --dry-run # the plan only
     python -m avel report ... --seeds 0 1 --epochs 1 --cml-epochs 1 --lambdas 0 1        # a quick check
 
-Three steps, each its own module: plan the runs (report_plan), train the missing ones
-(report_run; train() resumes unfinished ones), then read the runs and render (report_results,
-report_figures, report_render). Rendering never trains, so rerunning the command over finished
+Three steps, each its own module: plan the runs (report_plan), train the runs the ledger
+(--ledger, one JSON record per finished run, avel/report/ledger.py) lacks (report_run; train()
+resumes unfinished ones), then read the records and render (report_results, report_figures,
+report_render). Rendering never trains, so rerunning the command over finished
 runs rewrites RESULTS.md identically except for its "Generated:" line.
 """
 
@@ -42,6 +43,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--data", required=True, help="AVE-layout feature folder")
     parser.add_argument("--out", default=defaults.out, help="the markdown report to write")
     parser.add_argument("--runs", default=defaults.runs, help="folder of run directories (reused, resumed)")
+    parser.add_argument(
+        "--ledger",
+        default=defaults.ledger,
+        help="folder of run records (committed; trains only what it lacks)",
+    )
     parser.add_argument("--figures", default=defaults.figures, help="folder for the PNG figures")
     parser.add_argument("--seeds", type=int, nargs="+", default=list(defaults.seeds), help="main comparison")
     parser.add_argument(

@@ -352,6 +352,7 @@ class ReportConfig:
     data: str  # AVE-layout feature folder
     out: str = "RESULTS.md"
     runs: str = "runs/report"  # one sub-folder per run (RunSpec.name)
+    ledger: str = "results/runs"  # one JSON record per finished run, committed (avel/report/ledger.py)
     figures: str = "docs/figures"
     seeds: tuple[int, ...] = (0, 1, 2)  # main comparison; ablations and sweeps use seeds[0]
     lambdas: tuple[float, ...] = SWEEP_LAMBDAS

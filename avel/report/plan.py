@@ -193,6 +193,8 @@ def report_command(config: ReportConfig) -> str:
     """The `python -m avel report` line that reproduces this report (defaults left out)."""
     words = ["python", "-m", "avel", "report", "--data", config.data, "--out", config.out]
     words += ["--runs", config.runs, "--figures", config.figures, "--seeds", *map(str, config.seeds)]
+    if config.ledger != ReportConfig(data="").ledger:
+        words += ["--ledger", config.ledger]
     if config.lambdas != SWEEP_LAMBDAS:
         words += ["--lambdas", *(f"{value:g}" for value in config.lambdas)]
     for option, value in (("--epochs", config.epochs), ("--cml-epochs", config.cml_epochs)):

@@ -1,9 +1,11 @@
 """Everything the report states, read from finished runs and the data: no training happens here.
 
-The numbers come from each run's best.pt (selected on validation, scored once on test) and
-history.jsonl. Two checks are computed here on the CPU, so they are the same on every rerun:
-the chance check (every trained model well above chance) and the modality swap check (SEL accuracy
-must drop when one modality's features come from another video).
+The numbers come from each run's ledger record (avel/report/ledger.py: best.pt's val/test metrics
+and history.jsonl, kept after the run directory is gone). Only the main section's SEL runs are
+also read from their run directory's best.pt, for the modality check and Figs. 4 and 7. Two
+checks are computed here on the CPU, so they are the same on every rerun: the chance check (every
+trained model well above chance) and the modality swap check (SEL accuracy must drop when one
+modality's features come from another video).
 """
 
 from __future__ import annotations
@@ -22,11 +24,12 @@ from avel.analysis.dataset import summarize_dataset
 from avel.analysis.summary import DatasetSummary
 from avel.common.config import MODELS, ReportConfig
 from avel.data import SPLITS, AVEDirectory, AVESplit, FeatureDims, FeaturesInfo
+from avel.report.ledger import benchmark_fingerprint, read_ledger
 from avel.report.plan import Plan, RunSpec, run_dir
-from avel.report.run import plan_states, read_hardware
-from avel.training.checkpoint import load_checkpoint, read_checkpoint
-from avel.training.evaluate import checkpoint_dataset, evaluate_checkpoint, evaluate_model, selection_metric
-from avel.training.train import BEST, read_history
+from avel.report.run import plan_states
+from avel.training.checkpoint import load_checkpoint
+from avel.training.evaluate import checkpoint_dataset, evaluate_model, selection_metric
+from avel.training.train import BEST
 
 log = logging.getLogger(__name__)
 
@@ -197,17 +200,16 @@ def modality_swap_accuracy(
     }
 
 
-def _run_result(config: ReportConfig, spec: RunSpec, epochs: int, hardware: dict[str, str]) -> RunResult:
-    out = run_dir(config, spec)
-    best = read_checkpoint(out / BEST)
+def _run_result(spec: RunSpec, record: dict[str, Any]) -> RunResult:
+    """A run's numbers from its ledger record (avel/report/ledger.py), not its run directory."""
     return RunResult(
         spec=spec,
-        val=best["metrics"]["val"],
-        test=best["metrics"]["test"],
-        best_epoch=int(best["epoch"]),
-        epochs=epochs,
-        seconds=sum(record["seconds"] for record in read_history(out, epochs)),
-        hardware=hardware.get(spec.name),
+        val=record["val"],
+        test=record["test"],
+        best_epoch=int(record["best_epoch"]),
+        epochs=int(record["config"]["epochs"]),
+        seconds=sum(epoch["seconds"] for epoch in record["history"]),
+        hardware=record["hardware"],
     )
 
 
@@ -227,26 +229,24 @@ def _data_facts(config: ReportConfig) -> DataFacts:
 
 def collect_results(plan: Plan, config: ReportConfig) -> ReportResults:
     """Read every planned run (all must be done) and run the report's checks on the test split."""
+    records = read_ledger(config, benchmark_fingerprint(config.data))
     states = plan_states(plan, config)
-    unfinished = [f"{name} ({state.status})" for name, state in states.items() if state.status != "done"]
+    unfinished = [
+        f"{name} ({state.status if state.status != 'done' else 'not in the ledger'})"
+        for name, state in states.items()
+        if name not in records
+    ]
     if unfinished:
         raise ValueError(
             f"{config.runs}: expected every planned run finished, found {len(unfinished)} not: "
             f"{', '.join(unfinished)}; run the report without --dry-run to train them"
         )
-    hardware = read_hardware(config.runs)
-    runs = {
-        name: _run_result(config, spec, states[name].epochs_done, hardware)
-        for name, spec in plan.runs.items()
-    }
+    runs = {name: _run_result(spec, records[name]) for name, spec in plan.runs.items()}
     swaps, strict, dataset = {}, {}, None
     if "main" in plan.sections:
         for name in plan.sections["main"]:
-            if runs[name].spec.task == "cml":
-                log.info("strict CML: %s", name)
-                checkpoint = run_dir(config, runs[name].spec) / BEST
-                scored = evaluate_checkpoint(checkpoint, config.data, REPORT_SPLIT, EVAL_DEVICE)
-                strict[name] = {key: float(scored[key]) for key in STRICT_KEYS}
+            if runs[name].spec.task == "cml":  # train() scored the strict protocol on test too
+                strict[name] = {key: float(runs[name].test[key]) for key in STRICT_KEYS}
             if runs[name].spec.task == "sel":
                 log.info("modality check: %s", name)
                 checkpoint = run_dir(config, runs[name].spec) / BEST

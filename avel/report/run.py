@@ -2,8 +2,9 @@
 
 A run is done when last.pt reached the asked epochs and best.pt carries its test metrics (train()
 adds them after the last epoch). Anything else is handed to train(), which resumes from last.pt.
-The hardware of each run is kept in its own directory (hardware.txt), so the report, rendered
-later and maybe elsewhere, still states where the numbers came from.
+The hardware of each run is kept in its own directory (hardware.txt) and its ledger record
+(avel/report/ledger.py, written when the run finishes), so the report, rendered later and maybe
+elsewhere, still states where the numbers came from.
 
 Several report processes may share one runs folder (on a machine with more cores than one run
 can use, or to split a long plan): a process trains a run only while it holds the run's lock
@@ -18,23 +19,37 @@ import fcntl
 import logging
 import os
 import platform
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from tqdm import tqdm
 
+from avel.bench.boxes import read_object_boxes
 from avel.common.config import ReportConfig
 from avel.common.device import resolve_device
-from avel.report.plan import Plan, run_config, run_dir
+from avel.report.ledger import (
+    benchmark_fingerprint,
+    code_version,
+    config_key,
+    matching_record,
+    read_ledger,
+    record_path,
+    write_record,
+)
+from avel.report.plan import Plan, RunSpec, run_config, run_dir
 from avel.training.checkpoint import read_checkpoint
-from avel.training.train import BEST, LAST, train
+from avel.training.evaluate import evaluate_checkpoint
+from avel.training.train import BEST, LAST, read_history, train
 
 log = logging.getLogger(__name__)
 
 HARDWARE_FILE = "hardware.txt"  # in each run directory: one line describing the hardware
+RECORD_DEVICE = "cpu"  # attention accuracy of a record: the same on every machine
 LOCK_FILE = ".lock"  # in each run directory: held by the process training the run
 RUN_STATUSES = ("missing", "partial", "done")
 
@@ -67,10 +82,43 @@ def run_state(out: Path, epochs: int) -> RunState:
 
 
 def plan_states(plan: Plan, config: ReportConfig) -> dict[str, RunState]:
-    """The state of every planned run, in plan order."""
+    """The state of every planned run, in plan order: done when the ledger holds its record (its
+    run directory may be gone), else what its run directory shows."""
+    records = read_ledger(config, benchmark_fingerprint(config.data))
+    states = {}
+    for name, spec in plan.runs.items():
+        epochs = config.epochs_for(spec.task)
+        if matching_record(records, config, name, config_key(run_config(config, spec), epochs)):
+            states[name] = RunState("done", epochs, epochs)
+        else:
+            states[name] = run_state(run_dir(config, spec), epochs)
+    return states
+
+
+def run_record(
+    config: ReportConfig, spec: RunSpec, hardware: str | None, wall_seconds: float | None
+) -> dict[str, Any]:
+    """The ledger record of a finished run, read from its run directory (avel/report/ledger.py).
+    Attention accuracy is scored here on the test split when the data has object boxes."""
+    out, epochs = run_dir(config, spec), config.epochs_for(spec.task)
+    run = run_config(config, spec)
+    best = read_checkpoint(out / BEST)
+    boxes = read_object_boxes(config.data)
+    attention = None
+    if boxes is not None:
+        attention = evaluate_checkpoint(out / BEST, config.data, "test", RECORD_DEVICE, boxes)["attention"]
     return {
-        name: run_state(run_dir(config, spec), config.epochs_for(spec.task))
-        for name, spec in plan.runs.items()
+        "name": spec.name,
+        "fingerprint": benchmark_fingerprint(config.data),
+        "code_version": code_version(),
+        "config": config_key(run, epochs),
+        "best_epoch": int(best["epoch"]),
+        "val": best["metrics"]["val"],
+        "test": best["metrics"]["test"],
+        "attention": attention,
+        "history": read_history(out, epochs),
+        "wall_seconds": None if wall_seconds is None else round(wall_seconds, 3),
+        "hardware": hardware,
     }
 
 
@@ -93,12 +141,6 @@ def describe_hardware(device: torch.device) -> str:
     if device.type == "cuda":
         parts.append(f"GPU {torch.cuda.get_device_name(device)}")
     return ", ".join(parts)
-
-
-def read_hardware(runs: str | Path) -> dict[str, str]:
-    """Run name -> hardware description, for the runs `avel report` trained (empty if none)."""
-    files = sorted(Path(runs).glob(f"*/{HARDWARE_FILE}"))
-    return {path.parent.name: path.read_text(encoding="utf-8").strip() for path in files}
 
 
 @contextmanager
@@ -126,7 +168,9 @@ def _train_claimed(plan: Plan, config: ReportConfig, name: str, hardware: str, *
     with claim_run(out, wait=wait) as claimed:
         if not claimed:
             return None
-        if run_state(out, config.epochs_for(spec.task)).status == "done":  # another process did it
+        if run_state(out, config.epochs_for(spec.task)).status == "done":  # another process did it,
+            if not record_path(config.ledger, name).is_file():  # or a report before the ledger
+                write_record(config.ledger, run_record(config, spec, _hardware_of(out), None))
             return False
         init = spec.init
         if (
@@ -135,17 +179,47 @@ def _train_claimed(plan: Plan, config: ReportConfig, name: str, hardware: str, *
         ):
             return None
         log.info("training %s", name)
-        run = run_config(config, spec)
-        train(run)
+        start = time.perf_counter()
+        train(run_config(config, spec))
+        wall_seconds = time.perf_counter() - start
         (out / HARDWARE_FILE).write_text(hardware + "\n", encoding="utf-8")
+        write_record(config.ledger, run_record(config, spec, hardware, wall_seconds))
         return True
+
+
+def checkpoint_runs(plan: Plan) -> list[str]:
+    """The runs whose best.pt the report reads besides their record: the main section's SEL runs
+    (the modality check, Figs. 4 and 7 evaluate the models); the rest renders from the ledger."""
+    return [name for name in plan.sections.get("main", []) if plan.runs[name].task == "sel"]
+
+
+def runs_to_train(plan: Plan, config: ReportConfig, states: dict[str, RunState]) -> list[str]:
+    """Runs not done, plus the runs done only in the ledger whose best.pt is still needed: the init
+    of a run to train (a record cannot start a CML run) and the checkpoint_runs; in plan order."""
+    missing = {name for name, state in states.items() if state.status != "done"}
+    on_disk = {plan.runs[name].init.name for name in missing if plan.runs[name].init is not None}
+    on_disk |= set(checkpoint_runs(plan))
+
+    def lacks_checkpoint(spec: RunSpec) -> bool:
+        return run_state(run_dir(config, spec), config.epochs_for(spec.task)).status != "done"
+
+    return [
+        name
+        for name, spec in plan.runs.items()
+        if name in missing or (name in on_disk and lacks_checkpoint(spec))
+    ]
+
+
+def _hardware_of(out: Path) -> str | None:
+    """hardware.txt of a run directory (None: not trained by the report command)."""
+    path = out / HARDWARE_FILE
+    return path.read_text(encoding="utf-8").strip() if path.is_file() else None
 
 
 def train_missing(plan: Plan, config: ReportConfig, *, progress: bool = False) -> list[str]:
     """Train (or resume) every run that is not done, inits first; returns the names this process
     trained (other processes sharing the runs folder may train the rest, see the module doc)."""
-    states = plan_states(plan, config)
-    pending = [name for name, state in states.items() if state.status != "done"]
+    pending = runs_to_train(plan, config, plan_states(plan, config))
     log.info("%d of %d runs to train under %s", len(pending), len(plan.runs), config.runs)
     hardware = describe_hardware(resolve_device(config.device))
     trained: list[str] = []

@@ -1,0 +1,113 @@
+"""The results ledger: one small JSON record per finished run, committed so results outlive sessions.
+
+A session may lose its runs folder (checkpoints are large and not committed), but the ledger
+(ReportConfig.ledger, default results/runs/) keeps what the report states of each run: its
+config, the benchmark's fingerprint, the code version, per-epoch history, val/test metrics,
+attention accuracy, training and wall time, machine. `report` trains only the planned runs the
+ledger lacks and reads the tables from the records. Records of another benchmark are refused,
+never mixed: a ledger describes one benchmark.
+
+The fingerprint (benchmark_fingerprint) is the SHA-256 of the files that define which videos
+are in which split and how their features were made: features.json (extractor, backbones,
+projection), composite.json (the composite benchmark's plan and ground truth), categories.txt
+and every *_order*.h5. The feature arrays themselves are not hashed (gigabytes; they follow
+from those files). Official AVE features have no features.json or composite.json, so only
+their orders and categories count.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from avel import __version__
+from avel.common.config import ReportConfig, RunConfig
+from avel.common.files import atomic_write
+from avel.data.features_info import FEATURES_INFO_FILE
+from avel.data.layout import CATEGORIES_FILE
+
+FINGERPRINT_FILES = (FEATURES_INFO_FILE, "composite.json", CATEGORIES_FILE)
+FINGERPRINT_PATTERN = "*_order*.h5"
+# TrainConfig fields that say where or how fast a run trained, not what it is: not compared.
+UNCOMPARED_TRAIN_FIELDS = ("device", "init")
+
+
+def benchmark_fingerprint(data_dir: str | Path) -> str:
+    """SHA-256 over the names and bytes of the files that define the benchmark (module doc)."""
+    root = Path(data_dir)
+    paths = [root / name for name in FINGERPRINT_FILES if (root / name).is_file()]
+    paths += sorted(root.glob(FINGERPRINT_PATTERN))
+    if not paths:
+        raise ValueError(f"{root.name}: no order files to fingerprint; is it an AVE-layout folder?")
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def code_version() -> str:
+    """`git rev-parse HEAD` of the checkout avel runs from, else the package version."""
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(__file__).parent,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        )
+        return done.stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return f"avel {__version__}"
+
+
+def config_key(run: RunConfig, epochs: int) -> dict[str, Any]:
+    """What makes two runs the same run: model and train config (less UNCOMPARED_TRAIN_FIELDS) and
+    the epochs trained (TrainConfig.epochs may be None for the paper's)."""
+    train = {k: v for k, v in asdict(run.train).items() if k not in UNCOMPARED_TRAIN_FIELDS}
+    return json.loads(json.dumps({"model": asdict(run.model), "train": train, "epochs": epochs}))
+
+
+def record_path(ledger: str | Path, name: str) -> Path:
+    """LEDGER/<run name>.json"""
+    return Path(ledger) / f"{name}.json"
+
+
+def write_record(ledger: str | Path, record: dict[str, Any]) -> Path:
+    """Write one run's record atomically (a reader never sees half of one); returns its path."""
+    path = record_path(ledger, record["name"])
+    atomic_write(path, (json.dumps(record, indent=1, sort_keys=True) + "\n").encode("utf-8"))
+    return path
+
+
+def read_ledger(config: ReportConfig, fingerprint: str) -> dict[str, dict[str, Any]]:
+    """Run name -> record of every record under the ledger; refuses records of another benchmark."""
+    records = {}
+    for path in sorted(Path(config.ledger).glob("*.json")):
+        record = json.loads(path.read_text(encoding="utf-8"))
+        if record.get("fingerprint") != fingerprint:
+            raise ValueError(
+                f"{config.ledger}/{path.name}: recorded on another benchmark (fingerprint "
+                f"{str(record.get('fingerprint'))[:12]}, {Path(config.data).name} is {fingerprint[:12]}); "
+                "a ledger holds one benchmark: use another --ledger"
+            )
+        records[record["name"]] = record
+    return records
+
+
+def matching_record(
+    records: dict[str, dict[str, Any]], config: ReportConfig, name: str, key: dict[str, Any]
+) -> dict[str, Any] | None:
+    """The record of run `name` if it exists; refused when it was trained with another config
+    (e.g. other --epochs), which a quick check must not overwrite."""
+    record = records.get(name)
+    if record is not None and record["config"] != key:
+        raise ValueError(
+            f"{config.ledger}/{name}.json: recorded with another config than this report asks for "
+            "(e.g. other --epochs); repeat its options or use another --ledger"
+        )
+    return record
