@@ -39,7 +39,9 @@ test: lint
 #   make results      trains everything RESULTS.md shows (SEEDS for the main comparison, the Table V
 #                     ablations and the Fig. 5 sweeps) and writes RESULTS.md and docs/figures. JOBS
 #                     report processes share the runs folder, each taking different runs (their
-#                     locks: avel/report/run.py) with the cores split between them.
+#                     locks: avel/report/run.py) with the cores split between them. Each finished
+#                     run leaves its record in the ledger results/runs/ (commit it): a later session
+#                     trains only the runs the ledger lacks (avel/report/ledger.py).
 BENCH ?= data/bench-full
 RUNS ?= runs/report
 SEEDS ?= 0 1 2

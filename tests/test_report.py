@@ -35,7 +35,15 @@ from avel.report.results import (
     swap_modality,
     val_picked_lambdas,
 )
-from avel.report.run import LOCK_FILE, claim_run, plan_states, run_state, train_missing
+from avel.report.run import (
+    LOCK_FILE,
+    checkpoint_runs,
+    claim_run,
+    plan_states,
+    run_state,
+    runs_to_train,
+    train_missing,
+)
 from avel.training.checkpoint import read_checkpoint
 from avel.training.train import train
 
@@ -341,6 +349,23 @@ def test_ledger_of_another_benchmark_or_config_is_refused(random_ave_dir: Path, 
         plan_states(plan, config)
 
 
+def test_a_ledger_record_cannot_start_a_cml_run_so_its_init_is_retrained(
+    random_ave_dir: Path, tmp_path: Path
+) -> None:
+    runs, ledger = str(tmp_path / "runs"), str(tmp_path / "ledger")
+    config = ReportConfig(str(random_ave_dir), runs=runs, ledger=ledger, epochs=1, cml_epochs=1, only="main")
+    plan = plan_runs(config)
+    for name in ("sel-coatt-full-matchorders-seed0", "wsel-coatt-full-seed0"):  # recorded, no best.pt
+        key = config_key(run_config(config, plan.runs[name]), 1)
+        write_record(
+            ledger, {"name": name, "fingerprint": benchmark_fingerprint(random_ave_dir), "config": key}
+        )
+    pending = runs_to_train(plan, config, plan_states(plan, config))
+    assert "wsel-coatt-full-seed0" not in pending  # the record suffices
+    assert "sel-coatt-full-matchorders-seed0" in pending  # cml-coatt-full-seed0 starts from its best.pt
+    assert set(checkpoint_runs(plan)) <= set(pending)  # the modality check loads these
+
+
 @pytest.mark.slow
 def test_partial_and_missing_runs_are_trained_not_rendered(reported: dict, tmp_path: Path) -> None:
     root = reported["root"]
@@ -348,7 +373,7 @@ def test_partial_and_missing_runs_are_trained_not_rendered(reported: dict, tmp_p
     assert run_state(tmp_path / "nothing", epochs=3).status == "missing"
     data, ledger = reported["args"][1], str(tmp_path / "ledger")
     config = ReportConfig(data, runs=str(tmp_path / "runs"), ledger=ledger, only="sweeps", lambdas=(0.0,))
-    with pytest.raises(ValueError, match=r"found 4 not: .*sel-coatt-full-seed0 \(missing\)"):
+    with pytest.raises(ValueError, match=r"found 4 not: .*sel-coatt-full-matchorders-seed0 \(missing\)"):
         collect_results(plan_runs(config), config)
 
 
