@@ -344,7 +344,8 @@ def test_ledger_of_another_benchmark_or_config_is_refused(random_ave_dir: Path, 
     write_record(config.ledger, {**record, "config": config_key(run_config(config, spec), 2)})
     with pytest.raises(ValueError, match=r"sel-coatt-cspa-seed0.json: recorded with another config"):
         plan_states(plan, config)
-    write_record(config.ledger, {**record, "fingerprint": "0" * 64})
+    other = {**record, "config": config_key(run_config(config, spec), 1), "fingerprint": "0" * 64}
+    write_record(config.ledger, other)  # the right config, another benchmark
     with pytest.raises(ValueError, match=r"recorded on another benchmark \(fingerprint 000000000000, "):
         plan_states(plan, config)
 
