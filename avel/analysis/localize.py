@@ -36,6 +36,15 @@ DEFAULT_MODELS = {"Co-attention": BUNDLED / "coatt_sel.pt", "Baseline": BUNDLED 
 CSV_FIELDS = ("file", "model", "start", "end", "label", "probability")
 
 
+def csv_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """The flat table of one `ClipAnalysis.to_json()` result: a row (CSV_FIELDS) per model and second."""
+    return [
+        {"file": result["file"], "model": name, **{k: s[k] for k in CSV_FIELDS[2:]}}
+        for name, model in result["models"].items()
+        for s in model["seconds"]
+    ]
+
+
 def list_inputs(paths: Sequence[str | Path]) -> list[Path]:
     """Files as given, and the videos in each folder (sorted, recursively)."""
     found: list[Path] = []

@@ -15,6 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import gradio as gr
+import numpy as np
 
 import viz
 from avel.analysis.clip import Analyzer, ClipTooLong, Progress, analyze_clip, load_ground_truths
@@ -22,6 +23,7 @@ from avel.analysis.crossmodal import CrossModalState, match_cross_modal
 from avel.analysis.dataset import (
     build_maps,
     cache_key,
+    checkpoint_rows,
     load_summary,
     runs_table,
     summarize_dataset,
@@ -34,18 +36,24 @@ from avel.app.views import (
     ClipView,
     DatasetView,
     ViewSettings,
+    clip_summary,
+    clip_timeline,
     known_classes_text,
     make_overlay_videos,
     render_clip,
     render_dataset,
+    second_tiles,
+    write_downloads,
 )
 from avel.common.bounded import BoundedStore
 from avel.common.config import SummaryConfig
 from avel.common.files import evict_oldest
 from avel.features.extractor import file_sha256
-from avel.features.media import MediaError
+from avel.features.media import MediaError, probe
 
 log = logging.getLogger("avel.app")
+NO_EVENT_CHOICE = "(no event given)"  # the "score your own clip" class box when left alone
+UPLOAD_TRUTH = "Your ground truth"
 
 
 def _session(request: gr.Request | None) -> str:
@@ -95,12 +103,25 @@ class App:
     def localize(
         self,
         video: str | None,
+        event: str | None = NO_EVENT_CHOICE,
+        event_start: float | None = 0,
+        event_end: float | None = 0,
         request: gr.Request | None = None,
         progress: gr.Progress = gr.Progress(),  # noqa: B008
     ) -> list:
-        """Analyse an upload with every model; raise gr.Error with a clear message on bad input."""
+        """Analyse an upload with every model; raise gr.Error with a clear message on bad input.
+
+        `event` in [event_start, event_end) s is the user's truth for the clip ("score your own
+        clip"): the page then shows it as a row and both models' per-second accuracy against it.
+        """
         view = self._view(video, lambda f, msg: progress(f, desc=msg))
-        self.sessions.put(_session(request), view.state)
+        truth = self._user_truth(view, event, event_start, event_end)
+        summary, timeline, state = view.summary, view.timeline, view.state
+        if truth is not None:
+            summary = clip_summary(view.analysis, truth, UPLOAD_TRUTH)
+            timeline = clip_timeline(view.analysis, truth, self.config.timeline_seconds)
+            state = replace(state, ground_truth=truth)
+        self.sessions.put(_session(request), state)
         start, end = view.span
         videos = view.overlay_videos or [None] * len(view.heatmaps)  # a new clip clears old videos
         sliders = (
@@ -112,17 +133,64 @@ class App:
             )
         )
         return LocalizeOutputs(
-            summary=view.summary,
-            timeline=view.timeline,
+            summary=summary,
+            timeline=timeline,
             heatmaps=view.heatmaps,
             captions=view.captions,
             overlay_videos=videos,
             tables=view.tables,
             tags=view.tags,
             placement=view.placement,
+            downloads=None,
+            second_image=None,
+            second_text="",
             span_start=sliders[0],
             span_end=sliders[1],
         ).flat()
+
+    def _user_truth(
+        self, view: ClipView, event: str | None, start: float | None, end: float | None
+    ) -> np.ndarray | None:
+        """(T,) labels from the "score your own clip" boxes, or None (nothing given, or a warning)."""
+        if not event or event == NO_EVENT_CHOICE:
+            return None
+        seconds, classes = view.state.num_segments, view.analysis.classes
+        first, last = int(start or 0), int(end or 0)
+        if not 0 <= first < last <= seconds:
+            gr.Warning(
+                f"Your event {event} from {first} to {last} s was not scored: it needs 0 <= start < end <= "
+                f"{seconds} (the clip lasts {seconds} s)."
+            )
+            return None
+        truth = np.full(seconds, view.analysis.background_index, dtype=np.int64)
+        truth[first:last] = classes.index(event)
+        return truth
+
+    def downloads(
+        self,
+        video: str | None,
+        event: str | None = NO_EVENT_CHOICE,
+        event_start: float = 0,
+        event_end: float = 0,
+    ) -> list[str]:
+        """The clip's per-second results (JSON, CSV), heatmap grids (PNG) and timeline (SVG)."""
+        view = self._view(video, None)
+        truth = self._user_truth(view, event, event_start, event_end)
+        return write_downloads(view, Path(video).name, view.analysis.ground_truth if truth is None else truth)
+
+    def second(self, video: str | None, second: str) -> tuple:
+        """The heatmaps and answers of one second, picked by a click on the timeline.
+
+        The page's script sends "SECOND@CLICK" (the click count makes a second click on the same
+        second a change too).
+        """
+        try:
+            t = int((second or "").split("@")[0])
+        except ValueError:
+            return None, ""
+        if not video:
+            return None, ""
+        return second_tiles(self._view(video, None), t)
 
     def overlay_videos(
         self,
@@ -137,7 +205,12 @@ class App:
                 f"lasts {view.state.num_segments} s (its most eventful seconds are shown as heatmaps)."
             )
         progress(0.5, desc="encoding the overlay videos")
-        videos = make_overlay_videos(view, self.config.overlay_fps)
+        try:
+            videos = make_overlay_videos(
+                view, video, self.config.overlay_max_height, self.config.overlay_max_fps
+            )
+        except (MediaError, ValueError) as err:
+            raise gr.Error(public_message(err, video, self._hide())) from err
         self._prune_disk(keep=view.folder)
         return tuple(videos)
 
@@ -174,7 +247,8 @@ class App:
     def _view_key(self, content_hash: str) -> str:
         """The rendered views' identity: the file's bytes (whatever its name) and the app's settings."""
         settings = (
-            f"{content_hash}|{self.config.overlay_fps}|{self.config.heatmap_columns}|"
+            f"{content_hash}|{self.config.overlay_max_height}|{self.config.overlay_max_fps}|"
+            f"{self.config.heatmap_columns}|"
             f"{sorted(self.config.models.localizers.items())}"
         )
         return hashlib.sha256(settings.encode()).hexdigest()[:32]
@@ -200,7 +274,9 @@ class App:
             gr.Warning(f"{Path(video).name}: {public_message(Exception(warning), video, self._hide())}")
         if progress:
             progress(0.97, "drawing")
-        view = render_clip(analysis, self.outputs_dir / key, self.view_settings, self.placement)
+        info = probe(video)  # the displayed width and height: heatmap tiles in the clip's shape
+        aspect = info["width"] / info["height"] if info["width"] and info["height"] else 1.0
+        view = render_clip(analysis, self.outputs_dir / key, self.view_settings, self.placement, aspect)
         self.views.put(key, view)
         self._prune_disk(keep=view.folder)
         return view
@@ -230,8 +306,15 @@ class App:
             )
         if not state.distances:
             raise gr.Error("No cross-modal (CML) checkpoint is loaded.")
+        start, end = int(start), int(end)
+        if end <= start:  # a message in place of the last results, which no longer answer the query
+            return CrossModalOutputs(
+                text=f"**The span is empty:** it ends at {end} s, at or before its start ({start} s). "
+                "Move the end past the start and press Match.",
+                plots=[None] * len(state.distances),
+            ).flat()
         try:
-            matched = match_cross_modal(state, direction, int(start), int(end))
+            matched = match_cross_modal(state, direction, start, end)
         except ValueError as err:
             raise gr.Error(str(err)) from err
         start, end = matched.span
@@ -246,11 +329,14 @@ class App:
                     matched.direction,
                 )
             )
-            found = f"{result.best_start}-{result.best_start + end - start} s"
+            found = f"{viz.span_label(result.best_start, result.best_start + end - start)} s"
             verdict = {None: "", True: " (correct)", False: " (wrong)"}[result.correct]
-            lines.append(f"**{name}:** best match at seconds {found}{verdict}")
+            lines.append(f"**{name}:** best match at {found}{verdict}")
         if matched.truth_span is None:
-            lines.append("Ground truth unknown for this clip.")
+            lines.append(
+                "**Not scored:** this clip has no ground truth. The bundled examples carry theirs; for an "
+                "upload, enter its event under *Score your own clip* in the first tab and localize again."
+            )
         elif matched.true_start is None:
             truth_start, truth_end = matched.truth_span
             lines.append(
@@ -313,5 +399,20 @@ class App:
             confusions=view.confusions,
             per_class=view.per_class,
             tsne=view.tsne,
-            runs=runs_table(self.config.runs),
+            **self._runs(),
         ).flat()
+
+    def _runs(self) -> dict:
+        """The training runs' test scores (Table V analogue); the bundled checkpoints' when there are none."""
+        rows, runs = runs_table(self.config.runs), self.config.runs
+        shown = runs.relative_to(ROOT) if runs.is_relative_to(ROOT) else runs.name
+        if rows:
+            note = f"Each finished training run under `{shown}/` with its test score (its `best.pt`)."
+        else:
+            models = self.config.models
+            rows = checkpoint_rows([*models.localizers.values(), *models.matchers.values()])
+            note = (
+                f"No training runs under `{shown}/` yet (`python -m avel train ... --out {shown}/NAME` adds "
+                "one), so the table lists the **bundled checkpoints** the app runs, with their test scores."
+            )
+        return {"runs_note": note, "runs": rows}

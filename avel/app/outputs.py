@@ -20,7 +20,8 @@ class Ordered:
         items: list[Any] = []
         for f in fields(self):  # type: ignore[arg-type]
             value = getattr(self, f.name)
-            items += value if isinstance(value, list) else [value]
+            per_model = str(f.type).startswith("list[")  # a value that is a list (a table's rows) is one item
+            items += value if per_model else [value]
         return items
 
 
@@ -36,6 +37,9 @@ class LocalizeOutputs(Ordered, Generic[Item]):
     tables: list[Item]
     tags: Item
     placement: Item
+    downloads: Item  # made on request: a new clip clears the last one's
+    second_image: Item  # the second clicked on the timeline: a new clip clears it
+    second_text: Item
     span_start: Item
     span_end: Item
 
@@ -52,4 +56,5 @@ class DatasetOutputs(Ordered, Generic[Item]):
     confusions: list[Item]  # one per localizer
     per_class: Item
     tsne: Item
+    runs_note: Item
     runs: Item

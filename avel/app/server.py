@@ -16,7 +16,7 @@ from avel.analysis.clip import (
 )
 from avel.app.config import MB, AppConfig
 from avel.app.handlers import App
-from avel.app.layout import build_demo
+from avel.app.layout import CSS, PLAYBACK_JS, build_demo
 from avel.common.device import resolve_device
 
 log = logging.getLogger("avel.app")
@@ -74,4 +74,6 @@ def main(config: AppConfig | None = None) -> None:
     demo.queue(max_size=config.queue_size).launch(
         server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
         max_file_size=f"{config.max_upload_mb}mb",
+        css=CSS,
+        js=PLAYBACK_JS,
     )

@@ -11,7 +11,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from avel.analysis.localize import CSV_FIELDS, list_inputs, load_analyzer, localize_cached
+from avel.analysis.localize import CSV_FIELDS, csv_rows, list_inputs, load_analyzer, localize_cached
 from avel.commands.args import config_from_args, named_path
 from avel.common.classes import UNKNOWN
 from avel.common.config import DEVICES, FeatureConfig, LocalizeConfig
@@ -39,15 +39,7 @@ def _run(args: argparse.Namespace) -> None:
             print(json.dumps(result))
         else:
             _print_summary(result)
-        rows += [
-            {
-                "file": result["file"],
-                "model": name,
-                **{k: s[k] for k in ("start", "end", "label", "probability")},
-            }
-            for name, model in result["models"].items()
-            for s in model["seconds"]
-        ]
+        rows += csv_rows(result)
     if args.csv:
         _write_csv(Path(args.csv), rows)
     if failed:

@@ -21,7 +21,7 @@ import itertools
 import logging
 import math
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -119,6 +119,39 @@ def clip_seconds(path: str | Path) -> int:
     if duration is None:
         raise MediaError(f"{path}: the file does not say how long it is; a long clip needs a duration header")
     return _whole_seconds(duration)
+
+
+def decoded_frames(
+    path: str | Path, max_height: int, max_fps: float, seconds: int
+) -> tuple[float, Iterator[tuple[float, np.ndarray]]]:
+    """(frame rate, frames): the clip's displayed frames as (time from its start in s, RGB array),
+    scaled to at most `max_height` rows (aspect kept, even sizes), thinned to at most `max_fps`
+    and cut at `seconds`, for a video drawn over the clip itself (the app's overlay videos).
+    """
+    path = Path(path)
+    container = _open_input(path)
+    vstream = _video_stream(container, path)
+    rate = float(vstream.average_rate or max_fps)
+    step = max(1, math.ceil(rate / max_fps - TIME_EPS_S))  # keep every step-th frame
+    origin = _origin(container)
+
+    def frames() -> Iterator[tuple[float, np.ndarray]]:
+        with container:
+            for index, frame in enumerate(container.decode(vstream)):
+                when = (frame.time or 0.0) - origin
+                if when >= seconds:
+                    break
+                if index % step:
+                    continue
+                turns = _quarter_turns(frame.rotation)
+                height, width = (frame.width, frame.height) if turns % 2 else (frame.height, frame.width)
+                scale = min(1.0, max_height / height)
+                size = (2 * round(width * scale / 2), 2 * round(height * scale / 2))  # displayed (w, h)
+                target = size[::-1] if turns % 2 else size
+                image = frame.to_ndarray(width=target[0], height=target[1], format="rgb24")
+                yield when, np.rot90(image, turns) if turns else image
+
+    return rate / step, frames()
 
 
 def decode_window(
