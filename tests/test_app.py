@@ -384,3 +384,200 @@ def test_errors_hide_server_paths_and_the_data_box_stays_in_its_roots(tmp_path: 
     assert str(tmp_path) not in other and other.startswith("<server>")
     config = AppConfig.from_env({"AVEL_APP_MAX_SESSIONS": "5", "AVEL_APP_DEVICE": "ignored: not an int"})
     assert config.max_sessions == 5 and config.device == "auto"
+
+
+# ---- the page as a researcher reads it (issue 24): what is on screen, by geometry and pixels --------
+
+TIMELINE_GEOMETRY_JS = """() => {
+  const plot = document.querySelector('#timeline .js-plotly-plot');
+  const box = document.querySelector('#timeline').getBoundingClientRect();
+  const layout = plot._fullLayout, x = layout.xaxis2, y = layout.yaxis, y2 = layout.yaxis2;
+  const svg = plot.querySelector('.main-svg').getBoundingClientRect();  // plotly's pixels count from here
+  const seconds = plot.data.find(t => t.meta && t.meta.role === 'row').x.length;
+  const rows = {};
+  for (const name of y.categoryarray) {
+    rows[name] = [...Array(seconds).keys()].map(t => [
+      x._offset + x.l2p(t + 0.5) + svg.left - box.left,
+      y._offset + y.l2p(y.d2c(name)) + svg.top - box.top]);
+  }
+  const rect = el => { const r = el.getBoundingClientRect();
+    return [r.left - box.left, r.top - box.top, r.right - box.left, r.bottom - box.top]; };
+  const legend = {};
+  for (const entry of plot.querySelectorAll('.legend .traces')) {
+    legend[entry.querySelector('.legendtext').textContent] = rect(entry.querySelector('.legendpoints'));
+  }
+  return {rows, legend, legendBox: rect(plot.querySelector('.legend')),
+          xTitle: rect(plot.querySelector('.g-x2title')),
+          yTitle: plot.querySelector('.g-y2title').textContent,
+          probability: [y2._offset + svg.top - box.top, y2._length]};
+}"""
+
+
+def _patch(image, x: float, y: float, half: int = 4):
+    import numpy as np
+
+    return np.asarray(image)[
+        int(y) - half : int(y) + half + 1, int(x) - half : int(x) + half + 1, :3
+    ].reshape(-1, 3)
+
+
+def _screenshot(locator):
+    import io
+
+    from PIL import Image
+
+    return Image.open(io.BytesIO(locator.screenshot())).convert("RGB")
+
+
+def _score_own_clip(page, event: str, start: int, end: int) -> None:
+    page.get_by_text("Score your own clip").click()
+    page.click("#truth-class input")
+    page.click(f"li[role=option][aria-label='{event}']")
+    page.fill("#truth-start input", str(start))
+    page.fill("#truth-end input", str(end))
+
+
+def _check_timeline(page) -> None:
+    """Points 1-3: the disagreement row follows the cells shown, the legend tells every swatch apart,
+    nothing overlaps, and the probabilities sit under the rows on the same axis."""
+    import numpy as np
+
+    geometry = page.evaluate(TIMELINE_GEOMETRY_JS)
+    image = _screenshot(page.locator("#timeline"))
+    rows = geometry["rows"]
+    coatt, base, marks = rows["Co-attention"], rows["Baseline"], rows["Disagreement"]
+    differ = [
+        float(np.abs(_patch(image, *a).mean(0) - _patch(image, *b).mean(0)).max()) > 25
+        for a, b in zip(coatt, base, strict=True)
+    ]
+    marked = [int(_patch(image, *m, half=3).min()) < 80 for m in marks]  # a black x in the row
+    assert any(differ) and marked == differ, (differ, marked)
+    legend = geometry["legend"]
+    assert "thick outline / x: the models' answers differ" in legend
+    swatch = {
+        name: np.asarray(image.crop(legend[name])).reshape(-1, 3).mean(0)
+        for name in ("Background", "Not a trained class")
+    }
+    assert np.abs(swatch["Background"] - swatch["Not a trained class"]).max() > 30, swatch
+    _, top, _, bottom = geometry["legendBox"]
+    x_title = geometry["xTitle"]
+    assert x_title[1] > bottom or x_title[3] < top  # the "seconds" title clear of the legend
+    first_row_top = min(y for _, y in rows[next(iter(rows))]) - 18  # a cell is 36 px high
+    assert -5 <= first_row_top - bottom < 40, (bottom, first_row_top)  # no empty band above the rows
+    assert geometry["yTitle"] == "probability"
+    assert geometry["probability"][0] > max(y for _, y in marks)  # under the rows, same x axis
+    assert any(name.startswith("Co-attention: abstains below 0.") for name in legend)
+    page.mouse.move(*_page_point(page, base[5]))  # the baseline abstains on bark.mp4's second 5
+    hover = page.locator(".hoverlayer .hovertext").text_content(timeout=5_000)
+    assert hover.startswith("Baseline, 5-6 s: Not a trained class"), hover
+
+
+def _page_point(page, point: list[float]) -> tuple[float, float]:
+    box = page.locator("#timeline").bounding_box()
+    return box["x"] + point[0], box["y"] + point[1]
+
+
+def _check_heatmaps(page) -> None:
+    """Point 4: an explanation, a colour bar (blue to red), background seconds dimmed but coloured."""
+    import numpy as np
+
+    assert "red most, blue least" in page.inner_text("#heatmap-explanation")
+    page.locator("#heatmap-0 img").scroll_into_view_if_needed()
+    grid = np.asarray(_screenshot(page.locator("#heatmap-0 img"))).astype(int)
+    bar = grid[-12, : grid.shape[1] // 4]  # the colour bar's row, its left quarter: low to high
+    bluest, reddest = bar[np.argmax(bar[:, 2] - bar[:, 0])], bar[np.argmax(bar[:, 0] - bar[:, 2])]
+    assert bluest[2] - bluest[0] > 100 and reddest[0] - reddest[2] > 100, (bluest, reddest)
+    tile = grid[grid.shape[0] // 6 : grid.shape[0] // 3, 10 : grid.shape[1] // 5 - 10]  # second 0: background
+    spread = (tile.max(axis=-1) - tile.min(axis=-1)).mean()
+    assert spread > 15, spread  # dimmed, its colours kept (greyed out it would be 0)
+
+
+def _check_playback(page) -> None:
+    """Point 5: the cursor follows the video; a click on a second seeks it and shows its heatmaps."""
+    geometry = page.evaluate(TIMELINE_GEOMETRY_JS)
+    cells = geometry["rows"]["Co-attention"]
+    page.evaluate("() => { document.querySelector('#video-input video').currentTime = 3.5; }")
+    page.wait_for_function("() => document.querySelector('#timeline-cursor')?.dataset.time === '3.50'")
+    cursor = page.locator("#timeline-cursor").bounding_box()
+    box = page.locator("#timeline").bounding_box()
+    expected = box["x"] + (cells[3][0] + cells[4][0]) / 2  # 3.5 s: between the centres of seconds 3 and 4
+    assert abs(cursor["x"] + cursor["width"] / 2 - expected) < 3, (cursor, expected)
+    page.mouse.click(*_page_point(page, cells[6]))
+    page.wait_for_selector("#second-text :text('Second 6-7 s')", timeout=30_000)
+    page.wait_for_selector("#second-heatmaps img", timeout=30_000)
+    assert page.evaluate("() => document.querySelector('#video-input video').currentTime") == 6.5
+
+
+def _uncovered(page, selector: str) -> bool:
+    """Nothing (a label, a title) lies over the top-left corner and top edge of a shown image."""
+    return page.evaluate(
+        """(selector) => {
+        const img = document.querySelector(selector), r = img.getBoundingClientRect();
+        return [[r.left + 30, r.top + 8], [r.left + r.width / 2, r.top + 8], [r.left + 30, r.top + 40]]
+          .every(([x, y]) => document.elementFromPoint(x, y) === img); }""",
+        selector,
+    )
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium is not installed (apt-get install chromium)")
+def test_browser_page_reads_at_a_glance_and_links_playback(server: str) -> None:
+    """Issue 24 on screen: bark.mp4 scored against the user's own event, each point by what is drawn."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1800})
+        page.goto(server, wait_until="load")
+        page.wait_for_selector("#video-input input[type=file]", state="attached", timeout=60_000)
+        examples = page.inner_text("#examples")
+        assert "bark" in examples and "chainsaw" in examples  # named thumbnails (point 9)
+        page.set_input_files("#video-input input[type=file]", str(ASSETS / "bark.mp4"))
+        page.wait_for_selector("#video-input video", state="attached", timeout=30_000)
+        _score_own_clip(page, "Bark", 2, 7)
+        page.click("#localize-button")
+        page.wait_for_selector("#summary :text('Per-second accuracy')", timeout=180_000)
+        summary = page.inner_text("#summary")
+        assert "Your ground truth: Bark, seconds 2-7" in summary, summary  # point 6
+        assert re.search(r"Co-attention \d+ of 10 s right \(\d+%\)", summary), summary
+        page.wait_for_selector("#heatmap-0 img", timeout=60_000)
+        _check_timeline(page)
+        _check_heatmaps(page)
+        _check_playback(page)
+        header = page.locator("#top3-1 th", has_text="P 3").first.bounding_box()
+        table = page.locator("#top3-1").bounding_box()
+        assert header["x"] + header["width"] <= table["x"] + table["width"] + 1  # the last column shown
+        page.click("#overlay-button")
+        page.wait_for_function(
+            "() => document.querySelector('#overlay-0 video')?.videoWidth === 256", timeout=120_000
+        )  # the clip's own resolution (bark.mp4: 256 x 256), not 224-px tiles
+        page.get_by_role("button", name=re.compile("Prepare downloads")).click()
+        page.wait_for_selector("#downloads :text('bark-timeline.svg')", timeout=60_000)
+        files = page.inner_text("#downloads")
+        for name in ("bark-results.json", "bark-results.csv", "bark-co-attention-heatmaps.png"):
+            assert name in files, files
+
+        page.get_by_role("tab", name="Cross-modal localization").click()
+        page.click("#cml-button")
+        page.wait_for_selector("#cml-plot-0 .js-plotly-plot", timeout=60_000)
+        result = page.inner_text("#cml-result")
+        assert re.search(r"best match at \d+-\d+ s", result) and "seconds" not in result, result  # point 7
+        page.fill("#cml-start input[type=number]", "7")
+        page.fill("#cml-end input[type=number]", "3")
+        page.click("#cml-button")
+        page.wait_for_selector("#cml-result :text('The span is empty')", timeout=30_000)
+        assert page.locator("#cml-plot-0 .js-plotly-plot").count() == 0  # the old results are gone
+
+        page.get_by_role("tab", name="Dataset analysis").click()
+        page.click("#explore-button")
+        page.wait_for_selector("#runs-note :text('bundled checkpoints')", timeout=120_000)  # point 8
+        assert "coatt_sel" in page.inner_text("#runs")
+        for plot in ("#confusion-0", "#tsne"):
+            page.wait_for_selector(f"{plot} img", timeout=60_000)
+            page.locator(f"{plot} img").scroll_into_view_if_needed()
+            assert _uncovered(page, f"{plot} img"), f"something covers {plot}'s title or first row"
+        shown = page.evaluate(
+            "() => { const i = document.querySelector('#confusion-0 img'); return i.width / i.naturalWidth; }"
+        )
+        assert shown > 0.75, shown  # the 10-pt tick labels are not scaled down to a few pixels
+        browser.close()

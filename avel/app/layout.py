@@ -142,7 +142,7 @@ def localize_tab(app: App) -> LocalizeTab:
             selected = gr.Textbox(elem_id="selected-second", show_label=False, container=False)
             second_text = gr.Markdown(elem_id="second-text")
             second_image = gr.Image(
-                show_label=False, interactive=False, elem_id="second-heatmaps", type="numpy", height=260
+                show_label=False, interactive=False, elem_id="second-heatmaps", type="numpy", height=220
             )
     heatmaps, captions = _heatmap_views(names)
     make_videos = gr.Button("Make attention overlay videos", elem_id="overlay-button")
@@ -230,12 +230,10 @@ def dataset_tab(app: App) -> DatasetTab:
     explore = gr.Button("Analyse dataset", variant="primary", elem_id="explore-button")
     text = gr.Markdown(elem_id="explore-result")
     # headings above the figures, not labels over them: a label hid a title and the matrices' first row
-    with gr.Row():
-        confusions = []
-        for i, name in enumerate(app.analyzer.localizers):
-            with gr.Column():
-                gr.Markdown(f"**{name}: confusion matrix**")
-                confusions.append(gr.Plot(show_label=False, elem_id=f"confusion-{i}"))
+    confusions = []  # one under the other, at the page's width: side by side their ticks were tiny
+    for i, name in enumerate(app.analyzer.localizers):
+        gr.Markdown(f"**{name}: confusion matrix**")
+        confusions.append(gr.Plot(show_label=False, elem_id=f"confusion-{i}"))
     gr.Markdown("**Per-class accuracy**")
     per_class = gr.Plot(show_label=False, elem_id="per-class")
     gr.Markdown("**t-SNE of the raw, CSPA and CSEA features**")

@@ -50,9 +50,12 @@
     const [low, high] = axis.range;
     const time = video.currentTime;
     const inside = time >= low && time <= high;
+    // plotly's pixel offsets count from its drawing (.main-svg), the cursor's from its containing box
     cursor.style.display = inside ? "block" : "none";
-    cursor.style.left = `${axis._offset + axis.l2p(time) - 1}px`;
-    cursor.style.top = `${layout._size.t}px`;
+    const svg = plot.querySelector(".main-svg").getBoundingClientRect();
+    const box = (cursor.offsetParent || plot).getBoundingClientRect();
+    cursor.style.left = `${svg.left - box.left + axis._offset + axis.l2p(time) - 1}px`;
+    cursor.style.top = `${svg.top - box.top + layout._size.t}px`;
     cursor.style.height = `${layout._size.h}px`;
     cursor.dataset.time = time.toFixed(2);
   }
