@@ -46,6 +46,9 @@ LOCALIZE_VIEWS = (
     "top1",
     "tags",
     "placement",
+    "downloads",
+    "second_image",
+    "second_text",
 )
 
 
@@ -150,7 +153,7 @@ def test_browser_shows_every_tab_after_its_main_action(server: str) -> None:
         page.get_by_role("tab", name="Cross-modal localization").click()
         assert "It takes clips up to 60 s" in page.inner_text("#cml-note")
         page.click("#cml-button")
-        page.wait_for_selector("#cml-result :text('best match at seconds')", timeout=60_000)
+        page.wait_for_selector("#cml-result :text('best match at')", timeout=60_000)
         page.wait_for_selector("#cml-plot-0 .js-plotly-plot, #cml-plot-0 .plotly", timeout=60_000)
         page.screenshot(path=str(ARTIFACTS / "app-cross-modal.png"), full_page=True)
 
@@ -205,10 +208,13 @@ def test_localize_example_returns_every_view(client) -> None:
     assert Path(_path(out["placement"])).stat().st_size > 0  # the clip on the stored t-SNE maps
 
 
-def test_overlay_videos_on_demand_carry_every_second_and_the_sound(client) -> None:
+def test_overlay_videos_on_demand_keep_the_clips_resolution_frame_rate_and_sound(client) -> None:
     import av
     from gradio_client import handle_file
 
+    from avel.features.media import probe
+
+    source = probe(_examples()[0])
     videos = client.predict(handle_file(str(_examples()[0])), api_name="/overlay_videos")
     assert len(videos) == 2
     for video in videos:
@@ -216,9 +222,48 @@ def test_overlay_videos_on_demand_carry_every_second_and_the_sound(client) -> No
             stream = container.streams.video[0]
             assert container.streams.audio, "the overlay video lost the clip's sound"
             assert abs(float(container.duration / av.time_base) - 10) < 0.6
-            assert stream.width == 224 and stream.height > 224  # a captioned tile per second
+            assert (stream.width, stream.height) == (source["width"], source["height"])
+            assert abs(float(stream.average_rate) - source["fps"]) < 0.5  # every frame, not 2 a second
     again = _localize(client, _examples()[0])
     assert Path(_path(again["video0"])).stat().st_size > 0  # made once, then served with the views
+
+
+def test_an_upload_keeps_its_shape_is_scored_on_request_and_its_results_download(
+    client, tmp_path: Path
+) -> None:
+    """A 16:9 upload without ground truth: wide heatmap tiles, cross-modal says why it is not
+    scored, the user's event scores it, and the downloads follow the `localize --json/--csv` schema."""
+    import csv
+
+    from clipgen import make_clip
+    from gradio_client import handle_file
+    from PIL import Image
+
+    from avel.analysis.localize import CSV_FIELDS
+
+    clip = make_clip(tmp_path / "street.mp4", 4.0, size=(160, 90)).path
+    out = _localize(client, clip)
+    with Image.open(_path(out["heatmap0"])) as grid:  # 4 tiles in a row, 4 px apart, 224 x 224 pixels each
+        assert (grid.width - 3 * 4) / 4 == round(224 * (16 / 9) ** 0.5)  # as wide as the clip, not square
+    text = client.predict("A2V", 1, 3, api_name="/cross_modal")[0]
+    assert "Not scored" in text and "Score your own clip" in text
+    scored = client.predict(handle_file(str(clip)), "Bark", 1, 3, api_name="/localize")[0]
+    assert "**Your ground truth:** Bark, seconds 1-3" in scored
+    assert re.search(r"Co-attention \d of 4 s right \(\d+%\) · Baseline \d of 4 s right", scored), scored
+    files = {
+        Path(_path(f)).name: Path(_path(f))
+        for f in client.predict(handle_file(str(clip)), api_name="/downloads")
+    }
+    result = json.loads(files["street-results.json"].read_text())
+    assert result["format"] == "avel.localize/1" and result["file"] == "street.mp4" and result["seconds"] == 4
+    assert set(result["models"]) == {"Co-attention", "Baseline"}
+    with files["street-results.csv"].open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert tuple(rows[0]) == CSV_FIELDS and len(rows) == 2 * 4
+    assert rows[0]["label"] == result["models"]["Co-attention"]["seconds"][0]["label"]
+    with Image.open(files["street-co-attention-heatmaps.png"]) as png:
+        assert png.format == "PNG"
+    assert "<svg" in files["street-timeline.svg"].read_text()[:500]
 
 
 def test_the_same_clip_again_reuses_the_rendered_views(client) -> None:
@@ -231,7 +276,7 @@ def test_cross_modal_after_localize(client) -> None:
 
     _localize(client, _examples()[0])
     text, *plots = client.predict("A2V", 2, 5, api_name="/cross_modal")
-    assert "best match at seconds" in text
+    assert re.search(r"best match at \d+-\d+ s", text), text
     assert len(plots) == 2
     fresh = Client(client.src, verbose=False)  # another session has analysed nothing yet
     with pytest.raises(Exception, match="Analyse a clip in the first tab first"):
@@ -247,6 +292,7 @@ def test_bad_upload_gets_a_clear_error_naming_the_file(client, tmp_path: Path) -
         client.predict(handle_file(str(fake)), api_name="/localize")
     message = str(raised.value)
     assert "holiday notes.mp4" in message and "/tmp" not in message and "gradio" not in message
+    assert "Errno" not in message, message  # FFmpeg's error number means nothing to a user
     summary = client.predict(handle_file(str(_examples()[1])), api_name="/localize")[0]
     assert "Co-attention" in summary  # the server keeps serving after the error
 
@@ -270,7 +316,7 @@ def test_a_clip_over_the_apps_limit_points_to_the_localize_command(client, tmp_p
 def test_dataset_tab_shows_the_bundled_summary_and_refuses_outside_folders(client) -> None:
     text, *plots = client.predict("", "test", api_name="/explore")
     assert "segment accuracy" in text and "Co-attention" in text
-    confusion0, confusion1, per_class, tsne, _runs = plots
+    confusion0, confusion1, per_class, tsne, _note, _runs = plots
     for plot in (confusion0, confusion1, per_class, tsne):
         assert plot, "a dataset figure is missing"
     for folder in ("/etc", "/root", "data/../..", "~"):
@@ -500,7 +546,7 @@ def _check_playback(page) -> None:
     page.wait_for_function("() => document.querySelector('#timeline-cursor')?.dataset.time === '3.50'")
     cursor = page.locator("#timeline-cursor").bounding_box()
     box = page.locator("#timeline").bounding_box()
-    expected = box["x"] + (cells[3][0] + cells[4][0]) / 2  # 3.5 s: between the centres of seconds 3 and 4
+    expected = box["x"] + cells[3][0]  # 3.5 s: the centre of second 3
     assert abs(cursor["x"] + cursor["width"] / 2 - expected) < 3, (cursor, expected)
     page.mouse.click(*_page_point(page, cells[6]))
     page.wait_for_selector("#second-text :text('Second 6-7 s')", timeout=30_000)
@@ -541,6 +587,7 @@ def test_browser_page_reads_at_a_glance_and_links_playback(server: str) -> None:
         assert "Your ground truth: Bark, seconds 2-7" in summary, summary  # point 6
         assert re.search(r"Co-attention \d+ of 10 s right \(\d+%\)", summary), summary
         page.wait_for_selector("#heatmap-0 img", timeout=60_000)
+        page.wait_for_selector("#timeline .js-plotly-plot", timeout=60_000)
         _check_timeline(page)
         _check_heatmaps(page)
         _check_playback(page)
@@ -552,18 +599,25 @@ def test_browser_page_reads_at_a_glance_and_links_playback(server: str) -> None:
             "() => document.querySelector('#overlay-0 video')?.videoWidth === 256", timeout=120_000
         )  # the clip's own resolution (bark.mp4: 256 x 256), not 224-px tiles
         page.get_by_role("button", name=re.compile("Prepare downloads")).click()
-        page.wait_for_selector("#downloads :text('bark-timeline.svg')", timeout=60_000)
-        files = page.inner_text("#downloads")
-        for name in ("bark-results.json", "bark-results.csv", "bark-co-attention-heatmaps.png"):
+        page.wait_for_selector("#downloads :text('bark-timeline')", timeout=60_000)
+        files = page.inner_text("#downloads").replace("\n.", ".")  # the name, then its suffix below
+        for name in (
+            "bark-results.json",
+            "bark-results.csv",
+            "bark-co-attention-heatmaps.png",
+            "bark-timeline.svg",
+        ):
             assert name in files, files
 
         page.get_by_role("tab", name="Cross-modal localization").click()
         page.click("#cml-button")
         page.wait_for_selector("#cml-plot-0 .js-plotly-plot", timeout=60_000)
         result = page.inner_text("#cml-result")
-        assert re.search(r"best match at \d+-\d+ s", result) and "seconds" not in result, result  # point 7
-        page.fill("#cml-start input[type=number]", "7")
-        page.fill("#cml-end input[type=number]", "3")
+        assert re.search(r"best match at \d+-\d+ s", result), result  # point 7
+        assert not re.search(r"seconds \d+-\d+ s", result), result
+        for box, value in (("#cml-start", "7"), ("#cml-end", "3")):
+            page.fill(f"{box} input[type=number]", value)
+            page.press(f"{box} input[type=number]", "Enter")
         page.click("#cml-button")
         page.wait_for_selector("#cml-result :text('The span is empty')", timeout=30_000)
         assert page.locator("#cml-plot-0 .js-plotly-plot").count() == 0  # the old results are gone

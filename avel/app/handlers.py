@@ -340,7 +340,7 @@ class App:
         elif matched.true_start is None:
             truth_start, truth_end = matched.truth_span
             lines.append(
-                f"The true event span is seconds {truth_start}-{truth_end}; pick it to score the match."
+                f"The true event span is {viz.span_label(truth_start, truth_end)} s; pick it to score the match."
             )
         return CrossModalOutputs(text="\n\n".join(lines), plots=figures).flat()
 
