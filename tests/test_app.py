@@ -426,6 +426,8 @@ def test_errors_hide_server_paths_and_the_data_box_stays_in_its_roots(tmp_path: 
     error = ValueError(f"{upload}: not a readable audio/video file ({upload})")
     message = public_message(error, upload, [tmp_path])
     assert message == "my clip.mp4: not a readable audio/video file (my clip.mp4)"
+    ffmpeg = ValueError(f"{upload}: not a readable audio/video file ([Errno 1094995529] Invalid data found)")
+    assert public_message(ffmpeg, upload, [tmp_path]).endswith("file (Invalid data found)")  # no errno
     other = public_message(ValueError(f"{tmp_path}/features/x.npz: broken"), None, [tmp_path])
     assert str(tmp_path) not in other and other.startswith("<server>")
     config = AppConfig.from_env({"AVEL_APP_MAX_SESSIONS": "5", "AVEL_APP_DEVICE": "ignored: not an int"})
