@@ -20,14 +20,8 @@ import numpy as np
 import viz
 from avel.analysis.clip import Analyzer, ClipTooLong, Progress, analyze_clip, load_ground_truths
 from avel.analysis.crossmodal import CrossModalState, match_cross_modal
-from avel.analysis.dataset import (
-    build_maps,
-    cache_key,
-    checkpoint_rows,
-    load_summary,
-    runs_table,
-    summarize_dataset,
-)
+from avel.analysis.dataset import cache_key, summarize_dataset
+from avel.analysis.summary import build_maps, load_summary
 from avel.app.config import MB, ROOT, AppConfig
 from avel.app.errors import public_message
 from avel.app.outputs import CrossModalOutputs, DatasetOutputs, LocalizeOutputs
@@ -50,6 +44,7 @@ from avel.common.config import SummaryConfig
 from avel.common.files import evict_oldest
 from avel.features.extractor import file_sha256
 from avel.features.media import MediaError, probe
+from avel.training.runs import checkpoint_rows, runs_table
 
 log = logging.getLogger("avel.app")
 NO_EVENT_CHOICE = "(no event given)"  # the "score your own clip" class box when left alone
@@ -338,10 +333,8 @@ class App:
                 "upload, enter its event under *Score your own clip* in the first tab and localize again."
             )
         elif matched.true_start is None:
-            truth_start, truth_end = matched.truth_span
-            lines.append(
-                f"The true event span is {viz.span_label(truth_start, truth_end)} s; pick it to score the match."
-            )
+            truth = viz.span_label(*matched.truth_span)
+            lines.append(f"The true event span is {truth} s; pick it to score the match.")
         return CrossModalOutputs(text="\n\n".join(lines), plots=figures).flat()
 
     # ---- tab 3: dataset analysis --------------------------------------------------------------

@@ -12,10 +12,10 @@ from pathlib import Path
 import gradio as gr
 
 import viz
-from avel.analysis.dataset import RUNS_TABLE_HEADERS
 from avel.app.handlers import NO_EVENT_CHOICE, App
 from avel.app.outputs import CrossModalOutputs, DatasetOutputs, LocalizeOutputs
 from avel.app.views import HEATMAP_EXPLANATION
+from avel.training.runs import RUNS_TABLE_HEADERS
 
 PLAYBACK_JS = (Path(__file__).with_name("playback.js")).read_text(encoding="utf-8")
 CSS = """

@@ -17,11 +17,12 @@ class Ordered:
     """Flattens a dataclass's fields, in declaration order, into Gradio's positional outputs."""
 
     def flat(self) -> list[Any]:
+        """One entry per component: a `list[Item]` field gives one per model; any other field one
+        (whatever its value: a table's rows are one component's value)."""
         items: list[Any] = []
         for f in fields(self):  # type: ignore[arg-type]
             value = getattr(self, f.name)
-            per_model = str(f.type).startswith("list[")  # a value that is a list (a table's rows) is one item
-            items += value if per_model else [value]
+            items += list(value) if str(f.type).startswith("list[") else [value]
         return items
 
 

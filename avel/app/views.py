@@ -24,8 +24,8 @@ from PIL import Image
 import viz
 from avel.analysis.clip import ClipAnalysis, Localization
 from avel.analysis.crossmodal import CrossModalState, event_bounds
-from avel.analysis.dataset import DatasetSummary
 from avel.analysis.localize import CSV_FIELDS, csv_rows
+from avel.analysis.summary import DatasetSummary
 from avel.common.calibration import Calibration
 from avel.common.classes import UNKNOWN_TEXT
 from avel.common.config import SummaryConfig
