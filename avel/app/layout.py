@@ -170,8 +170,9 @@ def localize_tab(app: App) -> LocalizeTab:
         label="What the pretrained backbones perceive (a zero-shot reference, not our classes)",
         elem_id="backbone-tags",
     )
-    placement = gr.Image(
-        label=f"The clip in the feature space: its seconds on the t-SNE maps of {_source(app)}",
+    gr.Markdown(f"**The clip in the feature space:** its seconds on the t-SNE maps of {_source(app)}")
+    placement = gr.Image(  # a heading above, not a label over the figure's title
+        show_label=False,
         type="filepath",
         interactive=False,
         elem_id="placement",
