@@ -598,6 +598,7 @@ def test_browser_page_reads_at_a_glance_and_links_playback(server: str) -> None:
         _check_playback(page)
         page.wait_for_selector("#placement img", state="attached", timeout=60_000)
         page.locator("#placement img").scroll_into_view_if_needed()
+        page.wait_for_function("() => document.querySelector('#placement img').naturalWidth > 0")  # lazy
         assert _uncovered(page, "#placement img"), "a label covers the t-SNE placement's title"
         header = page.locator("#top3-1 th", has_text="P 3").first.bounding_box()
         table = page.locator("#top3-1").bounding_box()
