@@ -557,12 +557,15 @@ def _check_playback(page) -> None:
 
 
 def _uncovered(page, selector: str) -> bool:
-    """Nothing (a label, a title) lies over the top-left corner and top edge of a shown image."""
+    """No component label (Gradio's block label) overlaps the shown image, e.g. its title."""
     return page.evaluate(
         """(selector) => {
-        const img = document.querySelector(selector), r = img.getBoundingClientRect();
-        return [[r.left + 30, r.top + 8], [r.left + r.width / 2, r.top + 8], [r.left + 30, r.top + 40]]
-          .every(([x, y]) => document.elementFromPoint(x, y) === img); }""",
+        const r = document.querySelector(selector).getBoundingClientRect();
+        return [...document.querySelectorAll('[data-testid=block-label]')].every(label => {
+          const l = label.getBoundingClientRect();
+          return l.width === 0 || l.right <= r.left || l.left >= r.right
+            || l.bottom <= r.top || l.top >= r.bottom;
+        }); }""",
         selector,
     )
 
