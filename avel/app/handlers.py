@@ -10,7 +10,9 @@ import hashlib
 import logging
 import shutil
 import tempfile
+import threading
 import time
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
 from pathlib import Path
 
@@ -42,9 +44,19 @@ from avel.common.bounded import BoundedStore
 from avel.common.config import SummaryConfig
 from avel.common.files import evict_oldest
 from avel.features.extractor import file_sha256
-from avel.features.media import MediaError
+from avel.features.media import MediaError, clip_seconds
 
 log = logging.getLogger("avel.app")
+
+
+class _Released(AbstractContextManager):
+    """Releases an acquired semaphore when the block ends (however it ends)."""
+
+    def __init__(self, semaphore: threading.BoundedSemaphore) -> None:
+        self.semaphore = semaphore
+
+    def __exit__(self, *exc: object) -> None:
+        self.semaphore.release()
 
 
 def _session(request: gr.Request | None) -> str:
@@ -86,6 +98,9 @@ class App:
             heatmap_seconds=config.long_heatmap_seconds,
         )
         self.view_settings = ViewSettings(config.heatmap_columns, config.timeline_seconds)
+        self.long_slots = threading.BoundedSemaphore(config.long_analyses)
+        self.long_waiting = 0  # long clips waiting for a slot (shown to each of them)
+        self._waiting_lock = threading.Lock()
 
     def _hide(self) -> list[Path]:
         return [self.work_dir, Path(tempfile.gettempdir()), ROOT]
@@ -157,6 +172,9 @@ class App:
         if not video:
             raise gr.Error("Upload a video (or pick an example) first.")
         name = Path(video).name
+        if not Path(video).is_file():  # gone: the upload cap evicted it (the oldest uploads go first)
+            why = "not a regular file" if Path(video).exists() else "no such file on the server any more"
+            raise gr.Error(f"{name}: {why} (uploads are kept within a cap); upload it again.")
         size_mb = Path(video).stat().st_size / MB
         if size_mb > self.config.max_upload_mb:
             raise gr.Error(
@@ -167,6 +185,8 @@ class App:
         view = self.views.get(key)
         if view is None or not view.folder.is_dir():
             view = self._analyse(video, key, content_hash, progress)
+        for warning in view.warnings:  # on every repeat too: a cached answer has the same caveats
+            gr.Warning(f"{name}: {warning}")
         return view
 
     def _view_key(self, content_hash: str) -> str:
@@ -181,9 +201,10 @@ class App:
         """Any length, one road (avel.analysis.clip.analyze_clip); a clip over the app's limit is
         refused from its header, with the way to analyse it, before any decoding."""
         try:
-            analysis = analyze_clip(
-                self.analyzer, video, self.localize_config, progress, content_hash=content_hash
-            )
+            with self._turn(video, progress):
+                analysis = analyze_clip(
+                    self.analyzer, video, self.localize_config, progress, content_hash=content_hash
+                )
         except ClipTooLong as err:
             name = Path(video).name
             raise gr.Error(
@@ -194,14 +215,41 @@ class App:
             log.warning("analysis of %s failed: %s", video, err)
             raise gr.Error(public_message(err, video, self._hide())) from err
         analysis.ground_truth = self.ground_truths.get(analysis.content_hash)
-        for warning in analysis.warnings:
-            gr.Warning(f"{Path(video).name}: {public_message(Exception(warning), video, self._hide())}")
+        analysis.warnings = [public_message(Exception(w), video, self._hide()) for w in analysis.warnings]
         if progress:
             progress(0.97, "drawing")
         view = render_clip(analysis, self.outputs_dir / key, self.view_settings, self.placement)
         self.views.put(key, view)
         self._prune_disk(keep=view.folder)
         return view
+
+    def _turn(self, video: str, progress: Progress | None) -> AbstractContextManager[object]:
+        """A long clip's turn (AppConfig.long_analyses at a time); a short clip needs none.
+
+        Short clips and cached repeats run beside a long analysis (AppConfig.analysis_workers),
+        so one 10-min upload never holds everyone else's answer.
+        """
+        try:
+            seconds = clip_seconds(video)
+        except MediaError:
+            return nullcontext()  # no header: decoded whole, up to normal_clip_seconds (analyze_clip)
+        if seconds <= self.config.normal_clip_seconds or seconds > self.config.max_clip_seconds:
+            return nullcontext()  # short, or refused from its header at once
+        if self.long_slots.acquire(blocking=False):
+            return _Released(self.long_slots)
+        with self._waiting_lock:
+            self.long_waiting += 1
+            ahead = self.long_waiting
+        if progress is not None:
+            progress(
+                0.0,
+                f"waiting: long clips take turns ({self.config.long_analyses} at a time, "
+                f"{ahead - 1} waiting before this one); short clips are not held",
+            )
+        self.long_slots.acquire()
+        with self._waiting_lock:
+            self.long_waiting -= 1
+        return _Released(self.long_slots)
 
     def _prune_disk(self, keep: Path) -> None:
         """Hold the outputs and Gradio's upload folder under their caps, oldest entries first."""
@@ -280,8 +328,9 @@ class App:
                 progress(0.5, desc="t-SNE of the features")
                 summary.source = f"{data_dir.strip()}, {split} split"
                 view = render_dataset(build_maps(summary, self.summary_config))
-            except (ValueError, FileNotFoundError) as err:
-                raise gr.Error(public_message(err, None, self._hide())) from err
+            except (ValueError, FileNotFoundError) as err:  # the folder named as the user typed it
+                named = ValueError(str(err).replace(str(data_path), data_dir.strip()))
+                raise gr.Error(public_message(named, None, self._hide())) from err
             self.datasets.put(key, view)
         return self._dataset_outputs(view)
 

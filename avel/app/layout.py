@@ -151,8 +151,15 @@ def build_demo(app: App) -> gr.Blocks:
                 span_end,
             ],
             api_name="localize",
+            concurrency_limit=app.config.analysis_workers,  # long clips take turns inside (App._turn)
         )
-        make_videos.click(app.overlay_videos, inputs=video, outputs=overlay_videos, api_name="overlay_videos")
+        make_videos.click(
+            app.overlay_videos,
+            inputs=video,
+            outputs=overlay_videos,
+            api_name="overlay_videos",
+            concurrency_limit=app.config.analysis_workers,
+        )
         match.click(
             app.cross_modal,
             inputs=[direction, span_start, span_end],

@@ -9,7 +9,7 @@ serves a handful of files. The attention overlay videos are made only when asked
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -57,6 +57,7 @@ class ClipView:
     sample_rate: int  # of the clip's sound in folder / AUDIO_FILE
     overlay_videos: list[str | None] | None = None  # per localizer, once made (make_overlay_videos)
     windowed: bool = False  # a long clip: localized in windows, heatmaps of its most eventful seconds
+    warnings: list[str] = field(default_factory=list)  # the analysis's, shown again on every cached repeat
 
 
 def known_classes_text(events: tuple[str, ...], calibrations: dict[str, Calibration | None]) -> str:
@@ -119,6 +120,8 @@ def render_clip(
     ]
     if analysis.windowed:
         lines.insert(0, _windowed_note(analysis))
+    if analysis.warnings:
+        lines.append("**Warnings:** " + "; ".join(analysis.warnings))
     if analysis.ground_truth is not None:
         lines.append(f"**Ground truth:** {viz.summarize_events(analysis.ground_truth, classes, background)}")
     heatmaps, captions, tables = [], [], []
@@ -152,6 +155,7 @@ def render_clip(
         columns=settings.columns,
         sample_rate=analysis.sample_rate,
         windowed=analysis.windowed,
+        warnings=list(analysis.warnings),
     )
 
 

@@ -12,6 +12,8 @@ from avel.training.evaluate import evaluate_checkpoint, format_tables
 def _run(args: argparse.Namespace) -> None:
     result = evaluate_checkpoint(args.checkpoint, args.data, args.split, args.device)
     print(format_tables(result))
+    for warning in result["warnings"]:
+        print(f"warning: {warning}")
     if args.json:
         print(json.dumps(result))
 

@@ -35,6 +35,8 @@ def _run(args: argparse.Namespace) -> None:
             failed += 1
             print(f"skipped {path}: {err}", file=sys.stderr)
             continue
+        for warning in result["warnings"]:  # stored with the result: a resumed run shows them too
+            print(f"warning: {path}: {warning}", file=sys.stderr)
         if args.json:
             print(json.dumps(result))
         else:
@@ -52,6 +54,8 @@ def _run(args: argparse.Namespace) -> None:
         _write_csv(Path(args.csv), rows)
     if failed:
         print(f"{failed} of {len(inputs)} file(s) could not be analysed", file=sys.stderr)
+    if not inputs or failed == len(inputs):
+        raise ValueError(f"no clip could be analysed ({len(inputs)} input(s) given)")
 
 
 def _print_summary(result: dict[str, Any]) -> None:
