@@ -24,7 +24,7 @@ from fastapi.testclient import TestClient
 
 from avel import localize
 from avel.analysis.clip import Analyzer, ModelPaths, analyze_clip
-from avel.analysis.localize import DEFAULT_MODELS
+from avel.analysis.localize import default_models
 from avel.app.config import ROOT, AppConfig
 from avel.app.errors import public_message
 from avel.app.handlers import App
@@ -57,7 +57,7 @@ class Recorder:
 @pytest.fixture(scope="module")
 def analyzer(tmp_path_factory: pytest.TempPathFactory) -> Analyzer:
     """The bundled localizers at one frame a second (the features change, the roads do not)."""
-    loaded = Analyzer(ModelPaths(localizers=DEFAULT_MODELS, matchers={}))
+    loaded = Analyzer(ModelPaths(localizers=default_models(), matchers={}))
     fast = replace(loaded.feature_config, frames_per_segment=1)
     loaded.feature_config = fast
     loaded.extractor = FeatureExtractor(fast, cache_dir=tmp_path_factory.mktemp("features"))
@@ -68,7 +68,7 @@ def analyzer(tmp_path_factory: pytest.TempPathFactory) -> Analyzer:
 def app(analyzer: Analyzer, tmp_path_factory: pytest.TempPathFactory) -> App:
     config = replace(
         AppConfig(),
-        models=ModelPaths(localizers=DEFAULT_MODELS, matchers={}),
+        models=ModelPaths(localizers=default_models(), matchers={}),
         normal_clip_seconds=NORMAL_S,
         localize=LocalizeConfig(decode_window=3),
     )

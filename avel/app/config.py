@@ -8,9 +8,10 @@ from pathlib import Path
 
 from avel.analysis.clip import ModelPaths
 from avel.common.config import LocalizeConfig
+from avel.common.locations import bundled_checkpoints
 
 ROOT = Path(__file__).resolve().parents[2]  # the checkout: checkpoints/, assets/, data/, runs/
-CHECKPOINTS = ROOT / "checkpoints"
+CHECKPOINTS = bundled_checkpoints()
 MB = 2**20
 
 

@@ -21,15 +21,11 @@ import gradio as gr
 import viz
 from avel.analysis.clip import Analyzer, ClipTooLong, Progress, analyze_clip, load_ground_truths
 from avel.analysis.crossmodal import CrossModalState, match_cross_modal
-from avel.analysis.dataset import (
-    build_maps,
-    cache_key,
-    load_summary,
-    runs_table,
-    summarize_dataset,
-)
+from avel.analysis.dataset import cache_key, summarize_dataset
+from avel.analysis.summary import build_maps, load_summary
 from avel.app.config import MB, ROOT, AppConfig
 from avel.app.errors import public_message
+from avel.app.outputs import CrossModalOutputs, DatasetOutputs, LocalizeOutputs
 from avel.app.views import (
     ClipPlacement,
     ClipView,
@@ -45,6 +41,7 @@ from avel.common.config import SummaryConfig
 from avel.common.files import evict_oldest
 from avel.features.extractor import file_sha256
 from avel.features.media import MediaError, clip_seconds
+from avel.training.runs import runs_table
 
 log = logging.getLogger("avel.app")
 
@@ -111,7 +108,7 @@ class App:
         video: str | None,
         request: gr.Request | None = None,
         progress: gr.Progress = gr.Progress(),  # noqa: B008
-    ) -> tuple:
+    ) -> list:
         """Analyse an upload with every model; raise gr.Error with a clear message on bad input."""
         view = self._view(video, lambda f, msg: progress(f, desc=msg))
         self.sessions.put(_session(request), view.state)
@@ -125,17 +122,18 @@ class App:
                 gr.update(maximum=view.state.num_segments, value=end),
             )
         )
-        return (
-            view.summary,
-            view.timeline,
-            *view.heatmaps,
-            *view.captions,
-            *videos,
-            *view.tables,
-            view.tags,
-            view.placement,
-            *sliders,
-        )
+        return LocalizeOutputs(
+            summary=view.summary,
+            timeline=view.timeline,
+            heatmaps=view.heatmaps,
+            captions=view.captions,
+            overlay_videos=videos,
+            tables=view.tables,
+            tags=view.tags,
+            placement=view.placement,
+            span_start=sliders[0],
+            span_end=sliders[1],
+        ).flat()
 
     def overlay_videos(
         self,
@@ -262,7 +260,7 @@ class App:
         self.sessions.pop(_session(request))
 
     # ---- tab 2: cross-modal localization ------------------------------------------------------
-    def cross_modal(self, direction: str, start: int, end: int, request: gr.Request | None = None) -> tuple:
+    def cross_modal(self, direction: str, start: int, end: int, request: gr.Request | None = None) -> list:
         """Slide the chosen span of one modality over the other with each CML model."""
         state = self.sessions.get(_session(request))
         if state is None:
@@ -302,16 +300,16 @@ class App:
             lines.append(
                 f"The true event span is seconds {truth_start}-{truth_end}; pick it to score the match."
             )
-        return ("\n\n".join(lines), *figures)
+        return CrossModalOutputs(text="\n\n".join(lines), plots=figures).flat()
 
     # ---- tab 3: dataset analysis --------------------------------------------------------------
-    def explore(self, data_dir: str, split: str, progress: gr.Progress = gr.Progress()) -> tuple:  # noqa: B008
+    def explore(self, data_dir: str, split: str, progress: gr.Progress = gr.Progress()) -> list:  # noqa: B008
         """The bundled summary (empty box), or a folder under the data roots computed live."""
         if not (data_dir or "").strip():
             if self.summary is None:
                 raise gr.Error(
                     f"No bundled summary ({self.config.summary.name}); enter a folder under "
-                    f"{self._roots_text()} or build one with `python -m avel summarize`."
+                    f"{self.roots_text()} or build one with `python -m avel summarize`."
                 )
             view = self.datasets.get("bundled")
             if view is None:
@@ -334,7 +332,7 @@ class App:
             self.datasets.put(key, view)
         return self._dataset_outputs(view)
 
-    def _roots_text(self) -> str:
+    def roots_text(self) -> str:
         return ", ".join(
             f"{root.relative_to(ROOT) if root.is_relative_to(ROOT) else root}/"
             for root in self.config.data_roots
@@ -347,12 +345,18 @@ class App:
         roots = [root.resolve() for root in self.config.data_roots]
         if not any(resolved.is_relative_to(root) for root in roots):
             raise gr.Error(
-                f"Only dataset folders under {self._roots_text()} can be analysed (AppConfig.data_roots); "
+                f"Only dataset folders under {self.roots_text()} can be analysed (AppConfig.data_roots); "
                 "leave the box empty for the bundled summary."
             )
         if not resolved.is_dir():
-            raise gr.Error(f"No dataset folder {data_dir.strip()!r} under {self._roots_text()}.")
+            raise gr.Error(f"No dataset folder {data_dir.strip()!r} under {self.roots_text()}.")
         return resolved
 
-    def _dataset_outputs(self, view: DatasetView) -> tuple:
-        return (view.text, *view.confusions, view.per_class, view.tsne, runs_table(self.config.runs))
+    def _dataset_outputs(self, view: DatasetView) -> list:
+        return DatasetOutputs(
+            text=view.text,
+            confusions=view.confusions,
+            per_class=view.per_class,
+            tsne=view.tsne,
+            runs=runs_table(self.config.runs),
+        ).flat()

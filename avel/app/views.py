@@ -19,7 +19,7 @@ from PIL import Image
 import viz
 from avel.analysis.clip import ClipAnalysis, Localization
 from avel.analysis.crossmodal import CrossModalState, event_bounds
-from avel.analysis.dataset import DatasetSummary
+from avel.analysis.summary import DatasetSummary
 from avel.common.calibration import Calibration
 from avel.common.classes import UNKNOWN_TEXT
 from avel.common.config import SummaryConfig

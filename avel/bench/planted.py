@@ -3,7 +3,7 @@
 A model that trains is not a model that learns: these sets say whether a model can find a signal
 that is known to be there, and at which input scales. Features are post-ReLU noise like VGGish
 and VGG pool5 rows (relu(N(0, sigma)); at scale 1, sigma = 0.3 gives the real VGGish rows' mean
-0.12, ../shared/ave/audio_feature_noisy.h5); during each event second a class prototype is added
+0.12, AVE's audio_feature_noisy.h5, docs/ave-format.md); during each event second a class prototype is added
 to the audio ("audio"), or to one cell of the visual map that moves by one column each second
 ("visual"), or both ("both"). Used by the learnability tests and benchmarks/diagnose_streams.py.
 """

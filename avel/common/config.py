@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
-# The official AVE features (notes: ../shared/notes/ave-format.md): T = 10 one-second segments,
+# The official AVE features (docs/ave-format.md): T = 10 one-second segments,
 # VGGish audio C_a = 128, VGG19 pool5 visual 7 x 7 x C_v with C_v = 512.
 AVE_SEGMENTS = 10
 AVE_AUDIO_DIM = 128
@@ -190,7 +190,7 @@ class TrainConfig:
 
 @dataclass
 class FeatureConfig:
-    """How a clip becomes per-second features (Sec. IV-A, ../shared/notes/ave-format.md)."""
+    """How a clip becomes per-second features (Sec. IV-A, docs/ave-format.md)."""
 
     visual_backbone: str = "mobilenet_v2"
     audio_backbone: str = "yamnet"

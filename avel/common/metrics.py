@@ -1,4 +1,4 @@
-"""Accuracy metrics of the AVE protocol (../shared/notes/ave-format.md; paper Sec. IV-A "Evaluation Metrics").
+"""Accuracy metrics of the AVE protocol (docs/ave-format.md; paper Sec. IV-A "Evaluation Metrics").
 
 SEL/WSEL are scored per segment over the whole split, background included. CML follows the
 official `cmm_test.py`: the event span of the query modality slides over the other modality and

@@ -1,6 +1,6 @@
 """Decode a clip into per-second frames and 16 kHz mono audio, and encode clips, with PyAV.
 
-Sampling follows the AVE recipe (../shared/notes/ave-format.md): a clip of T whole seconds gives T segments;
+Sampling follows the AVE recipe (docs/ave-format.md): a clip of T whole seconds gives T segments;
 segment t holds K frames, frame k being the one *displayed* at t + (k + 0.5) / K, and the audio of
 [t, t + 1) as mono float32 at FeatureConfig.sample_rate.
 
