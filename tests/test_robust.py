@@ -249,7 +249,11 @@ def test_localize_exits_non_zero_when_every_input_failed(
     tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
     (tmp_path / "notes.mp4").write_text("not a video")
+    (tmp_path / "holiday").mkdir()  # a folder without videos is said, not silently dropped
     with pytest.raises(SystemExit) as exit_info:
-        main(["localize", str(tmp_path / "notes.mp4"), str(tmp_path / "gone.mp4")])
+        main(["localize", str(tmp_path / "notes.mp4"), str(tmp_path / "gone.mp4"), str(tmp_path / "holiday")])
     err = capsys.readouterr().err
-    assert exit_info.value.code == 2 and "no clip could be analysed (2 input(s) given)" in err
+    assert (
+        exit_info.value.code == 2 and "no clip could be analysed (2 file(s) found, 1 empty folder(s))" in err
+    )
+    assert f"skipped {tmp_path / 'holiday'}: a folder without video files" in err
