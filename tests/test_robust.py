@@ -51,7 +51,7 @@ class Recorder:
         self.calls: list[str] = []
 
     def __call__(self, *args: object, desc: str | None = None, **_: object) -> None:
-        self.calls.append(" ".join(str(a) for a in (*args, desc or "")))
+        self.calls.append(" ".join(str(a) for a in (*args, desc or "")).strip())
 
 
 @pytest.fixture(scope="module")
@@ -147,7 +147,7 @@ def test_the_cli_the_api_and_the_app_agree_and_cached_repeats_keep_their_warning
     monkeypatch.setattr(gr, "Warning", warned)
     for repeat in range(2):  # the second from the render cache
         app.localize(str(path))
-        assert len(warned.calls) == repeat + 1 and warned.calls[-1] == f"frozen.mp4: {api['warnings'][0]} "
+        assert len(warned.calls) == repeat + 1 and warned.calls[-1] == f"frozen.mp4: {api['warnings'][0]}"
     assert app._view(str(path), None).warnings == api["warnings"]
 
 
@@ -162,18 +162,19 @@ def test_short_clips_and_cached_repeats_never_wait_behind_a_long_clip(
     waiting, done = Recorder(), threading.Event()
 
     def second_long_clip() -> None:
-        with app._turn(str(long), waiting):
+        with app._turn(str(long), waiting) as step:
+            step(0.5, "windows")  # a long analysis's progress step: it pauses while a short one runs
             done.set()
 
     worker = threading.Thread(target=second_long_clip)
-    try:
-        worker.start()
-        app._view(str(short), None)  # a short clip passes at once
-        assert not done.wait(0.2) and "long clips take turns" in waiting.calls[0]
-    finally:
+    worker.start()
+    app._view(str(short), None)  # a short clip passes at once
+    assert not done.wait(0.2) and "long clips take turns" in waiting.calls[0]
+    with app._turn(str(short), None):  # a short clip runs as the long one gets its turn
         app.long_slots.release()
+        assert not done.wait(0.5) and "paused while a short clip is analysed" in waiting.calls[-1]
     worker.join(5)
-    assert done.is_set()
+    assert done.is_set() and waiting.calls[-1] == "0.5 windows"
 
 
 def test_uploads_count_against_their_cap_as_they_arrive(tmp_path: Path, monkeypatch) -> None:

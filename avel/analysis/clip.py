@@ -419,7 +419,12 @@ def _decode_windows(
                 f"{path}: the video stops at {start + clip.num_segments} s, before the {num_segments} s "
                 "its packets announce; the file is corrupt"
             )
-        audio, visual = extractor.encode(clip)
+
+        def embedding(fraction: float, message: str, start: int = start, seconds: int = seconds) -> None:
+            if progress is not None:  # each backbone batch: a caller may pause here (the app does)
+                progress(WINDOWS_SHARE * (start + fraction * seconds) / num_segments, message)
+
+        audio, visual = extractor.encode(clip, embedding)
         yield DecodedChunk(start, audio, visual, clip.frames[:, clip.frames.shape[1] // 2])
         if progress is not None:
             end = start + seconds

@@ -12,7 +12,8 @@ import shutil
 import tempfile
 import threading
 import time
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -44,16 +45,6 @@ from avel.features.media import MediaError, clip_seconds
 from avel.training.runs import runs_table
 
 log = logging.getLogger("avel.app")
-
-
-class _Released(AbstractContextManager):
-    """Releases an acquired semaphore when the block ends (however it ends)."""
-
-    def __init__(self, semaphore: threading.BoundedSemaphore) -> None:
-        self.semaphore = semaphore
-
-    def __exit__(self, *exc: object) -> None:
-        self.semaphore.release()
 
 
 def _session(request: gr.Request | None) -> str:
@@ -97,7 +88,8 @@ class App:
         self.view_settings = ViewSettings(config.heatmap_columns, config.timeline_seconds)
         self.long_slots = threading.BoundedSemaphore(config.long_analyses)
         self.long_waiting = 0  # long clips waiting for a slot (shown to each of them)
-        self._waiting_lock = threading.Lock()
+        self.short_running = 0  # short analyses now: a long one pauses between its steps meanwhile
+        self._turns = threading.Condition()
 
     def _hide(self) -> list[Path]:
         return [self.work_dir, Path(tempfile.gettempdir()), ROOT]
@@ -199,9 +191,9 @@ class App:
         """Any length, one road (avel.analysis.clip.analyze_clip); a clip over the app's limit is
         refused from its header, with the way to analyse it, before any decoding."""
         try:
-            with self._turn(video, progress):
+            with self._turn(video, progress) as steps:
                 analysis = analyze_clip(
-                    self.analyzer, video, self.localize_config, progress, content_hash=content_hash
+                    self.analyzer, video, self.localize_config, steps, content_hash=content_hash
                 )
         except ClipTooLong as err:
             name = Path(video).name
@@ -221,21 +213,42 @@ class App:
         self._prune_disk(keep=view.folder)
         return view
 
-    def _turn(self, video: str, progress: Progress | None) -> AbstractContextManager[object]:
-        """A long clip's turn (AppConfig.long_analyses at a time); a short clip needs none.
+    @contextmanager
+    def _turn(self, video: str, progress: Progress | None) -> Iterator[Progress | None]:
+        """A clip's turn; yields the progress callback its analysis reports to.
 
-        Short clips and cached repeats run beside a long analysis (AppConfig.analysis_workers),
-        so one 10-min upload never holds everyone else's answer.
+        Short clips run at once, side by side (AppConfig.analysis_workers). Long clips (over
+        normal_clip_seconds) take turns, `long_analyses` at a time, and at each progress step a
+        long analysis pauses while a short one runs: on 2 cores a short clip would otherwise share
+        the CPU with it and take several times as long.
         """
+        if not self._is_long(video):
+            with self._turns:
+                self.short_running += 1
+            try:
+                yield progress
+            finally:
+                with self._turns:
+                    self.short_running -= 1
+                    self._turns.notify_all()
+            return
+        self._wait_for_slot(progress)
+        try:
+            yield self._yielding(progress)
+        finally:
+            self.long_slots.release()
+
+    def _is_long(self, video: str) -> bool:
         try:
             seconds = clip_seconds(video)
         except MediaError:
-            return nullcontext()  # no header: decoded whole, up to normal_clip_seconds (analyze_clip)
-        if seconds <= self.config.normal_clip_seconds or seconds > self.config.max_clip_seconds:
-            return nullcontext()  # short, or refused from its header at once
+            return False  # no header: decoded whole, up to normal_clip_seconds (analyze_clip)
+        return self.config.normal_clip_seconds < seconds <= self.config.max_clip_seconds
+
+    def _wait_for_slot(self, progress: Progress | None) -> None:
         if self.long_slots.acquire(blocking=False):
-            return _Released(self.long_slots)
-        with self._waiting_lock:
+            return
+        with self._turns:
             self.long_waiting += 1
             ahead = self.long_waiting
         if progress is not None:
@@ -245,9 +258,21 @@ class App:
                 f"{ahead - 1} waiting before this one); short clips are not held",
             )
         self.long_slots.acquire()
-        with self._waiting_lock:
+        with self._turns:
             self.long_waiting -= 1
-        return _Released(self.long_slots)
+
+    def _yielding(self, progress: Progress | None) -> Progress:
+        """`progress`, pausing the long analysis that calls it while any short clip is analysed."""
+
+        def step(fraction: float, message: str) -> None:
+            with self._turns:
+                if self.short_running and progress is not None:
+                    progress(fraction, "paused while a short clip is analysed")
+                self._turns.wait_for(lambda: self.short_running == 0)
+            if progress is not None:
+                progress(fraction, message)
+
+        return step
 
     def _prune_disk(self, keep: Path) -> None:
         """Hold the outputs and Gradio's upload folder under their caps, oldest entries first."""
