@@ -11,8 +11,9 @@ so `torch.load(..., weights_only=True)` can read it without executing code:
     features       {"info": FeaturesInfo.to_dict() or None, "projection": projection.pt dict or None}; a
                    bundled checkpoint has "projection": None, "projection_file" (beside it) and
                    "projection_id" instead, so several checkpoints share one file (`bundle`)
-    provenance     {"train_rows": rows of the AVE files it trained on, "init_test_overlap": CML
-                    test rows its --init (train_config.init) trained on (None: no check)}
+    provenance     {"train_rows": rows of the AVE files it trained on, "val_rows": the rows that
+                    selected its epoch, "init_test_overlap": CML test rows its --init
+                    (train_config.init) trained or selected on (None: no check)}
     metrics        {"val": {...}, "test": {...}}
     calibration    optional, SEL/WSEL: the abstention threshold set on validation (avel/training/calibrate.py)
     trained_classes optional: the classes with training seconds (the rest were never learned)

@@ -23,6 +23,7 @@ from avel.common.config import TrainConfig
 from avel.common.device import resolve_device
 from avel.data import AVEDirectory, AVESplit
 from avel.models.scaling import rms
+from avel.training.attention import ObjectBoxes, attention_accuracy
 from avel.training.checkpoint import LoadedModel, check_data_matches, checkpoint_path, load_checkpoint
 
 log = logging.getLogger(__name__)
@@ -170,9 +171,15 @@ def checkpoint_dataset(loaded: LoadedModel, data: AVEDirectory, split: str) -> A
 
 
 def evaluate_checkpoint(
-    path: str | Path, data_dir: str | Path, split: str = "test", device: str = "auto"
+    path: str | Path,
+    data_dir: str | Path,
+    split: str = "test",
+    device: str = "auto",
+    boxes: ObjectBoxes | None = None,
 ) -> dict[str, Any]:
-    """Load a checkpoint (or a run directory's best.pt), check the data fits it, and score a split."""
+    """Load a checkpoint (or a run directory's best.pt), check the data fits it, and score a split;
+    with the event object's `boxes` (a composite benchmark) also its spatial attention ("attention":
+    None for a model without one)."""
     path = checkpoint_path(path)
     torch_device = resolve_device(device)
     loaded = load_checkpoint(path, torch_device)
@@ -182,6 +189,8 @@ def evaluate_checkpoint(
     warnings = scale_warnings(loaded, dataset)
     for warning in warnings:
         log.warning("%s: %s", path, warning)
+    if boxes is not None:
+        result["attention"] = attention_accuracy(loaded.model, dataset, boxes, loaded.classes, torch_device)
     header = {
         "task": task,
         "model": loaded.model_config.model,
@@ -240,6 +249,7 @@ def format_tables(result: dict[str, Any]) -> str:
             f"{_percent(result.get('strict_v2a')):>6}",
             f"{result['num_scored']} of {result['num_videos']} videos scored "
             "(all-event, empty and gapped events skipped)",
+            *_attention_lines(result),
         ]
         return "\n".join(lines)
     lines += [
@@ -263,4 +273,21 @@ def format_tables(result: dict[str, Any]) -> str:
         truth, predicted = np.unravel_index(flat, confusion.shape)
         if off_diagonal[truth, predicted] > 0:
             lines.append(f"  {classes[truth]} -> {classes[predicted]}: {off_diagonal[truth, predicted]}")
-    return "\n".join(lines)
+    return "\n".join([*lines, *_attention_lines(result)])
+
+
+def _attention_lines(result: dict[str, Any]) -> list[str]:
+    """The attention accuracy block (avel/training/attention.py), when the result has one."""
+    if "attention" not in result:
+        return []
+    attention = result["attention"]
+    if attention is None:
+        return ["", "Attention accuracy: this model has no spatial attention"]
+    return [
+        "",
+        f"Attention accuracy (%), {attention['num_seconds']} event seconds with the object's box",
+        f"{'pointing game':<24} {_percent(attention['pointing']):>6}",
+        f"{'attention mass in box':<24} {_percent(attention['mass']):>6}",
+        f"{'IoU AUC over thresholds':<24} {_percent(attention['iou_auc']):>6}",
+        f"{'chance (box share)':<24} {_percent(attention['chance']):>6}",
+    ]
