@@ -237,7 +237,7 @@ def test_extract_refuses_an_out_file_at_once_and_cleans_a_killed_runs_temporarie
     dead = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
     )
-    stale = out / f".visual_feature.{int(dead.stdout)}.140.tmp.h5"
+    stale = out / f".visual_feature.{int(dead.stdout)}.tmp.h5"  # as the extract of issue 25 left it
     live = out / f".audio_feature.{os.getpid()}.140.tmp.h5"
     stale.write_bytes(b"half")
     live.write_bytes(b"being written")

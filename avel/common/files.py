@@ -26,7 +26,8 @@ def atomic_path(path: Path) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
-_TEMPORARY = re.compile(r"^\..+\.(\d+)\.\d+\.tmp(\.[^.]*)?$")  # atomic_path's: .STEM.PID.THREAD.tmpSUFFIX
+# atomic_path's .STEM.PID.THREAD.tmpSUFFIX, and .STEM.PID.tmpSUFFIX as earlier versions named it
+_TEMPORARY = re.compile(r"^\..+?\.(\d+)(\.\d+)?\.tmp(\.[^.]*)?$")
 
 
 def pid_alive(pid: int) -> bool:
