@@ -249,17 +249,27 @@ def dataset_tab(app: App) -> DatasetTab:
 def wire(app: App, clip: LocalizeTab, matching: CrossModalTab, dataset: DatasetTab) -> None:
     """Each button to its handler; the api_names are the app's public API (gradio_client)."""
     clip.outputs.span_start, clip.outputs.span_end = matching.span_start, matching.span_end
+    workers = app.config.analysis_workers  # side by side: long clips take turns inside (App._turn)
     clip.clip.run.click(
-        app.localize, inputs=clip.clip.all(), outputs=clip.outputs.flat(), api_name="localize"
+        app.localize,
+        inputs=clip.clip.all(),
+        outputs=clip.outputs.flat(),
+        api_name="localize",
+        concurrency_limit=workers,
     )
     clip.make_videos.click(
         app.overlay_videos,
         inputs=clip.clip.video,
         outputs=clip.outputs.overlay_videos,
         api_name="overlay_videos",
+        concurrency_limit=workers,
     )
     clip.make_downloads.click(
-        app.downloads, inputs=clip.clip.all(), outputs=clip.outputs.downloads, api_name="downloads"
+        app.downloads,
+        inputs=clip.clip.all(),
+        outputs=clip.outputs.downloads,
+        api_name="downloads",
+        concurrency_limit=workers,
     )
     clip.selected.change(
         app.second,

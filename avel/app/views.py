@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -71,6 +71,7 @@ class ClipView:
     shown_seconds: dict[str, list[int]]  # per localizer with heatmaps: the seconds its grid shows
     overlay_videos: list[str | None] | None = None  # per localizer, once made (make_overlay_videos)
     windowed: bool = False  # a long clip: localized in windows, heatmaps of its most eventful seconds
+    warnings: list[str] = field(default_factory=list)  # the analysis's, shown again on every cached repeat
 
 
 def known_classes_text(events: tuple[str, ...], calibrations: dict[str, Calibration | None]) -> str:
@@ -157,6 +158,7 @@ def render_clip(
         analysis=replace(analysis, frames={}, waveform=None, tags=None),
         shown_seconds=analysis.shown_seconds,
         windowed=analysis.windowed,
+        warnings=list(analysis.warnings),
     )
 
 
@@ -183,6 +185,8 @@ def clip_summary(analysis: ClipAnalysis, truth: np.ndarray | None, truth_name: s
     ]
     if analysis.windowed:
         lines.insert(0, _windowed_note(analysis))
+    if analysis.warnings:
+        lines.append("**Warnings:** " + "; ".join(analysis.warnings))
     if truth is not None:
         lines.append(f"**{truth_name}:** {viz.summarize_events(truth, classes, background)}")
         lines.append(score_line(analysis, truth))
