@@ -125,27 +125,10 @@ def _heatmap_views(names: list[str]) -> tuple[list[gr.Image], list[gr.Markdown]]
     return heatmaps, captions
 
 
-def localize_tab(app: App) -> LocalizeTab:
-    names = list(app.analyzer.localizers)
-    with gr.Row():
-        with gr.Column(scale=1):
-            clip = _clip_input(app)
-        with gr.Column(scale=2):
-            summary = gr.Markdown(elem_id="summary")
-            gr.Markdown(
-                "**Per second:** each model's answer (cells), then the probability of that answer (solid) "
-                "and of an event, 1 - p(background) (dashed), with each model's abstention threshold "
-                "(dotted). The red line follows the video; **click a second** to see its frame and heatmaps.",
-                elem_id="timeline-help",
-            )
-            timeline = gr.Plot(show_label=False, elem_id="timeline")
-            selected = gr.Textbox(elem_id="selected-second", show_label=False, container=False)
-            second_text = gr.Markdown(elem_id="second-text")
-            second_image = gr.Image(
-                show_label=False, interactive=False, elem_id="second-heatmaps", type="numpy", height=220
-            )
-    heatmaps, captions = _heatmap_views(names)
-    make_videos = gr.Button("Make attention overlay videos", elem_id="overlay-button")
+def _clip_details(
+    app: App, names: list[str]
+) -> tuple[list[gr.Video], list[gr.Dataframe], gr.Dataframe, gr.Image]:
+    """Under the heatmaps: overlay videos, top-3 tables, the backbones' tags and the t-SNE placement."""
     with gr.Row():
         overlay_videos = [
             gr.Video(
@@ -177,23 +160,37 @@ def localize_tab(app: App) -> LocalizeTab:
         interactive=False,
         elem_id="placement",
     )
+    return overlay_videos, tables, tags, placement
+
+
+def localize_tab(app: App) -> LocalizeTab:
+    names = list(app.analyzer.localizers)
+    with gr.Row():
+        with gr.Column(scale=1):
+            clip = _clip_input(app)
+        with gr.Column(scale=2):
+            summary = gr.Markdown(elem_id="summary")
+            gr.Markdown(
+                "**Per second:** each model's answer (cells), then the probability of that answer (solid) "
+                "and of an event, 1 - p(background) (dashed), with each model's abstention threshold "
+                "(dotted). The red line follows the video; **click a second** to see its frame and heatmaps.",
+                elem_id="timeline-help",
+            )
+            timeline = gr.Plot(show_label=False, elem_id="timeline")
+            selected = gr.Textbox(elem_id="selected-second", show_label=False, container=False)
+            second_text = gr.Markdown(elem_id="second-text")
+            second_image = gr.Image(
+                show_label=False, interactive=False, elem_id="second-heatmaps", type="numpy", height=220
+            )
+    heatmaps, captions = _heatmap_views(names)
+    make_videos = gr.Button("Make attention overlay videos", elem_id="overlay-button")
+    overlay_videos, tables, tags, placement = _clip_details(app, names)
     make_downloads = gr.Button("Prepare downloads: results (JSON, CSV), heatmaps (PNG), timeline (SVG)")
     downloads = gr.File(label="Downloads", file_count="multiple", interactive=False, elem_id="downloads")
     outputs = LocalizeOutputs(
-        summary,
-        timeline,
-        heatmaps,
-        captions,
-        overlay_videos,
-        tables,
-        tags,
-        placement,
-        downloads,
-        second_image,
-        second_text,
-        None,
-        None,
-    )
+        summary, timeline, heatmaps, captions, overlay_videos, tables, tags, placement, downloads,
+        second_image, second_text, None, None,
+    )  # fmt: skip
     return LocalizeTab(clip, make_videos, make_downloads, selected, outputs)
 
 
