@@ -46,6 +46,9 @@ LOCALIZE_VIEWS = (
     "top1",
     "tags",
     "placement",
+    "downloads",
+    "second_image",
+    "second_text",
 )
 
 
@@ -150,7 +153,7 @@ def test_browser_shows_every_tab_after_its_main_action(server: str) -> None:
         page.get_by_role("tab", name="Cross-modal localization").click()
         assert "It takes clips up to 60 s" in page.inner_text("#cml-note")
         page.click("#cml-button")
-        page.wait_for_selector("#cml-result :text('best match at seconds')", timeout=60_000)
+        page.wait_for_selector("#cml-result :text('best match at')", timeout=60_000)
         page.wait_for_selector("#cml-plot-0 .js-plotly-plot, #cml-plot-0 .plotly", timeout=60_000)
         page.screenshot(path=str(ARTIFACTS / "app-cross-modal.png"), full_page=True)
 
@@ -205,10 +208,13 @@ def test_localize_example_returns_every_view(client) -> None:
     assert Path(_path(out["placement"])).stat().st_size > 0  # the clip on the stored t-SNE maps
 
 
-def test_overlay_videos_on_demand_carry_every_second_and_the_sound(client) -> None:
+def test_overlay_videos_on_demand_keep_the_clips_resolution_frame_rate_and_sound(client) -> None:
     import av
     from gradio_client import handle_file
 
+    from avel.features.media import probe
+
+    source = probe(_examples()[0])
     videos = client.predict(handle_file(str(_examples()[0])), api_name="/overlay_videos")
     assert len(videos) == 2
     for video in videos:
@@ -216,9 +222,48 @@ def test_overlay_videos_on_demand_carry_every_second_and_the_sound(client) -> No
             stream = container.streams.video[0]
             assert container.streams.audio, "the overlay video lost the clip's sound"
             assert abs(float(container.duration / av.time_base) - 10) < 0.6
-            assert stream.width == 224 and stream.height > 224  # a captioned tile per second
+            assert (stream.width, stream.height) == (source["width"], source["height"])
+            assert abs(float(stream.average_rate) - source["fps"]) < 0.5  # every frame, not 2 a second
     again = _localize(client, _examples()[0])
     assert Path(_path(again["video0"])).stat().st_size > 0  # made once, then served with the views
+
+
+def test_an_upload_keeps_its_shape_is_scored_on_request_and_its_results_download(
+    client, tmp_path: Path
+) -> None:
+    """A 16:9 upload without ground truth: wide heatmap tiles, cross-modal says why it is not
+    scored, the user's event scores it, and the downloads follow the `localize --json/--csv` schema."""
+    import csv
+
+    from clipgen import make_clip
+    from gradio_client import handle_file
+    from PIL import Image
+
+    from avel.analysis.localize import CSV_FIELDS
+
+    clip = make_clip(tmp_path / "street.mp4", 4.0, size=(160, 90)).path
+    out = _localize(client, clip)
+    with Image.open(_path(out["heatmap0"])) as grid:  # 4 tiles in a row, 4 px apart, 224 x 224 pixels each
+        assert (grid.width - 3 * 4) / 4 == round(224 * (16 / 9) ** 0.5)  # as wide as the clip, not square
+    text = client.predict("A2V", 1, 3, api_name="/cross_modal")[0]
+    assert "Not scored" in text and "Score your own clip" in text
+    scored = client.predict(handle_file(str(clip)), "Bark", 1, 3, api_name="/localize")[0]
+    assert "**Your ground truth:** Bark, seconds 1-3" in scored
+    assert re.search(r"Co-attention \d of 4 s right \(\d+%\) · Baseline \d of 4 s right", scored), scored
+    files = {
+        Path(_path(f)).name: Path(_path(f))
+        for f in client.predict(handle_file(str(clip)), api_name="/downloads")
+    }
+    result = json.loads(files["street-results.json"].read_text())
+    assert result["format"] == "avel.localize/1" and result["file"] == "street.mp4" and result["seconds"] == 4
+    assert set(result["models"]) == {"Co-attention", "Baseline"}
+    with files["street-results.csv"].open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert tuple(rows[0]) == CSV_FIELDS and len(rows) == 2 * 4
+    assert rows[0]["label"] == result["models"]["Co-attention"]["seconds"][0]["label"]
+    with Image.open(files["street-co-attention-heatmaps.png"]) as png:
+        assert png.format == "PNG"
+    assert "<svg" in files["street-timeline.svg"].read_text()[:500]
 
 
 def test_the_same_clip_again_reuses_the_rendered_views(client) -> None:
@@ -231,7 +276,7 @@ def test_cross_modal_after_localize(client) -> None:
 
     _localize(client, _examples()[0])
     text, *plots = client.predict("A2V", 2, 5, api_name="/cross_modal")
-    assert "best match at seconds" in text
+    assert re.search(r"best match at \d+-\d+ s", text), text
     assert len(plots) == 2
     fresh = Client(client.src, verbose=False)  # another session has analysed nothing yet
     with pytest.raises(Exception, match="Analyse a clip in the first tab first"):
@@ -247,6 +292,7 @@ def test_bad_upload_gets_a_clear_error_naming_the_file(client, tmp_path: Path) -
         client.predict(handle_file(str(fake)), api_name="/localize")
     message = str(raised.value)
     assert "holiday notes.mp4" in message and "/tmp" not in message and "gradio" not in message
+    assert "Errno" not in message, message  # FFmpeg's error number means nothing to a user
     summary = client.predict(handle_file(str(_examples()[1])), api_name="/localize")[0]
     assert "Co-attention" in summary  # the server keeps serving after the error
 
@@ -270,7 +316,7 @@ def test_a_clip_over_the_apps_limit_points_to_the_localize_command(client, tmp_p
 def test_dataset_tab_shows_the_bundled_summary_and_refuses_outside_folders(client) -> None:
     text, *plots = client.predict("", "test", api_name="/explore")
     assert "segment accuracy" in text and "Co-attention" in text
-    confusion0, confusion1, per_class, tsne, _runs = plots
+    confusion0, confusion1, per_class, tsne, _note, _runs = plots
     for plot in (confusion0, confusion1, per_class, tsne):
         assert plot, "a dataset figure is missing"
     for folder in ("/etc", "/root", "data/../..", "~"):
@@ -380,7 +426,219 @@ def test_errors_hide_server_paths_and_the_data_box_stays_in_its_roots(tmp_path: 
     error = ValueError(f"{upload}: not a readable audio/video file ({upload})")
     message = public_message(error, upload, [tmp_path])
     assert message == "my clip.mp4: not a readable audio/video file (my clip.mp4)"
+    ffmpeg = ValueError(f"{upload}: not a readable audio/video file ([Errno 1094995529] Invalid data found)")
+    assert public_message(ffmpeg, upload, [tmp_path]).endswith("file (Invalid data found)")  # no errno
     other = public_message(ValueError(f"{tmp_path}/features/x.npz: broken"), None, [tmp_path])
     assert str(tmp_path) not in other and other.startswith("<server>")
     config = AppConfig.from_env({"AVEL_APP_MAX_SESSIONS": "5", "AVEL_APP_DEVICE": "ignored: not an int"})
     assert config.max_sessions == 5 and config.device == "auto"
+
+
+# ---- the page as a researcher reads it (issue 24): what is on screen, by geometry and pixels --------
+
+TIMELINE_GEOMETRY_JS = """() => {
+  const plot = document.querySelector('#timeline .js-plotly-plot');
+  const box = document.querySelector('#timeline').getBoundingClientRect();
+  const layout = plot._fullLayout, x = layout.xaxis2, y = layout.yaxis, y2 = layout.yaxis2;
+  const svg = plot.querySelector('.main-svg').getBoundingClientRect();  // plotly's pixels count from here
+  const seconds = plot.data.find(t => t.meta && t.meta.role === 'row').x.length;
+  const rows = {};
+  for (const name of y.categoryarray) {
+    rows[name] = [...Array(seconds).keys()].map(t => [
+      x._offset + x.l2p(t + 0.5) + svg.left - box.left,
+      y._offset + y.l2p(y.d2c(name)) + svg.top - box.top]);
+  }
+  const rect = el => { const r = el.getBoundingClientRect();
+    return [r.left - box.left, r.top - box.top, r.right - box.left, r.bottom - box.top]; };
+  const legend = {};
+  for (const entry of plot.querySelectorAll('.legend .traces')) {
+    legend[entry.querySelector('.legendtext').textContent] = rect(entry.querySelector('.legendpoints'));
+  }
+  return {rows, legend, legendBox: rect(plot.querySelector('.legend')),
+          xTitle: rect(plot.querySelector('.g-x2title')),
+          yTitle: plot.querySelector('.g-y2title').textContent,
+          probability: [y2._offset + svg.top - box.top, y2._length]};
+}"""
+
+
+def _patch(image, x: float, y: float, half: int = 4):
+    import numpy as np
+
+    return np.asarray(image)[
+        int(y) - half : int(y) + half + 1, int(x) - half : int(x) + half + 1, :3
+    ].reshape(-1, 3)
+
+
+def _screenshot(locator):
+    import io
+
+    from PIL import Image
+
+    return Image.open(io.BytesIO(locator.screenshot())).convert("RGB")
+
+
+def _score_own_clip(page, event: str, start: int, end: int) -> None:
+    page.get_by_text("Score your own clip").click()
+    page.click("#truth-class input")
+    page.click(f"li[role=option][aria-label='{event}']")
+    page.fill("#truth-start input", str(start))
+    page.fill("#truth-end input", str(end))
+
+
+def _check_timeline(page) -> None:
+    """Points 1-3: the disagreement row follows the cells shown, the legend tells every swatch apart,
+    nothing overlaps, and the probabilities sit under the rows on the same axis."""
+    import numpy as np
+
+    geometry = page.evaluate(TIMELINE_GEOMETRY_JS)
+    image = _screenshot(page.locator("#timeline"))
+    rows = geometry["rows"]
+    coatt, base, marks = rows["Co-attention"], rows["Baseline"], rows["Disagreement"]
+    differ = [
+        float(np.abs(_patch(image, *a).mean(0) - _patch(image, *b).mean(0)).max()) > 25
+        for a, b in zip(coatt, base, strict=True)
+    ]
+    marked = [int(_patch(image, *m, half=3).min()) < 80 for m in marks]  # a black x in the row
+    assert any(differ) and marked == differ, (differ, marked)
+    legend = geometry["legend"]
+    assert "thick outline / x: the models' answers differ" in legend
+    swatch = {
+        name: np.asarray(image.crop(legend[name])).reshape(-1, 3).mean(0)
+        for name in ("Background", "Not a trained class")
+    }
+    assert np.abs(swatch["Background"] - swatch["Not a trained class"]).max() > 30, swatch
+    _, top, _, bottom = geometry["legendBox"]
+    x_title = geometry["xTitle"]
+    assert x_title[1] > bottom or x_title[3] < top  # the "seconds" title clear of the legend
+    first_row_top = min(y for _, y in rows[next(iter(rows))]) - 18  # a cell is 36 px high
+    assert -5 <= first_row_top - bottom < 40, (bottom, first_row_top)  # no empty band above the rows
+    assert geometry["yTitle"] == "probability"
+    assert geometry["probability"][0] > max(y for _, y in marks)  # under the rows, same x axis
+    assert any(name.startswith("Co-attention: abstains below 0.") for name in legend)
+    page.mouse.move(*_page_point(page, base[3]))  # the baseline abstains on chainsaw.mp4's second 3
+    hover = page.locator(".hoverlayer .hovertext").text_content(timeout=5_000)
+    assert hover.startswith("Baseline, 3-4 s: Not a trained class"), hover
+
+
+def _page_point(page, point: list[float]) -> tuple[float, float]:
+    box = page.locator("#timeline").bounding_box()
+    return box["x"] + point[0], box["y"] + point[1]
+
+
+def _check_heatmaps(page) -> None:
+    """Point 4: an explanation, a colour bar (blue to red), background seconds dimmed but coloured."""
+    import numpy as np
+
+    assert "red most, blue least" in page.inner_text("#heatmap-explanation")
+    page.locator("#heatmap-0 img").scroll_into_view_if_needed()
+    grid = np.asarray(_screenshot(page.locator("#heatmap-0 img"))).astype(int)
+    bar = grid[-12, : grid.shape[1] // 4]  # the colour bar's row, its left quarter: low to high
+    bluest, reddest = bar[np.argmax(bar[:, 2] - bar[:, 0])], bar[np.argmax(bar[:, 0] - bar[:, 2])]
+    assert bluest[2] - bluest[0] > 100 and reddest[0] - reddest[2] > 100, (bluest, reddest)
+    tile = grid[grid.shape[0] // 6 : grid.shape[0] // 3, 10 : grid.shape[1] // 5 - 10]  # second 0: unsure
+    spread = (tile.max(axis=-1) - tile.min(axis=-1)).mean()
+    assert spread > 15, spread  # dimmed, its colours kept (greyed out it would be 0)
+
+
+def _check_playback(page) -> None:
+    """Point 5: the cursor follows the video; a click on a second seeks it and shows its heatmaps."""
+    geometry = page.evaluate(TIMELINE_GEOMETRY_JS)
+    cells = geometry["rows"]["Co-attention"]
+    page.evaluate("() => { document.querySelector('#video-input video').currentTime = 3.5; }")
+    page.wait_for_function("() => document.querySelector('#timeline-cursor')?.dataset.time === '3.50'")
+    cursor = page.locator("#timeline-cursor").bounding_box()
+    box = page.locator("#timeline").bounding_box()
+    expected = box["x"] + cells[3][0]  # 3.5 s: the centre of second 3
+    assert abs(cursor["x"] + cursor["width"] / 2 - expected) < 3, (cursor, expected)
+    page.mouse.click(*_page_point(page, cells[6]))
+    page.wait_for_selector("#second-text :text('Second 6-7 s')", timeout=30_000)
+    page.wait_for_selector("#second-heatmaps img", timeout=30_000)
+    assert page.evaluate("() => document.querySelector('#video-input video').currentTime") == 6.5
+
+
+def _uncovered(page, selector: str) -> bool:
+    """No component label (Gradio's block label) overlaps the shown image, e.g. its title."""
+    return page.evaluate(
+        """(selector) => {
+        const r = document.querySelector(selector).getBoundingClientRect();
+        return [...document.querySelectorAll('[data-testid=block-label]')].every(label => {
+          const l = label.getBoundingClientRect();
+          return l.width === 0 || l.right <= r.left || l.left >= r.right
+            || l.bottom <= r.top || l.top >= r.bottom;
+        }); }""",
+        selector,
+    )
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium is not installed (apt-get install chromium)")
+def test_browser_page_reads_at_a_glance_and_links_playback(server: str) -> None:
+    """Issue 24 on screen: chainsaw.mp4 scored against the user's own event, each point by what is drawn.
+
+    On chainsaw.mp4 the models' raw top classes differ where both abstain and agree where one says
+    background and the other abstains: the disagreement row must follow the answers shown."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1800})
+        page.goto(server, wait_until="load")
+        page.wait_for_selector("#video-input input[type=file]", state="attached", timeout=60_000)
+        examples = page.inner_text("#examples")
+        assert "bark" in examples and "chainsaw" in examples  # named thumbnails (point 9)
+        page.set_input_files("#video-input input[type=file]", str(ASSETS / "chainsaw.mp4"))
+        page.wait_for_selector("#video-input video", state="attached", timeout=30_000)
+        _score_own_clip(page, "Chainsaw", 2, 7)
+        page.click("#localize-button")
+        page.wait_for_selector("#summary :text('Per-second accuracy')", timeout=180_000)
+        summary = page.inner_text("#summary")
+        assert "Your ground truth: Chainsaw, seconds 2-7" in summary, summary  # point 6
+        assert re.search(r"Co-attention \d+ of 10 s right \(\d+%\)", summary), summary
+        page.wait_for_selector("#heatmap-0 img", timeout=60_000)
+        page.wait_for_selector("#timeline .js-plotly-plot", timeout=60_000)
+        _check_timeline(page)
+        _check_heatmaps(page)
+        _check_playback(page)
+        page.wait_for_selector("#placement img", state="attached", timeout=60_000)
+        page.locator("#placement img").scroll_into_view_if_needed()
+        page.wait_for_function("() => document.querySelector('#placement img').naturalWidth > 0")  # lazy
+        assert _uncovered(page, "#placement img"), "a label covers the t-SNE placement's title"
+        header = page.locator("#top3-1 th", has_text="P 3").first.bounding_box()
+        table = page.locator("#top3-1").bounding_box()
+        assert header["x"] + header["width"] <= table["x"] + table["width"] + 1  # the last column shown
+        page.click("#overlay-button")
+        page.wait_for_function(
+            "() => document.querySelector('#overlay-0 video')?.videoWidth === 256", timeout=120_000
+        )  # the clip's own resolution (chainsaw.mp4: 256 x 256), not 224-px tiles
+        page.get_by_role("button", name=re.compile("Prepare downloads")).click()
+        page.wait_for_selector("#downloads :text('chainsaw-timeline')", timeout=60_000)
+        files = page.inner_text("#downloads").replace("\n.", ".")  # the name, then its suffix below
+        for name in ("results.json", "results.csv", "co-attention-heatmaps.png", "timeline.svg"):
+            assert f"chainsaw-{name}" in files, files
+
+        page.get_by_role("tab", name="Cross-modal localization").click()
+        page.click("#cml-button")
+        page.wait_for_selector("#cml-plot-0 .js-plotly-plot", timeout=60_000)
+        result = page.inner_text("#cml-result")
+        assert re.search(r"best match at \d+-\d+ s", result), result  # point 7
+        assert not re.search(r"seconds \d+-\d+ s", result), result
+        for box, value in (("#cml-start", "7"), ("#cml-end", "3")):
+            page.fill(f"{box} input[type=number]", value)
+            page.press(f"{box} input[type=number]", "Enter")
+        page.click("#cml-button")
+        page.wait_for_selector("#cml-result :text('The span is empty')", timeout=30_000)
+        assert page.locator("#cml-plot-0 .js-plotly-plot").count() == 0  # the old results are gone
+
+        page.get_by_role("tab", name="Dataset analysis").click()
+        page.click("#explore-button")
+        page.wait_for_selector("#runs-note :text('bundled checkpoints')", timeout=120_000)  # point 8
+        assert "coatt_sel" in page.inner_text("#runs")
+        for plot in ("#confusion-0", "#tsne"):
+            page.wait_for_selector(f"{plot} img", timeout=60_000)
+            page.locator(f"{plot} img").scroll_into_view_if_needed()
+            assert _uncovered(page, f"{plot} img"), f"something covers {plot}'s title or first row"
+        shown = page.evaluate(
+            "() => { const i = document.querySelector('#confusion-0 img'); return i.width / i.naturalWidth; }"
+        )
+        assert shown > 0.75, shown  # the 10-pt tick labels are not scaled down to a few pixels
+        browser.close()

@@ -60,7 +60,7 @@ def test_a_long_clip_is_localized_in_windows_with_progress_and_a_zoomable_timeli
     long_app: App, long_clip: Path
 ) -> None:
     progress = Recorder()
-    out = dict(zip(OUTPUTS, long_app.localize(str(long_clip), None, progress), strict=True))
+    out = dict(zip(OUTPUTS, long_app.localize(str(long_clip), request=None, progress=progress), strict=True))
     windows = [(f, desc) for f, desc in progress.calls if desc.startswith("windows:")]
     assert [desc for _, desc in windows] == [
         f"windows: {end} of {LONG_S} s" for end in (30, 60, 90, 120, 130)
@@ -73,7 +73,7 @@ def test_a_long_clip_is_localized_in_windows_with_progress_and_a_zoomable_timeli
     rows = [trace for trace in timeline.data if trace.meta == {"role": "row"}]
     assert [trace.name for trace in rows] == ["Co-attention", "Baseline"]
     assert all(len(trace.x) == LONG_S for trace in rows)  # every second, from the windowed path
-    axis = timeline.layout.xaxis
+    axis = timeline.layout.xaxis2  # the probabilities' axis, under the rows and matched by theirs
     assert tuple(axis.range) == (0, 60) and axis.rangeslider.visible  # the first minute, zoomable
     assert tuple(axis.rangeslider.range) == (0, LONG_S)
     for table in (out["top0"], out["top1"]):
@@ -88,12 +88,12 @@ def test_a_long_clip_is_localized_in_windows_with_progress_and_a_zoomable_timeli
     assert out["video0"] is None and out["placement"] is None and out["tags"] == []
 
     again = Recorder()
-    long_app.localize(str(long_clip), None, again)
+    long_app.localize(str(long_clip), request=None, progress=again)
     assert again.calls == []  # the rendered views come from the cache
 
 
 def test_a_long_clip_has_no_overlay_videos_or_cross_modal_matching(long_app: App, long_clip: Path) -> None:
-    long_app.localize(str(long_clip), None, Recorder())
+    long_app.localize(str(long_clip), request=None, progress=Recorder())
     with pytest.raises(gr.Error, match="Overlay videos are made for clips up to 60 s; this one lasts 130 s"):
         long_app.overlay_videos(str(long_clip), Recorder())
     with pytest.raises(gr.Error, match="Cross-modal localization takes clips up to 60 s"):
@@ -106,7 +106,7 @@ def test_a_clip_over_the_configured_limit_is_refused_before_decoding(long_app: A
     with pytest.raises(
         gr.Error, match=r"concert\.mp4 lasts 130 s; this app analyses clips up to 100 s"
     ) as err:
-        strict.localize(str(long_clip), None, progress)
+        strict.localize(str(long_clip), request=None, progress=progress)
     assert "python -m avel localize concert.mp4" in str(err.value) and progress.calls == []
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pytest
 import torch
@@ -28,6 +29,7 @@ from avel.training.checkpoint import (
     read_checkpoint,
     save_checkpoint,
 )
+from avel.training.evaluate import evaluate_checkpoint
 from avel.training.train import INPUT_SCALE_STATE, TrainResult, train
 
 LEARN_EPOCHS = 15  # enough for SEL to separate the fixture's 4 event prototypes from noise
@@ -385,6 +387,44 @@ def test_real_ave_cml_test_split_overlaps_train_order(shared_ave_dir: Path) -> N
     assert (len(test_cml), len(train_sel & test_cml)) == (402, 314)
     assert not set(data.order("train", "cml").tolist()) & test_cml  # the clean path: train_order_match
     assert cml_init_orders(shared_ave_dir) == "match"
+
+
+def _copy_with(
+    random_ave_dir: Path, folder: Path, name: str, change: Callable[[np.ndarray], np.ndarray]
+) -> Path:
+    """A copy of the fixture dataset with one h5 file's array changed (its key kept)."""
+    shutil.copytree(random_ave_dir, folder)
+    with h5py.File(folder / name, "r+") as f:
+        (key,) = f.keys()
+        data = change(f[key][()])
+        del f[key]
+        f.create_dataset(key, data=data)
+    return folder
+
+
+@pytest.mark.parametrize("problem", ["repeated rows", "rows that are also test rows"])
+def test_train_refuses_repeated_rows_and_test_rows_in_its_order(
+    random_ave_dir: Path, tmp_path: Path, problem: str
+) -> None:
+    test_rows = AVEDirectory(random_ave_dir).order("test", "sel")
+    added = (lambda rows: rows[:2]) if problem == "repeated rows" else (lambda rows: test_rows[:2])
+    data = _copy_with(
+        random_ave_dir, tmp_path / "data", "train_order.h5", lambda rows: np.concatenate([rows, added(rows)])
+    )
+    with pytest.raises(ValueError, match=f"sel training order has 2 {problem}"):
+        train(_run(data, tmp_path / "run", epochs=1))
+    assert not (tmp_path / "run").exists()
+
+
+def test_evaluate_warns_when_the_features_scale_is_far_from_the_checkpoints(
+    sel_run: TrainResult, random_ave_dir: Path, tmp_path: Path
+) -> None:
+    best = sel_run.out / "best.pt"
+    assert evaluate_checkpoint(best, random_ave_dir, device="cpu")["warnings"] == []
+    scaled = _copy_with(random_ave_dir, tmp_path / "scaled", "audio_feature.h5", lambda a: 10 * a)
+    (warning,) = evaluate_checkpoint(best, scaled, device="cpu")["warnings"]
+    ratio = float(re.search(r"\(([\d.]+)x\)", warning).group(1))  # 10x the test split's own RMS
+    assert warning.startswith("the audio features' RMS is") and 5 < ratio < 20
 
 
 def _planted_cell_manifest(data: AVEDirectory) -> dict:

@@ -89,7 +89,11 @@ def test_gallery_grid_and_captions() -> None:
     assert [caption for _, caption in overlays][:2] == ["0-1 s: Bark", "1-2 s: Cat"]
     grid = viz.attention_gallery(frames, attentions, labels, columns=3)
     tile_h, gap = heatmap.CAPTION_HEIGHT_PX + h, heatmap.TILE_GAP_PX
-    assert grid.shape == (3 * tile_h + 2 * gap, 3 * w + 2 * gap, 3)
+    assert grid.shape == (
+        3 * tile_h + 2 * gap + heatmap.COLORBAR_PX,
+        3 * w + 2 * gap,
+        3,
+    )  # the colour bar under it
     # segment 4 is row 1, column 1: its overlay sits below its caption strip
     top, left = tile_h + gap + heatmap.CAPTION_HEIGHT_PX, w + gap
     np.testing.assert_array_equal(grid[top : top + h, left : left + w], overlays[4][0])
@@ -115,10 +119,10 @@ def test_gallery_wraps_long_captions_mutes_tiles_and_cuts_back_into_seconds() ->
     assert [c for _, c in overlays][:2] == [f"40-41 s: {labels[0]}", f"41-42 s: {labels[1]}"]
     for tile, (overlay, _) in zip(tiles, overlays, strict=True):
         np.testing.assert_array_equal(tile[strip:], overlay)  # each second below its caption
-    grey = tiles[1][strip:]
-    assert (grey[..., 0] == grey[..., 2]).all() and not (
-        tiles[0][strip:, :, 0] == tiles[0][strip:, :, 2]
-    ).all()
+    dimmed, bright = tiles[1][strip:].astype(int), tiles[0][strip:].astype(int)
+    assert dimmed.mean() > overlays[1][0].mean() - 1  # (the overlay is the dimmed one already)
+    assert (dimmed[..., 0] - dimmed[..., 2]).mean() > 20  # dimmed, its colours still there
+    assert (bright[..., 0] - bright[..., 2]).mean() > (dimmed[..., 0] - dimmed[..., 2]).mean()
     ink = tiles[0][:strip].min(axis=-1)  # caption text: black on a bright tile, grey on a muted one
     assert ink.min() < 60 and 60 <= tiles[1][:strip].min() < 255
     assert (tiles[2][strip - 4 : strip] == 255).all()  # a one-line caption leaves the rest of the strip white
@@ -174,18 +178,51 @@ def test_tags_table_lists_each_backbones_top_classes() -> None:
     ]
 
 
-def test_muted_overlays_are_grey_and_abstained_cells_hatched() -> None:
+def test_muted_overlays_are_dimmed_not_greyed_and_abstained_cells_have_their_own_swatch() -> None:
     frames = np.full((2, 8, 8, 3), (200, 30, 30), np.uint8)
     overlays = viz.attention_overlays(frames, np.ones((2, 2, 2)), ["a", "b"], muted=[False, True])
-    bright, muted = overlays[0][0], overlays[1][0]
-    assert (muted[..., 0] == muted[..., 1]).all() and (muted[..., 1] == muted[..., 2]).all()  # grey
-    assert bright[..., 0].mean() != bright[..., 2].mean()  # colour kept
+    bright, muted = overlays[0][0].astype(int), overlays[1][0].astype(int)
+    assert (muted >= bright).all() and muted.mean() > bright.mean() + 20  # paler
+    contrast = (1 - heatmap.DIM_WHITE) * (bright[..., 0] - bright[..., 2])
+    assert (
+        np.abs((muted[..., 0] - muted[..., 2]) - contrast).max() <= 1 and contrast.min() > 10
+    )  # colour kept
     probs = np.array([[0.1, 0.6, 0.2, 0.1], [0.3, 0.3, 0.2, 0.2]])
-    fig = viz.event_timeline({"Model": probs}, SMALL, answered={"Model": np.array([True, False])})
+    fig = viz.event_timeline({"Model": probs}, SMALL, answers={"Model": np.array([CAT, len(SMALL)])})
     row = next(t for t in fig.data if t.meta == {"role": "row"})
-    assert list(row.marker.pattern.shape) == ["", "/"]
-    assert "Not a trained class" in row.hovertext[1] and "Not a trained class" not in row.hovertext[0]
-    assert "Not a trained class" in [t.name for t in fig.data if t.meta == {"role": "legend"}]
+    assert list(row.marker.pattern.shape) == ["", "x"]
+    assert "<b>Not a trained class</b>" in row.hovertext[1] and "Not a trained class" not in row.hovertext[0]
+    legend = {t.name: t.marker for t in fig.data if t.meta == {"role": "legend"}}
+    assert legend["Not a trained class"].color != viz.BACKGROUND_COLOR  # unlike background's swatch
+    assert legend["Not a trained class"].pattern.shape == "x"
+
+
+def test_disagreement_compares_the_answers_shown_and_a_third_state_fits() -> None:
+    unsure, unknown_event = len(SMALL), len(SMALL) + 1
+    probs = one_hot_probs([CAT, CAT, BG, BARK])  # the same top classes: only the answers differ
+    third = viz.AnswerState("Not a known event", "#ffe0e0", ".")
+    fig = viz.event_timeline(
+        {"A": probs, "B": probs},
+        SMALL,
+        answers={"A": np.array([unsure, unsure, BG, BARK]), "B": np.array([unsure, BG, BG, unknown_event])},
+        states=(viz.UNSURE, third),
+        thresholds={"A": 0.5, "B": None},
+    )
+    (marks,) = [tr for tr in fig.data if tr.meta["role"] == "disagreement"]
+    assert list(marks.x) == [1.5, 3.5]  # both unsure: agree; unsure vs background, Bark vs unknown: differ
+    assert "A: Not a trained class, B: Background" in marks.hovertext[0] and marks.showlegend
+    legend = [tr.name for tr in fig.data if tr.meta["role"] == "legend"]
+    assert "Not a known event" in legend and "Not a trained class" in legend
+    row_b = [tr for tr in fig.data if tr.meta["role"] == "row"][1]
+    assert row_b.marker.color[3] == "#ffe0e0" and row_b.marker.pattern.shape[3] == "."
+    thresholds = [tr for tr in fig.data if tr.meta["role"] == "threshold"]
+    assert [tr.name for tr in thresholds] == ["A: abstains below 0.50"] and list(thresholds[0].y) == [
+        0.5,
+        0.5,
+    ]
+    lines = {tr.name: tr for tr in fig.data if tr.meta["role"] in ("probability", "event-probability")}
+    assert list(lines["A: p(answer)"].y) == [0.7] * 4 and lines["A: p(answer)"].yaxis == "y2"
+    assert list(lines["A: p(event) = 1 - p(background)"].y) == pytest.approx([0.9, 0.9, 0.3, 0.9])
 
 
 # --- timeline --------------------------------------------------------------------------------
@@ -207,7 +244,7 @@ def test_event_timeline_rows_cells_hover_and_disagreement() -> None:
         assert list(bar.marker.color) == [colors[c] for c in labels]
     assert rows["Co-attention"].marker.color[0] == BACKGROUND_COLOR
     hover = rows["Co-attention"].hovertext[4]
-    assert "Co-attention, 4-5 s: <b>Cat</b> 70%" in hover and "top-3: Cat 70%" in hover
+    assert "Co-attention, 4-5 s: <b>Cat</b>" in hover and "top-3: Cat 70%" in hover
     widths = list(rows["Baseline"].marker.line.width)
     assert [t for t, wd in enumerate(widths) if wd > 1] == [1, 4]
     assert set(rows["Ground truth"].marker.line.width) == {1.0}
@@ -226,7 +263,13 @@ def test_event_timeline_rows_cells_hover_and_disagreement() -> None:
 
 def test_event_timeline_single_model_and_errors() -> None:
     fig = viz.event_timeline({"Co-attention": one_hot_probs([BARK, BG])}, SMALL)
-    assert [tr.meta["role"] for tr in fig.data] == ["row", "legend", "legend"]
+    assert [tr.meta["role"] for tr in fig.data] == [
+        "row",
+        "legend",
+        "legend",
+        "probability",
+        "event-probability",
+    ]
     with pytest.raises(ValueError, match="same number of segments"):
         viz.event_timeline({"a": one_hot_probs([BARK]), "b": one_hot_probs([BARK, BG])}, SMALL)
     with pytest.raises(ValueError, match=r"ground_truth: expected class indices of shape \(2,\)"):
@@ -236,11 +279,12 @@ def test_event_timeline_single_model_and_errors() -> None:
 def test_event_timeline_of_a_long_clip_opens_on_its_first_seconds_with_a_slider() -> None:
     labels = [BARK, BG, CAT, BG] * 25  # 100 s
     long = viz.event_timeline({"a": one_hot_probs(labels)}, SMALL, initial_seconds=60)
-    assert tuple(long.layout.xaxis.range) == (0, 60) and long.layout.xaxis.rangeslider.visible
-    assert tuple(long.layout.xaxis.rangeslider.range) == (0, 100)  # the slider spans the whole clip
+    assert tuple(long.layout.xaxis2.range) == (0, 60) and long.layout.xaxis2.rangeslider.visible
+    assert long.layout.xaxis.matches == "x2"  # the rows zoom with the probabilities
+    assert tuple(long.layout.xaxis2.rangeslider.range) == (0, 100)  # the slider spans the whole clip
     assert len(next(t for t in long.data if t.meta == {"role": "row"}).x) == 100
     short = viz.event_timeline({"a": one_hot_probs(labels[:10])}, SMALL, initial_seconds=60)
-    assert tuple(short.layout.xaxis.range) == (0, 10) and not short.layout.xaxis.rangeslider.visible
+    assert tuple(short.layout.xaxis2.range) == (0, 10) and not short.layout.xaxis2.rangeslider.visible
 
 
 # --- confusion and per-class accuracy --------------------------------------------------------

@@ -12,9 +12,13 @@ from viz.confusion import confusion_matrix_figure, normalize_rows, per_class_acc
 from viz.export import figure_to_image, save_figure
 from viz.heatmap import (
     attention_gallery,
+    attention_heat,
     attention_overlay,
     attention_overlays,
+    blend,
+    caption_band,
     gallery_tiles,
+    mute,
     upsample_attention,
 )
 from viz.summary import (
@@ -27,17 +31,23 @@ from viz.summary import (
     top_k_headers,
     top_k_table,
 )
-from viz.timeline import event_timeline
+from viz.timeline import UNSURE, AnswerState, event_timeline
+from viz.timeline_image import timeline_image
 from viz.tsne import HighlightedMaps, stratified_subsample, tsne_embedding, tsne_figure
 
 __all__ = [
     "BACKGROUND_COLOR",
     "NO_EVENT",
     "TAG_HEADERS",
+    "UNSURE",
+    "AnswerState",
     "HighlightedMaps",
     "attention_gallery",
+    "attention_heat",
     "attention_overlay",
     "attention_overlays",
+    "blend",
+    "caption_band",
     "class_colors",
     "cml_distance_figure",
     "confusion_matrix_figure",
@@ -46,6 +56,7 @@ __all__ = [
     "gallery_tiles",
     "label_spans",
     "model_colors",
+    "mute",
     "normalize_rows",
     "per_class_accuracy_figure",
     "save_figure",
@@ -53,6 +64,7 @@ __all__ = [
     "stratified_subsample",
     "summarize_events",
     "tags_table",
+    "timeline_image",
     "top_k_headers",
     "top_k_table",
     "tsne_embedding",

@@ -13,8 +13,9 @@ from viz.export import new_figure
 from viz.validate import Classes
 
 ANNOTATE_MAX_CLASSES = 12  # write the value in each cell only while the cells stay legible
-INCHES_PER_CLASS = 0.32  # figure grows with the classes shown so tick labels do not overlap
+INCHES_PER_CLASS = 0.36  # figure grows with the classes shown so tick labels do not overlap
 MIN_SIDE_IN = 4.0
+TICK_FONT_PT = 10  # class names on the axes: legible when the app shows the figure at its width
 BAR_GROUP_IN = 0.45  # width of one class's group of bars, whatever the number of models
 
 
@@ -61,8 +62,8 @@ def confusion_matrix_figure(
     ax = fig.add_subplot()
     image = ax.imshow(values, cmap="Blues", vmin=0.0, vmax=1.0 if normalize else max(values.max(), 1.0))
     fig.colorbar(image, ax=ax, label="fraction of true class" if normalize else "segments")
-    ax.set_xticks(range(len(keep)), names, rotation=90, fontsize=8)
-    ax.set_yticks(range(len(keep)), names, fontsize=8)
+    ax.set_xticks(range(len(keep)), names, rotation=90, fontsize=TICK_FONT_PT)
+    ax.set_yticks(range(len(keep)), names, fontsize=TICK_FONT_PT)
     ax.set_xlabel("predicted class")
     ax.set_ylabel("true class")
     ax.set_title(f"{title} ({int(counts.sum())} segments)")
@@ -76,7 +77,7 @@ def confusion_matrix_figure(
                 text,
                 ha="center",
                 va="center",
-                fontsize=7,
+                fontsize=TICK_FONT_PT - 2,
                 color="white" if value > threshold else "black",
             )
     return fig
@@ -121,7 +122,7 @@ def per_class_accuracy_figure(
     for m, (name, acc) in enumerate(accs.items()):
         offsets = np.arange(len(keep)) - 0.4 + width * (m + 0.5)
         ax.bar(offsets, np.nan_to_num(acc[keep]) * 100.0, width=width, label=name, color=colors[name])
-    ax.set_xticks(range(len(keep)), names, rotation=90, fontsize=8)
+    ax.set_xticks(range(len(keep)), names, rotation=90, fontsize=TICK_FONT_PT)
     ax.set_ylabel("accuracy (%)")
     ax.set_xlim(-0.6, len(keep) - 0.4)
     ax.set_ylim(0, 100)

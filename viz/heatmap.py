@@ -18,7 +18,9 @@ CAPTION_LINE_PX = 16  # each further line of a wrapped caption
 CAPTION_PAD_PX = 2  # caption text inset from the tile's left edge
 MUTED_TEXT = "#808080"  # caption of a muted tile
 TILE_GAP_PX = 4  # white gap between gallery tiles
-MUTED_WHITE = 0.55  # share of white blended into a muted (greyed) overlay
+DIM_WHITE = 0.45  # share of white blended into a dimmed overlay: paler, its colours still readable
+COLORBAR_PX = 30  # strip under a gallery grid: the colour scale and what it means
+COLORBAR_TEXT = ("low", "attention in the second (each second scaled to its own range)", "high")
 
 
 def _check_frame(name: str, frame: np.ndarray) -> None:
@@ -46,6 +48,30 @@ def upsample_attention(attention: np.ndarray, height: int, width: int) -> np.nda
     return ((upsampled - low) / (high - low)).astype(np.float32)  # (height, width) in [0, 1]
 
 
+def attention_heat(attention: np.ndarray, height: int, width: int, colormap: str = "jet") -> np.ndarray:
+    """The (h, w) attention grid colour-mapped at (height, width): (height, width, 3) uint8 RGB."""
+    if colormap not in colormaps:
+        raise ValueError(f"colormap: unknown matplotlib colormap {colormap!r}; e.g. jet, inferno, viridis")
+    heat = upsample_attention(attention, height, width)  # (H, W) in [0, 1]
+    lut = np.rint(colormaps[colormap](np.linspace(0.0, 1.0, 256))[:, :3] * 255.0).astype(np.uint8)
+    return lut[np.rint(heat * 255.0).astype(np.intp)]  # (H, W, 3), one table look-up per pixel
+
+
+def blend(frame: np.ndarray, heat: np.ndarray, alpha: float = 0.5) -> np.ndarray:
+    """(1 - alpha) * frame + alpha * heat, rounded, in uint8 (a video frame's worth at a time)."""
+    mixed = (1.0 - alpha) * frame.astype(np.float32) + alpha * heat.astype(np.float32)
+    return np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
+
+
+def caption_band(text: str, width: int, muted: bool = False) -> np.ndarray:
+    """One line of caption, black (grey when muted) on white, `width` pixels wide: (H, width, 3)."""
+    font = ImageFont.load_default(size=max(14, width // 60))
+    height = int(font.size * 1.5)
+    band = Image.new("RGB", (width, height), "white")
+    ImageDraw.Draw(band).text((6, height // 6), text, fill=MUTED_TEXT if muted else "black", font=font)
+    return np.asarray(band).copy()
+
+
 def attention_overlay(
     frame: np.ndarray, attention: np.ndarray, alpha: float = 0.5, colormap: str = "jet"
 ) -> np.ndarray:
@@ -58,12 +84,7 @@ def attention_overlay(
     _check_frame("frame", frame)
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"alpha: expected a blend weight in [0, 1], got {alpha}")
-    if colormap not in colormaps:
-        raise ValueError(f"colormap: unknown matplotlib colormap {colormap!r}; e.g. jet, inferno, viridis")
-    heat = upsample_attention(attention, frame.shape[0], frame.shape[1])  # (H, W) in [0, 1]
-    heat_rgb = colormaps[colormap](heat)[..., :3] * 255.0  # (H, W, 3), RGBA -> RGB
-    blended = (1.0 - alpha) * frame.astype(np.float32) + alpha * heat_rgb
-    return np.clip(np.rint(blended), 0, 255).astype(np.uint8)
+    return blend(frame, attention_heat(attention, frame.shape[0], frame.shape[1], colormap), alpha)
 
 
 def _segment_captions(count: int, labels: list[str] | None, seconds: list[int] | None) -> list[str]:
@@ -79,9 +100,10 @@ def _segment_captions(count: int, labels: list[str] | None, seconds: list[int] |
 
 
 def mute(image: np.ndarray) -> np.ndarray:
-    """A washed-out grey copy: a background or abstained second, whose attention means little."""
-    grey = image.astype(np.float32).mean(axis=-1, keepdims=True)  # (H, W, 1)
-    return np.clip(MUTED_WHITE * 255.0 + (1 - MUTED_WHITE) * grey, 0, 255).astype(np.uint8).repeat(3, axis=-1)
+    """A paler copy that keeps its colours: a background or abstained second is dimmed, not hidden,
+    since where a model looks when it finds no event is what a researcher inspects."""
+    dimmed = DIM_WHITE * 255.0 + (1 - DIM_WHITE) * image.astype(np.float32)
+    return np.clip(np.rint(dimmed), 0, 255).astype(np.uint8)
 
 
 def attention_overlays(
@@ -97,7 +119,7 @@ def attention_overlays(
 
     frames: (T, H, W, 3) uint8, one frame per 1-s segment; attentions: (T, h, w);
     labels: optional per-segment text (e.g. the predicted class) appended to "3-4 s";
-    muted: per segment, True to grey the overlay out (background or abstained seconds);
+    muted: per segment, True to dim the overlay (background or abstained seconds);
     seconds: the clip second of each segment (default 0..T-1), for a selection of a long clip.
     """
     frames = np.asarray(frames)
@@ -135,8 +157,9 @@ def attention_gallery(
 
     One image instead of one file per second: the app serves two files, not twenty. A caption
     wider than its tile wraps onto more lines (every tile's strip is as tall as the tallest);
-    a muted segment's overlay is grey and its caption too. Returns
-    (rows * (strip + H) + gaps, cols * W + gaps, 3) uint8; `gallery_tiles` cuts it back.
+    a muted segment's overlay is dimmed and its caption grey. The colour scale is drawn under the
+    grid (COLORBAR_PX). Returns (rows * (strip + H) + gaps + COLORBAR_PX, cols * W + gaps, 3)
+    uint8; `gallery_tiles` cuts it back.
     """
     if columns < 1:
         raise ValueError(f"columns: expected >= 1, got {columns}")
@@ -148,10 +171,10 @@ def attention_gallery(
     strip = CAPTION_HEIGHT_PX + CAPTION_LINE_PX * (max(len(lines) for lines in wrapped) - 1)
     cols, rows = _grid_shape(len(overlays), columns)
     tile_h, tile_w = strip + height, width
-    canvas = Image.new(
-        "RGB", (cols * tile_w + (cols - 1) * TILE_GAP_PX, rows * tile_h + (rows - 1) * TILE_GAP_PX), "white"
-    )
+    grid_h = rows * tile_h + (rows - 1) * TILE_GAP_PX
+    canvas = Image.new("RGB", (cols * tile_w + (cols - 1) * TILE_GAP_PX, grid_h + COLORBAR_PX), "white")
     draw = ImageDraw.Draw(canvas)
+    _draw_colorbar(canvas, draw, grid_h, colormap, font)
     for index, ((overlay, _), lines, off) in enumerate(zip(overlays, wrapped, muted, strict=True)):
         left, top = _tile_origin(index, cols, tile_h, tile_w)
         for line_index, line in enumerate(lines):
@@ -161,10 +184,24 @@ def attention_gallery(
     return np.asarray(canvas)
 
 
+def _draw_colorbar(
+    canvas: Image.Image, draw: ImageDraw.ImageDraw, top: int, colormap: str, font: ImageFont.FreeTypeFont
+) -> None:
+    """The colour scale under the grid: "low", a gradient, "high", and what the colours measure."""
+    low, meaning, high = COLORBAR_TEXT
+    bar_w = min(240, canvas.width // 3)
+    left = CAPTION_PAD_PX + int(font.getlength(low)) + 6
+    ramp = colormaps[colormap](np.linspace(0.0, 1.0, bar_w))[:, :3] * 255.0  # (bar_w, 3)
+    bar = np.repeat(np.rint(ramp).astype(np.uint8)[None], COLORBAR_PX - 14, axis=0)
+    canvas.paste(Image.fromarray(bar), (left, top + 8))
+    draw.text((CAPTION_PAD_PX, top + 8), low, fill="black", font=font)
+    draw.text((left + bar_w + 6, top + 8), f"{high}: {meaning}", fill="black", font=font)
+
+
 def gallery_tiles(grid: np.ndarray, count: int, columns: int) -> list[np.ndarray]:
     """The `count` captioned tiles of an `attention_gallery` grid, in segment order (its inverse)."""
     cols, rows = _grid_shape(count, columns)
-    tile_h = (grid.shape[0] - (rows - 1) * TILE_GAP_PX) // rows
+    tile_h = (grid.shape[0] - COLORBAR_PX - (rows - 1) * TILE_GAP_PX) // rows
     tile_w = (grid.shape[1] - (cols - 1) * TILE_GAP_PX) // cols
     tiles = []
     for index in range(count):

@@ -36,6 +36,15 @@ BUNDLED_MODELS = {"Co-attention": "coatt_sel.pt", "Baseline": "baseline_sel.pt"}
 CSV_FIELDS = ("file", "model", "start", "end", "label", "probability")
 
 
+def csv_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """The flat table of one `ClipAnalysis.to_json()` result: a row (CSV_FIELDS) per model and second."""
+    return [
+        {"file": result["file"], "model": name, **{k: s[k] for k in CSV_FIELDS[2:]}}
+        for name, model in result["models"].items()
+        for s in model["seconds"]
+    ]
+
+
 def default_models() -> dict[str, Path]:
     """The bundled SEL models `localize` compares when no checkpoint is named."""
     return {name: bundled_checkpoints() / file for name, file in BUNDLED_MODELS.items()}

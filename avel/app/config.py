@@ -42,10 +42,16 @@ class AppConfig:
     timeline_seconds: int = 60  # a long clip's timeline opens on its first minute (a range slider zooms)
     # the long-clip path's windows (the localize defaults), decoded 20 s at a time: a progress step each
     localize: LocalizeConfig = field(default_factory=lambda: LocalizeConfig(decode_window=20))
-    overlay_fps: int = 2  # frame rate of the attention overlay videos (one picture per second anyway)
+    overlay_max_height: int = 720  # the overlay videos keep the clip's resolution up to this many rows
+    overlay_max_fps: int = 30  # and its frame rate up to this (a 60-fps clip keeps every other frame)
     heatmap_columns: int = 5  # seconds per row of each model's heatmap grid (10 s: 5 x 2)
     device: str = "auto"
     queue_size: int = 16
+    # Fair queueing: this many Localize requests run at once, so a short clip or a cached repeat never
+    # waits behind a long clip; long clips (over normal_clip_seconds) take turns, `long_analyses` at a
+    # time, and a waiting one says so in its progress bar.
+    analysis_workers: int = 4
+    long_analyses: int = 1
     # ---- resource caps: a server that runs for days stays within these -------------------------
     max_sessions: int = 64  # sessions whose cross-modal state is kept (least recently used dropped)
     session_ttl_s: int = 3600  # a session idle this long is forgotten (API clients never "close")

@@ -38,6 +38,9 @@ class LocalizeOutputs(Ordered, Generic[Item]):
     tables: list[Item]
     tags: Item
     placement: Item
+    downloads: Item  # made on request: a new clip clears the last one's
+    second_image: Item  # the second clicked on the timeline: a new clip clears it
+    second_text: Item
     span_start: Item
     span_end: Item
 
@@ -54,4 +57,5 @@ class DatasetOutputs(Ordered, Generic[Item]):
     confusions: list[Item]  # one per localizer
     per_class: Item
     tsne: Item
+    runs_note: Item
     runs: Item

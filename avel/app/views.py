@@ -3,13 +3,18 @@
 Rendered outputs are written into one folder per clip so the app can cache them whole (the same
 upload again costs no rendering) and delete them whole when the cache evicts the entry. Each
 model's per-second heatmaps are one captioned grid image, not one file per second: a repeat
-serves a handful of files. The attention overlay videos are made only when asked for
-(`make_overlay_videos`), from the grid and the clip's sound kept in the same folder.
+serves a handful of files. The attention overlay videos and the downloads are made only when
+asked for (`make_overlay_videos`, `write_downloads`): the overlay videos from the clip itself,
+re-decoded at its own resolution (up to 720p) and frame rate, with the sound kept in the folder.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import csv
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -19,16 +24,23 @@ from PIL import Image
 import viz
 from avel.analysis.clip import ClipAnalysis, Localization
 from avel.analysis.crossmodal import CrossModalState, event_bounds
+from avel.analysis.localize import CSV_FIELDS, csv_rows
 from avel.analysis.summary import DatasetSummary
 from avel.common.calibration import Calibration
 from avel.common.classes import UNKNOWN_TEXT
 from avel.common.config import SummaryConfig
-from avel.features.media import write_clip
+from avel.features.media import decoded_frames, write_clip
 from avel.models.output import FEATURE_NAMES
 
 JPEG_QUALITY = 88  # heatmap grids: small files, no visible loss at 224 px per tile
 PNG_COMPRESSION = 1  # zlib level of the placement image: fast to write, a little larger
 AUDIO_FILE = "audio.npy"  # the clip's sound (float32 mono), for the overlay videos made on demand
+HEATMAP_EXPLANATION = (
+    "Colour = where the model's visual attention falls in each second: red most, blue least, each second "
+    "scaled to its own range (the colour bar under the grid). Background and unsure seconds are dimmed, "
+    "not hidden. Caption: the answer and its probability · event = 1 - p(background), the probability "
+    "that an audio-visual event happens in that second."
+)
 
 
 @dataclass(frozen=True)
@@ -55,8 +67,11 @@ class ClipView:
     folder: Path
     columns: int  # of the heatmap grids, to cut them back into seconds for the videos
     sample_rate: int  # of the clip's sound in folder / AUDIO_FILE
+    analysis: ClipAnalysis  # the answers only (no frames or sound): downloads, scoring, redrawing
+    shown_seconds: dict[str, list[int]]  # per localizer with heatmaps: the seconds its grid shows
     overlay_videos: list[str | None] | None = None  # per localizer, once made (make_overlay_videos)
     windowed: bool = False  # a long clip: localized in windows, heatmaps of its most eventful seconds
+    warnings: list[str] = field(default_factory=list)  # the analysis's, shown again on every cached repeat
 
 
 def known_classes_text(events: tuple[str, ...], calibrations: dict[str, Calibration | None]) -> str:
@@ -90,37 +105,26 @@ def _caption(loc: Localization, t: int, classes: tuple[str, ...], background: in
 
 
 def _muted(loc: Localization, background: int) -> list[bool]:
-    """Background and abstained seconds: their attention says little, so they are greyed out."""
+    """Background and abstained seconds: their attention is dimmed (shown, but not as an event's)."""
     return [(not ok) or c == background for c, ok in zip(loc.predicted, loc.answered, strict=True)]
 
 
 def render_clip(
-    analysis: ClipAnalysis, folder: Path, settings: ViewSettings, placement: ClipPlacement | None
+    analysis: ClipAnalysis,
+    folder: Path,
+    settings: ViewSettings,
+    placement: ClipPlacement | None,
+    aspect: float = 1.0,
 ) -> ClipView:
     """Every view of the Localize tab for a clip of any length, written into `folder` (created).
 
     A windowed (long) clip has fewer views, as its analysis says: heatmaps of its most eventful
     seconds, and no sound for overlay videos, tags, t-SNE placement or cross-modal matching.
+    `aspect` (the clip's width / height) gives the heatmap tiles the clip's shape.
     """
     folder.mkdir(parents=True, exist_ok=True)
     classes, background = analysis.classes, analysis.background_index
     shown_classes, unknown = analysis.shown_classes, len(classes)
-    timeline = viz.event_timeline(
-        {name: loc.probabilities for name, loc in analysis.localizations.items()},
-        classes,
-        analysis.ground_truth,
-        background,
-        answered={name: loc.answered for name, loc in analysis.localizations.items()},
-        initial_seconds=settings.timeline_seconds,
-    )
-    lines = [
-        f"**{name}:** {viz.summarize_events(loc.shown(unknown), shown_classes, background)}"
-        for name, loc in analysis.localizations.items()
-    ]
-    if analysis.windowed:
-        lines.insert(0, _windowed_note(analysis))
-    if analysis.ground_truth is not None:
-        lines.append(f"**Ground truth:** {viz.summarize_events(analysis.ground_truth, classes, background)}")
     heatmaps, captions, tables = [], [], []
     for index, (name, loc) in enumerate(analysis.localizations.items()):
         answers = [shown_classes[c] for c in loc.shown(unknown)]
@@ -130,7 +134,7 @@ def render_clip(
             heatmaps.append(None)
             captions.append(f"{name} has no spatial attention to show.")
             continue
-        frames = np.stack([analysis.frames[t] for t in seconds])  # (n, S, S, 3)
+        frames = _at_aspect([analysis.frames[t] for t in seconds], aspect)  # (n, H, W, 3)
         grid, text = _heatmap_grid(loc, frames, seconds, classes, background, settings.columns, folder, index)
         heatmaps.append(grid)
         which = f"its {len(seconds)} most eventful seconds" if analysis.windowed else "per second"
@@ -139,8 +143,8 @@ def render_clip(
         np.save(folder / AUDIO_FILE, analysis.waveform.astype(np.float32))
     tags = analysis.tags
     return ClipView(
-        summary="\n\n".join(lines),
-        timeline=timeline,
+        summary=clip_summary(analysis, analysis.ground_truth, "Ground truth"),
+        timeline=clip_timeline(analysis, analysis.ground_truth, settings.timeline_seconds),
         heatmaps=heatmaps,
         captions=captions,
         tables=tables,
@@ -151,8 +155,60 @@ def render_clip(
         folder=folder,
         columns=settings.columns,
         sample_rate=analysis.sample_rate,
+        analysis=replace(analysis, frames={}, waveform=None, tags=None),
+        shown_seconds=analysis.shown_seconds,
         windowed=analysis.windowed,
+        warnings=list(analysis.warnings),
     )
+
+
+def clip_timeline(analysis: ClipAnalysis, truth: np.ndarray | None, initial_seconds: int) -> go.Figure:
+    """The answer rows (and `truth` above them) with the probabilities under them, on one axis."""
+    locs = analysis.localizations
+    return viz.event_timeline(
+        {name: loc.probabilities for name, loc in locs.items()},
+        analysis.classes,
+        truth,
+        analysis.background_index,
+        answers={name: loc.shown(len(analysis.classes)) for name, loc in locs.items()},
+        initial_seconds=initial_seconds,
+        thresholds={name: loc.threshold for name, loc in locs.items()},
+    )
+
+
+def clip_summary(analysis: ClipAnalysis, truth: np.ndarray | None, truth_name: str) -> str:
+    """Each model's event spans, and with a truth its per-second accuracy against it."""
+    classes, background = analysis.classes, analysis.background_index
+    lines = [
+        f"**{name}:** {viz.summarize_events(loc.shown(len(classes)), analysis.shown_classes, background)}"
+        for name, loc in analysis.localizations.items()
+    ]
+    if analysis.windowed:
+        lines.insert(0, _windowed_note(analysis))
+    if analysis.warnings:
+        lines.append("**Warnings:** " + "; ".join(analysis.warnings))
+    if truth is not None:
+        lines.append(f"**{truth_name}:** {viz.summarize_events(truth, classes, background)}")
+        lines.append(score_line(analysis, truth))
+    return "\n\n".join(lines)
+
+
+def score_line(analysis: ClipAnalysis, truth: np.ndarray) -> str:
+    """Per-second accuracy of every model against `truth` (an unsure second counts as wrong)."""
+    parts = []
+    for name, loc in analysis.localizations.items():
+        right = int((loc.shown(len(analysis.classes)) == truth).sum())
+        parts.append(f"{name} {right} of {len(truth)} s right ({100 * right / len(truth):.0f}%)")
+    return "**Per-second accuracy:** " + " · ".join(parts) + " (an unsure second counts as wrong)."
+
+
+def _at_aspect(frames: list[np.ndarray], aspect: float) -> np.ndarray:
+    """The square model frames (S, S, 3) stretched back to the clip's width/height, same pixel count."""
+    side = frames[0].shape[0]
+    width, height = round(side * aspect**0.5), round(side / aspect**0.5)
+    if (width, height) == (side, side):
+        return np.stack(frames)
+    return np.stack([np.asarray(Image.fromarray(f).resize((width, height), Image.BILINEAR)) for f in frames])
 
 
 def _windowed_note(analysis: ClipAnalysis) -> str:
@@ -175,7 +231,7 @@ def _heatmap_grid(
     folder: Path,
     index: int,
 ) -> tuple[str, str]:
-    """Model `index`'s captioned heatmaps of `seconds` (frames: (n, S, S, 3), one per second) as a
+    """Model `index`'s captioned heatmaps of `seconds` (frames: (n, H, W, 3), one per second) as a
     JPEG grid in `folder`, and the same captions as markdown lines (searchable, screen-readable).
     """
     labels = [_caption(loc, t, classes, background) for t in seconds]
@@ -194,29 +250,111 @@ def _heatmap_grid(
     return str(path), "  \n".join(rows)
 
 
-def make_overlay_videos(view: ClipView, fps: int) -> list[str | None]:
-    """Each model's heatmaps as a video with the clip's sound, written once into the view's folder.
+def make_overlay_videos(view: ClipView, source: str, max_height: int, max_fps: float) -> list[str | None]:
+    """Each model's attention over the clip itself, with its sound, written once into the view's folder.
 
-    The frames are the grid's captioned tiles (one per second, held for `fps` frames), so the
-    video shows exactly what the grid shows, without keeping the clip's frames in memory.
+    The clip is decoded again at its own resolution (at most `max_height` rows) and frame rate (at
+    most `max_fps`): every frame gets its second's heatmap and caption, so the video plays smoothly
+    and stays sharp when enlarged. The analysis kept only one small frame per second.
     """
     if view.overlay_videos is not None and all(v is None or Path(v).is_file() for v in view.overlay_videos):
         return view.overlay_videos
     waveform = np.load(view.folder / AUDIO_FILE)
-    seconds = view.state.num_segments
+    analysis = view.analysis
     videos: list[str | None] = []
-    for index, grid_path in enumerate(view.heatmaps):
-        if grid_path is None:
+    for index, loc in enumerate(analysis.localizations.values()):
+        if loc.spatial_attention is None:
             videos.append(None)
             continue
-        with Image.open(grid_path) as image:
-            grid = np.asarray(image.convert("RGB"))
-        tiles = np.stack(viz.gallery_tiles(grid, seconds, view.columns))  # (T, H, W, 3)
+        fps, frames = decoded_frames(source, max_height, max_fps, analysis.num_segments)
+        labels = [
+            f"{viz.span_label(t, t + 1)} s: {_caption(loc, t, analysis.classes, analysis.background_index)}"
+            for t in range(analysis.num_segments)
+        ]
+        overlaid = _overlaid(frames, loc.spatial_attention, labels, _muted(loc, analysis.background_index))
         path = view.folder / f"model{index}-attention.mp4"
-        write_clip(path, np.repeat(tiles, fps, axis=0), fps, waveform, view.sample_rate)
+        write_clip(path, overlaid, Fraction(fps).limit_denominator(1001), waveform, view.sample_rate)
         videos.append(str(path))
     view.overlay_videos = videos
     return videos
+
+
+def _overlaid(
+    frames: Iterator[tuple[float, np.ndarray]], attention: np.ndarray, labels: list[str], muted: list[bool]
+) -> Iterator[np.ndarray]:
+    """Each frame blended with its second's heatmap, the second's caption on a band at the top."""
+    second, heat, band = -1, None, None
+    for when, frame in frames:
+        t = min(int(when), len(labels) - 1)
+        if t != second:  # one heatmap and caption per second, drawn at the frame's size
+            second = t
+            heat = viz.attention_heat(attention[t], frame.shape[0], frame.shape[1])
+            band = viz.caption_band(labels[t], frame.shape[1], muted[t])
+        image = viz.blend(frame, heat)
+        if muted[t]:
+            image = viz.mute(image)
+        image[: band.shape[0]] = band
+        yield image
+
+
+def write_downloads(view: ClipView, name: str, truth: np.ndarray | None) -> list[str]:
+    """The clip's results to take home, written once into the view's folder: the per-second answers
+    as JSON and CSV (the `localize --json` / `--csv` schema, the file named by its upload name), each
+    heatmap grid as PNG, the timeline as SVG (matplotlib: plotly needs kaleido for static images).
+    """
+    folder, stem = view.folder / "downloads", Path(name).stem
+    folder.mkdir(exist_ok=True)
+    result = view.analysis.to_json()
+    result["file"] = Path(name).name  # the user's file name, never the server's copy
+    files = [folder / f"{stem}-results.json", folder / f"{stem}-results.csv"]
+    files[0].write_text(json.dumps(result, indent=1), encoding="utf-8")
+    with files[1].open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=CSV_FIELDS)
+        writer.writeheader()
+        writer.writerows(csv_rows(result))
+    for model, grid in zip(view.analysis.localizations, view.heatmaps, strict=True):
+        if grid is not None:
+            files.append(folder / f"{stem}-{_slug(model)}-heatmaps.png")
+            with Image.open(grid) as image:
+                image.save(files[-1], compress_level=PNG_COMPRESSION)
+    files.append(folder / f"{stem}-timeline.svg")
+    analysis = view.analysis
+    figure = viz.timeline_image(
+        {n: loc.probabilities for n, loc in analysis.localizations.items()},
+        analysis.classes,
+        {n: loc.shown(len(analysis.classes)) for n, loc in analysis.localizations.items()},
+        analysis.background_index,
+        ground_truth=truth,
+        thresholds={n: loc.threshold for n, loc in analysis.localizations.items()},
+    )
+    viz.save_figure(figure, files[-1])
+    return [str(f) for f in files]
+
+
+def _slug(name: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in name.lower()).strip("-")
+
+
+def second_tiles(view: ClipView, second: int) -> tuple[np.ndarray | None, str]:
+    """One second's heatmap tiles of every model side by side, and its answers as text."""
+    analysis = view.analysis
+    if not 0 <= second < analysis.num_segments:
+        return None, f"The clip has seconds 0-{analysis.num_segments}."
+    tiles, lines = [], []
+    for (name, loc), grid in zip(analysis.localizations.items(), view.heatmaps, strict=True):
+        lines.append(f"**{name}:** {_caption(loc, second, analysis.classes, analysis.background_index)}")
+        seconds = view.shown_seconds.get(name, [])
+        if grid is None or second not in seconds:
+            continue
+        with Image.open(grid) as image:
+            cut = viz.gallery_tiles(np.asarray(image.convert("RGB")), len(seconds), view.columns)
+        tiles.append(cut[seconds.index(second)])
+    title = f"**Second {viz.span_label(second, second + 1)} s**"
+    if not tiles:
+        return None, "  \n".join([title + " (no heatmap is kept for this second of a long clip)", *lines])
+    height = max(tile.shape[0] for tile in tiles)
+    padded = [np.pad(t, ((0, height - t.shape[0]), (0, 8), (0, 0)), constant_values=255) for t in tiles]
+    return np.concatenate(padded, axis=1), "  \n".join([title, *lines])
 
 
 def _initial_span(analysis: ClipAnalysis) -> tuple[int, int]:

@@ -15,6 +15,8 @@ def _run(args: argparse.Namespace) -> None:
     boxes = read_object_boxes(args.data)
     result = evaluate_checkpoint(args.checkpoint, args.data, args.split, args.device, boxes)
     print(format_tables(result))
+    for warning in result["warnings"]:
+        print(f"warning: {warning}")
     if args.json:
         print(json.dumps(result))
 

@@ -22,6 +22,7 @@ from avel.common import metrics
 from avel.common.config import TrainConfig
 from avel.common.device import resolve_device
 from avel.data import AVEDirectory, AVESplit
+from avel.models.scaling import rms
 from avel.training.attention import ObjectBoxes, attention_accuracy
 from avel.training.checkpoint import LoadedModel, check_data_matches, checkpoint_path, load_checkpoint
 
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 
 EVAL_BATCH_SIZE = 64  # inference only: any size gives the same numbers
 TOP_CONFUSIONS = 5  # off-diagonal cells listed in the confusion summary
+SCALE_WARN_RATIO = 3.0  # features this many times off the training RMS (either way) are warned about
 
 # Paper results (%), printed beside a run for reference. They use VGG19/VGGish features, so
 # they compare with runs on the official AVE features only. Baseline rows: "Audio-visual+Att"
@@ -184,6 +186,9 @@ def evaluate_checkpoint(
     task = loaded.model_config.task
     dataset = checkpoint_dataset(loaded, AVEDirectory(data_dir), split)
     result = evaluate_model(loaded.model, dataset, task, loaded.classes, torch_device, strict_cml=True)
+    warnings = scale_warnings(loaded, dataset)
+    for warning in warnings:
+        log.warning("%s: %s", path, warning)
     if boxes is not None:
         result["attention"] = attention_accuracy(loaded.model, dataset, boxes, loaded.classes, torch_device)
     header = {
@@ -194,8 +199,33 @@ def evaluate_checkpoint(
         "split": split,
         "checkpoint": str(path),
         "epoch": loaded.epoch,
+        "warnings": warnings,
     }
     return {**header, **result}
+
+
+def scale_warnings(loaded: LoadedModel, dataset: AVESplit) -> list[str]:
+    """Modalities whose RMS is over SCALE_WARN_RATIO times off the checkpoint's stored input scale.
+
+    The model divides by the training split's RMS (avel/models/scaling.py); features from another
+    extractor or projection pass that check of shapes yet are read at the wrong scale, and the
+    accuracy drops with no other sign (measured: 23.8 % against 43.8 %).
+    """
+    scale = getattr(loaded.model, "input_scale", None)
+    if scale is None:
+        return []
+    warnings = []
+    for name, features, stored in (
+        ("audio", dataset.audio, float(scale.audio_rms)),
+        ("visual", dataset.visual, float(scale.visual_rms)),
+    ):
+        found = rms(features)
+        if stored > 0 and found > 0 and max(found / stored, stored / found) > SCALE_WARN_RATIO:
+            warnings.append(
+                f"the {name} features' RMS is {found:.4g}, the checkpoint was trained at {stored:.4g} "
+                f"({found / stored:.3g}x): other features than it was trained on? The scores may be wrong"
+            )
+    return warnings
 
 
 def _percent(value: float | None) -> str:

@@ -19,8 +19,13 @@ def runs_table(runs: Path) -> list[list]:
     CML rows show the mean of A2V and V2A; runs still training (no test score yet) and files
     that are not avel checkpoints are left out, the latter with a warning.
     """
+    return checkpoint_rows(sorted(Path(runs).glob("**/best.pt")))
+
+
+def checkpoint_rows(paths: list[Path]) -> list[list]:
+    """`runs_table`'s rows for these checkpoint files, named by their run folder (best.pt) or stem."""
     rows = []
-    for path in sorted(Path(runs).glob("**/best.pt")):
+    for path in paths:
         try:
             checkpoint = read_checkpoint(path)
         except ValueError as err:
@@ -32,5 +37,5 @@ def runs_table(runs: Path) -> list[list]:
         value = selection_metric(test, model["task"])  # CML: mean of A2V and V2A
         modalities = checkpoint["train_config"].get("modalities", "both")
         row = [model["model"], model["ablation"], modalities, model["task"], round(100 * value, 1)]
-        rows.append([path.parent.name, *row])
+        rows.append([path.parent.name if path.name == "best.pt" else path.stem, *row])
     return rows

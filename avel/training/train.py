@@ -186,6 +186,24 @@ def make_scheduler(
     return torch.optim.lr_scheduler.StepLR(optimizer, step_size=config.lr_step_iterations, gamma=gamma)
 
 
+def check_train_rows(data: AVEDirectory, task: str, match: bool | None) -> None:
+    """Refuse a training order that repeats rows (those videos would weigh double) or holds test
+    rows (the reported test accuracy would be measured on videos the model trained on)."""
+    train_rows = data.order("train", task, match)
+    values, counts = np.unique(train_rows, return_counts=True)
+    repeated = values[counts > 1].tolist()
+    leaked = sorted(set(train_rows.tolist()) & set(data.order("test", task, match).tolist()))
+    problems = [
+        f"{len(found)} {what} (rows {', '.join(map(str, found[:5]))}{', ...' if len(found) > 5 else ''})"
+        for what, found in (("repeated rows", repeated), ("rows that are also test rows", leaked))
+        if found
+    ]
+    if problems:
+        raise ValueError(
+            f"{data.root}: the {task} training order has {' and '.join(problems)}; fix the order files"
+        )
+
+
 def check_init_overlap(init: str, data: AVEDirectory, config: TrainConfig) -> int:
     """Rows of the CML test split that the --init checkpoint trained or selected on (0 when clean).
 
@@ -317,6 +335,7 @@ def _open_run(run: RunConfig) -> _Session:
     model = build_model(model_config).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=train_config.lr)
     train_rows = data.order("train", task, train_config.match_orders).tolist()
+    check_train_rows(data, task, train_config.match_orders)
     val_rows = data.order("val", task, train_config.match_orders).tolist()
     session = _Session(
         out=out,
@@ -459,6 +478,14 @@ def _train_loader(session: _Session, train_set: AVESplit) -> DataLoader:
         train_set, num_replicas=ranks.world_size, rank=ranks.rank, shuffle=True, seed=config.seed
     )
     batch_size = distributed.local_batch(config.batch_size, ranks)
+    log.info(
+        "rank %d takes %d of each global batch of %d (%d of the %d training videos an epoch)",
+        ranks.rank,
+        batch_size,
+        config.batch_size,
+        sampler.num_samples,
+        len(train_set),
+    )
     return DataLoader(train_set, batch_size=batch_size, sampler=sampler)
 
 
