@@ -1,0 +1,71 @@
+"""`python -m avel score-clips`: real clips scored against a labels.csv (avel/analysis/realdev.py)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from clipgen import make_clip
+
+from avel.analysis.realdev import RealClip, read_labels, score_clip, score_results
+from avel.commands import main
+
+
+def _model(labels: list[str], probability: float = 0.9) -> dict[str, Any]:
+    """A model's `seconds` as ClipResult.to_json() writes them."""
+    return {"seconds": [{"label": x, "probability": probability} for x in labels]}
+
+
+def test_event_seconds_are_those_whose_middle_is_in_the_span() -> None:
+    assert RealClip("a.mp4", "Bark", 0.0, 2.5).event_seconds(4) == [0, 1]
+    assert RealClip("a.mp4", "Bark", 1.6, None).event_seconds(4) == [2, 3]
+    assert RealClip("a.mp4", "none", None, None).event_seconds(3) == [0, 1, 2]
+
+
+def test_known_clips_count_right_seconds_and_other_clips_count_claims() -> None:
+    known = score_clip(RealClip("k.mp4", "Bark", 1.0, 3.0), _model(["Cat", "Bark", "Cat", "Bark"]))
+    assert (known.seconds, known.right) == (2, 1)  # seconds 1, 2; the Bark at 3 is outside the span
+    other = RealClip("o.mp4", "none", None, None)
+    claims = score_clip(other, _model(["Banjo", "background", "unknown", "Flute"]))
+    assert (claims.seconds, claims.right, claims.claimed) == (4, 0, 2)
+    unsure = score_clip(other, _model(["Banjo", "Flute"], probability=0.49))
+    assert unsure.claimed == 0  # named below CLAIM_PROBABILITY: not a claim
+    scores = score_results(
+        [RealClip("k.mp4", "Bark", None, None), other],
+        {
+            "k.mp4": {"models": {"M": _model(["Bark", "Bark", "Cat"])}},
+            "o.mp4": {"models": {"M": _model(["Banjo", "background"])}},
+        },
+    )["M"]
+    assert (scores.known_right, scores.known_seconds, scores.other_claimed, scores.other_seconds) == (2, 3, 1, 2)
+
+
+def test_labels_csv_errors_name_the_row(tmp_path: Path) -> None:
+    (tmp_path / "labels.csv").write_text("file,label,event_start,event_end\na.mp4,Barking,,\n")
+    with pytest.raises(ValueError, match="line 2.*'Barking'"):
+        read_labels(tmp_path)
+    (tmp_path / "labels.csv").write_text("file,label,event_start,event_end\na.mp4,Bark,one,\n")
+    with pytest.raises(ValueError, match="line 2: expected a time"):
+        read_labels(tmp_path)
+
+
+def test_score_clips_runs_the_bundled_models_on_a_folder(tmp_path: Path, capsys) -> None:
+    make_clip(tmp_path / "tone.mp4", seconds=3.0)
+    make_clip(tmp_path / "short.mp4", seconds=2.0)
+    (tmp_path / "labels.csv").write_text(
+        "file,label,event_start,event_end\ntone.mp4,Bark,1,3\nshort.mp4,none,,\n"
+    )
+    out = tmp_path / "scores.json"
+    assert main(["score-clips", str(tmp_path), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    record = json.loads(out.read_text())
+    for name in ("Co-attention", "Baseline"):
+        model = record["models"][name]
+        assert (model["known_seconds"], model["other_seconds"], model["num_clips"]) == (2, 2, 2)
+        assert f"{name}: known-class event seconds right {model['known_right']}/2" in printed
+    (tmp_path / "labels.csv").write_text("file,label\nmissing.mp4,Bark\n")
+    with pytest.raises(SystemExit):
+        main(["score-clips", str(tmp_path)])
+    assert "missing.mp4" in capsys.readouterr().err
