@@ -39,12 +39,13 @@ def test_known_clips_count_right_seconds_and_other_clips_count_claims() -> None:
             "o.mp4": {"models": {"M": _model(["Banjo", "background"])}},
         },
     )["M"]
-    assert (scores.known_right, scores.known_seconds, scores.other_claimed, scores.other_seconds) == (2, 3, 1, 2)
+    assert (scores.known_right, scores.known_seconds) == (2, 3)
+    assert (scores.other_claimed, scores.other_seconds) == (1, 2)
 
 
 def test_labels_csv_errors_name_the_row(tmp_path: Path) -> None:
     (tmp_path / "labels.csv").write_text("file,label,event_start,event_end\na.mp4,Barking,,\n")
-    with pytest.raises(ValueError, match="line 2.*'Barking'"):
+    with pytest.raises(ValueError, match=r"line 2.*'Barking'"):
         read_labels(tmp_path)
     (tmp_path / "labels.csv").write_text("file,label,event_start,event_end\na.mp4,Bark,one,\n")
     with pytest.raises(ValueError, match="line 2: expected a time"):

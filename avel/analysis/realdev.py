@@ -109,9 +109,7 @@ def score_clip(clip: RealClip, model: dict[str, Any]) -> ClipScore:
     """Score one model's `seconds` (from ClipResult.to_json()["models"][name]) on `clip`."""
     seconds = model["seconds"]
     scored = [seconds[t] for t in clip.event_seconds(len(seconds))]
-    claimed = [
-        s for s in scored if s["label"] not in NOT_EVENTS and s["probability"] >= CLAIM_PROBABILITY
-    ]
+    claimed = [s for s in scored if s["label"] not in NOT_EVENTS and s["probability"] >= CLAIM_PROBABILITY]
     return ClipScore(
         file=clip.file,
         label=clip.label,
@@ -169,6 +167,8 @@ def score_results(clips: list[RealClip], results: dict[str, dict[str, Any]]) -> 
     """Per model: the scores of every clip, from `results` (file name -> ClipResult.to_json())."""
     names = next(iter(results.values()))["models"].keys() if results else ()
     return {
-        name: ModelScore.of([score_clip(c, results[c.file]["models"][name]) for c in clips if c.file in results])
+        name: ModelScore.of(
+            [score_clip(c, results[c.file]["models"][name]) for c in clips if c.file in results]
+        )
         for name in names
     }
