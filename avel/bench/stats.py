@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from avel.bench.plan import EVENT
+from avel.bench.plan import BACKGROUND, EVENT, OPEN
 from avel.common.config import FeatureConfig
 from avel.common.text import markdown_table
 from avel.data.annotations import Annotation
@@ -50,9 +50,12 @@ def read_manifest(out: Path) -> dict[str, Any]:
 
 
 def second_kind(video: dict[str, Any], t: int) -> str:
-    """'event', or which modality carries the class in a background second."""
+    """'event' ('open event' in an open-set video: another kind, labelled background), or which
+    modality carries the class in a background second."""
     visible = video["event_object"]["visible"][0] <= t < video["event_object"]["visible"][1]
     audible = video["audible"][0] <= t < video["audible"][1]
+    if visible and audible and video.get("kind") == OPEN:
+        return "open event"
     return {
         (True, True): "event",
         (True, False): "visible only",
@@ -237,17 +240,31 @@ def loudness_stats(out: Path) -> str:
     )
 
 
+def _realism(events: list[dict[str, Any]]) -> str:
+    """How the event videos are shot: photo filling the frame or pasted, camera still or moving."""
+    n = max(len(events), 1)
+    filled = sum(v["event_object"].get("fill", False) for v in events)
+    moving = sum(v["camera"]["zoom"] != [1.0, 1.0] for v in events)
+    return (
+        f"Event photo filling the frame: {_share(filled, n)}; pasted: {_share(len(events) - filled, n)}. "
+        f"Camera moving (zoom, pan, shake): {_share(moving, n)}."
+    )
+
+
 def benchmark_stats(out: Path, ave_annotations: list[Annotation] | None = None) -> str:
     """Markdown: classes per split, event lengths (vs AVE), background kinds, media use, size, time."""
     out = Path(out)
     manifest = read_manifest(out)
     videos, seconds = manifest["videos"], manifest["config"]["seconds"]
     events = [v for v in videos if v["kind"] == EVENT]
-    background = [v for v in videos if v["kind"] != EVENT]
+    background = [v for v in videos if v["kind"] == BACKGROUND]
+    opened = [v for v in videos if v["kind"] == OPEN]
     built = (out / BUILD_LOG).is_file()
     parts = [
         f"Benchmark `{out}`: preset {manifest['preset']}, seed {manifest['seed']}, {len(events)} event "
-        f"videos + {len(background)} background-only videos" + ("." if built else " (plan only, not built)."),
+        f"videos + {len(opened)} open-set videos + {len(background)} background-only videos"
+        + ("." if built else " (plan only, not built)."),
+        _realism(events),
         _classes(manifest, events, background),
         _lengths(events, seconds, ave_annotations),
         _seconds(events, background, seconds),
