@@ -25,7 +25,6 @@ from avel.bench.composite import (
 )
 from avel.bench.examples import choose_examples
 from avel.bench.plan import BACKGROUND, EVENT, OPEN, Planner, VideoPlan
-from avel.bench.scene import render_frames
 from avel.bench.stats import VIDEOS, benchmark_stats, loudness_per_kind, read_manifest, second_kind
 from avel.commands import main as cli_main
 from avel.common.classes import BACKGROUND_INDEX, class_index
