@@ -20,8 +20,7 @@ from clipgen import make_clip
 from PIL import Image
 from test_app import LOCALIZE_VIEWS
 
-from avel.analysis.clip import Analyzer
-from avel.analysis.long_clip import WINDOWS_SHARE, most_eventful
+from avel.analysis.clip import WINDOWS_SHARE, Analyzer, most_eventful
 from avel.app.config import AppConfig
 from avel.app.handlers import App
 from avel.common.config import LocalizeConfig
