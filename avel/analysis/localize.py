@@ -24,8 +24,9 @@ import torch
 from PIL import Image
 
 from avel.analysis.clip import Analyzer, ModelPaths
-from avel.common.calibration import answered, softmax
-from avel.common.classes import UNKNOWN, background_index
+from avel.common.calibration import ANSWERED, abstention, softmax
+from avel.common.calibration import UNSURE as UNSURE_KIND
+from avel.common.classes import UNKNOWN, UNSURE, background_index
 from avel.common.config import LocalizeConfig
 from avel.common.device import resolve_device
 from avel.common.files import atomic_write
@@ -63,15 +64,22 @@ class ModelTrack:
     count: np.ndarray  # (T,) windows that covered each second
     attention_sum: np.ndarray | None  # (T, h, w), or None for a model without spatial attention
     threshold: float | None
+    unsure_mass: float | None = None  # abstained seconds at or above it are "unsure", below "unknown"
 
     @property
     def probabilities(self) -> np.ndarray:
         return self.probability_sum / np.maximum(self.count, 1)[:, None]  # (T, C) mean over windows
 
     @classmethod
-    def empty(cls, num_segments: int, num_classes: int, threshold: float | None) -> ModelTrack:
+    def empty(
+        cls, num_segments: int, num_classes: int, threshold: float | None, unsure_mass: float | None = None
+    ) -> ModelTrack:
         return cls(
-            np.zeros((num_segments, num_classes)), np.zeros(num_segments, dtype=np.int64), None, threshold
+            np.zeros((num_segments, num_classes)),
+            np.zeros(num_segments, dtype=np.int64),
+            None,
+            threshold,
+            unsure_mass,
         )
 
     def add(self, start: int, probabilities: np.ndarray, attention: np.ndarray | None) -> None:
@@ -105,11 +113,12 @@ class ClipResult:
         for name, track in self.tracks.items():
             probabilities = track.probabilities  # (T, C)
             predicted = probabilities.argmax(axis=1)
-            sure = answered(probabilities, track.threshold)
+            kinds = abstention(probabilities, track.threshold, track.unsure_mass)  # (T,)
+            sure = kinds == ANSWERED
             ranked = np.argsort(-probabilities, axis=1, kind="stable")[:, :TOP_K]  # (T, k)
             seconds = []
             for t in range(self.num_segments):
-                label = self._label(int(predicted[t]), bool(sure[t]), background)
+                label = self._label(int(predicted[t]), int(kinds[t]), background)
                 seconds.append(
                     {
                         "start": t,
@@ -129,7 +138,12 @@ class ClipResult:
                     shown, probabilities, skip=(background, len(self.classes))
                 )
             ]
-            models[name] = {"threshold": track.threshold, "seconds": seconds, "segments": segments}
+            models[name] = {
+                "threshold": track.threshold,
+                "unsure_mass": track.unsure_mass,
+                "seconds": seconds,
+                "segments": segments,
+            }
         return {
             "format": RESULT_FORMAT,
             "file": self.file,
@@ -138,9 +152,9 @@ class ClipResult:
             "models": models,
         }
 
-    def _label(self, index: int, sure: bool, background: int) -> str:
-        if not sure:
-            return UNKNOWN
+    def _label(self, index: int, kind: int, background: int) -> str:
+        if kind != ANSWERED:
+            return UNSURE if kind == UNSURE_KIND else UNKNOWN
         return "background" if index == background else self.classes[index]
 
 
@@ -222,7 +236,7 @@ def localize_clip(
         raise MediaError(f"{path}: {num_segments} s, longer than max_seconds={config.max_seconds}")
     classes = analyzer.classes
     tracks = {
-        name: ModelTrack.empty(num_segments, len(classes), loaded.abstain_threshold)
+        name: ModelTrack.empty(num_segments, len(classes), loaded.abstain_threshold, loaded.unsure_mass)
         for name, loaded in analyzer.localizers.items()
     }
     starts = window_starts(num_segments, config.model_window, config.model_hop)

@@ -22,12 +22,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from avel.common.classes import AVE_CLASSES, UNKNOWN
+from avel.common.classes import AVE_CLASSES, UNKNOWN, UNSURE
 
 LABELS_FILE = "labels.csv"
 OTHER = "none"  # labels.csv: an event of a class the models were not trained on
 CLAIM_PROBABILITY = 0.5  # a named trained class at this probability or more counts as a claim
-NOT_EVENTS = ("background", UNKNOWN)  # answers that name no trained event
+NOT_EVENTS = ("background", UNKNOWN, UNSURE)  # answers that name no trained event
 
 
 @dataclass(frozen=True)

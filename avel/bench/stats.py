@@ -49,6 +49,18 @@ def read_manifest(out: Path) -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+def open_event_spans(out: Path) -> dict[str, tuple[int, int]]:
+    """Video name -> the span where its open-set event is seen and heard; empty when `out` holds no
+    composite manifest (a folder of real AVE features) or no open-set videos."""
+    if not (Path(out) / MANIFEST).is_file():
+        return {}
+    return {
+        v["name"]: (v["event_span"][0], v["event_span"][1])
+        for v in read_manifest(out)["videos"]
+        if v.get("kind") == OPEN
+    }
+
+
 def second_kind(video: dict[str, Any], t: int) -> str:
     """'event' ('open event' in an open-set video: another kind, labelled background), or which
     modality carries the class in a background second."""

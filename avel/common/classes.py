@@ -41,6 +41,10 @@ BACKGROUND = "Background"
 # machine label (CLI/JSON) and how the app writes it.
 UNKNOWN = "unknown"
 UNKNOWN_TEXT = "Not a trained class"
+# An abstained second whose probability sits on a few trained classes (the calibrated unsure_mass):
+# the model hesitates between classes it knows rather than meeting something new.
+UNSURE = "unsure"
+UNSURE_TEXT = "Unsure between trained classes"
 AVE_CLASSES: tuple[str, ...] = (*AVE_EVENTS, BACKGROUND)
 
 

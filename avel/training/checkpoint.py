@@ -70,6 +70,11 @@ class LoadedModel:
         """The top probability below which the model abstains; None: uncalibrated, never abstains."""
         return None if self.calibration is None else self.calibration.threshold
 
+    @property
+    def unsure_mass(self) -> float | None:
+        """The top-2 mass at or above which an abstained second is "unsure"; None: all are "unknown"."""
+        return None if self.calibration is None else self.calibration.unsure_mass
+
 
 def read_features(data_dir: str | Path) -> dict[str, Any]:
     """A data folder's extraction record as a checkpoint stores it: {"info", "projection"}.
