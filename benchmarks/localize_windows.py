@@ -19,9 +19,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from avel.analysis.localize import ClipResult, ModelTrack, window_starts
+from avel.analysis.clip import ClipAnalysis, Localization
+from avel.analysis.windows import ModelTrack, window_starts
 from avel.common.calibration import softmax
 from avel.common.classes import background_index
+from avel.common.config import LocalizeConfig
 from avel.common.metrics import merge_segments, segment_map
 from avel.data import AVEDirectory
 from avel.training.checkpoint import load_checkpoint
@@ -71,8 +73,17 @@ def evaluate(
             audio = split.audio[rows].reshape(-1, *split.audio.shape[2:])[offset:]  # (L, D_a)
             visual = split.visual[rows].reshape(-1, *split.visual.shape[2:])[offset:]
             truth = truth_all[rows].reshape(-1)[offset:]
-            result = ClipResult(
-                "long", len(truth), classes, {name: run_model(loaded, audio, visual, window, hop)}, []
+            track = run_model(loaded, audio, visual, window, hop)
+            result = ClipAnalysis(
+                file="long",
+                content_hash="",
+                num_segments=len(truth),
+                classes=classes,
+                localizations={name: Localization.from_track(track, background)},
+                shown_seconds={},
+                frames={},
+                windowed=True,
+                config=LocalizeConfig(model_window=window, model_hop=hop),
             )
             out = result.to_json()["models"][name]
             labels = [s["label"] for s in out["seconds"]]

@@ -256,7 +256,7 @@ def test_a_clip_over_the_apps_limit_points_to_the_localize_command(client, tmp_p
     from clipgen import make_clip
     from gradio_client import handle_file
 
-    from app import AppConfig
+    from avel.app.config import AppConfig
 
     limit = AppConfig().max_clip_seconds
     long = make_clip(tmp_path / "lecture.mp4", limit + 5, fps=1, audio=False).path

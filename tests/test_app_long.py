@@ -20,8 +20,7 @@ from clipgen import make_clip
 from PIL import Image
 from test_app import LOCALIZE_VIEWS
 
-from avel.analysis.clip import Analyzer
-from avel.analysis.long_clip import WINDOWS_SHARE, most_eventful
+from avel.analysis.clip import WINDOWS_SHARE, Analyzer, most_eventful
 from avel.app.config import AppConfig
 from avel.app.handlers import App
 from avel.common.config import LocalizeConfig
@@ -93,9 +92,7 @@ def test_a_long_clip_is_localized_in_windows_with_progress_and_a_zoomable_timeli
     assert again.calls == []  # the rendered views come from the cache
 
 
-def test_a_long_clip_has_no_overlay_videos_or_cross_modal_matching(
-    long_app: App, long_clip: Path
-) -> None:
+def test_a_long_clip_has_no_overlay_videos_or_cross_modal_matching(long_app: App, long_clip: Path) -> None:
     long_app.localize(str(long_clip), None, Recorder())
     with pytest.raises(gr.Error, match="Overlay videos are made for clips up to 60 s; this one lasts 130 s"):
         long_app.overlay_videos(str(long_clip), Recorder())
@@ -103,12 +100,8 @@ def test_a_long_clip_has_no_overlay_videos_or_cross_modal_matching(
         long_app.cross_modal("A2V", 0, 5, None)
 
 
-def test_a_clip_over_the_configured_limit_is_refused_before_decoding(
-    long_app: App, long_clip: Path
-) -> None:
-    strict = App(
-        replace(long_app.config, max_clip_seconds=100), long_app.analyzer, long_app.work_dir
-    )
+def test_a_clip_over_the_configured_limit_is_refused_before_decoding(long_app: App, long_clip: Path) -> None:
+    strict = App(replace(long_app.config, max_clip_seconds=100), long_app.analyzer, long_app.work_dir)
     progress = Recorder()
     with pytest.raises(
         gr.Error, match=r"concert\.mp4 lasts 130 s; this app analyses clips up to 100 s"

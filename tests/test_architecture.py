@@ -25,7 +25,7 @@ LAYERS = {
 }
 # Inside a package the modules are layered too: a module may import those listed before it.
 INNER_ORDER = {
-    "avel.app": ("config", "errors", "views", "handlers", "layout", "server"),
+    "avel.app": ("config", "errors", "outputs", "views", "handlers", "layout", "server"),
     "avel.commands": ("args", "*", ""),  # "*": every command module; "": the package (main)
 }
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from avel.analysis.localize import ClipResult, ModelTrack
+from avel.analysis.clip import ClipAnalysis, Localization
+from avel.analysis.windows import ModelTrack
 from avel.common.calibration import (
     ANSWERED,
     NOT_KNOWN,
@@ -19,7 +20,7 @@ from avel.common.calibration import (
     fit_unsure_mass,
     softmax,
 )
-from avel.common.config import CalibrationConfig, ModelConfig, RunConfig, TrainConfig
+from avel.common.config import CalibrationConfig, LocalizeConfig, ModelConfig, RunConfig, TrainConfig
 from avel.data import AVEDirectory
 from avel.training.calibrate import calibrate_checkpoint
 from avel.training.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
@@ -120,7 +121,18 @@ def test_localize_labels_unsure_and_unknown_seconds_apart() -> None:
     probabilities, _, _ = _hesitant_and_flat(np.random.default_rng(1), 1)  # (3, 5)
     classes = ("A", "B", "C", "D", "Background")
     track = ModelTrack(probabilities, np.ones(3, dtype=np.int64), None, threshold=0.8, unsure_mass=0.85)
-    result = ClipResult("clip.mp4", 3, classes, {"M": track}, []).to_json()["models"]["M"]
+    clip = ClipAnalysis(
+        file="clip.mp4",
+        content_hash="",
+        num_segments=3,
+        classes=classes,
+        localizations={"M": Localization.from_track(track, background=4)},
+        shown_seconds={},
+        frames={},
+        windowed=False,
+        config=LocalizeConfig(),
+    )
+    result = clip.to_json()["models"]["M"]
     assert [s["label"] for s in result["seconds"]] == ["A", "unsure", "unknown"]
     assert result["unsure_mass"] == 0.85
 

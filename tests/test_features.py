@@ -18,10 +18,10 @@ import pytest
 import torch
 from clipgen import BLUE, RED, colour, make_clip
 
-from avel import features as features_module
 from avel.commands import main
 from avel.common.config import FeatureConfig
 from avel.data import FeaturesInfo
+from avel.features import extractor as features_module
 from avel.features.backbones import audio_backbone, visual_backbone
 from avel.features.extract import extract_videos, list_videos, weights_in_dir
 from avel.features.extractor import ClipFeatures, FeatureExtractor

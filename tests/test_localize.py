@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from avel import localize
-from avel.analysis.clip import Analyzer, ModelPaths
-from avel.analysis.localize import DEFAULT_MODELS, localize_clip, window_starts
+from avel.analysis.clip import Analyzer, ModelPaths, analyze_clip
+from avel.analysis.localize import DEFAULT_MODELS
+from avel.analysis.windows import window_starts
 from avel.commands import main
 from avel.common.config import FeatureConfig, LocalizeConfig
 from avel.common.metrics import merge_segments
@@ -88,10 +89,13 @@ def test_a_long_clip_gives_every_second_and_segments_where_the_events_are(long_c
 def test_one_window_over_a_short_clip_equals_the_apps_analysis() -> None:
     clip = EXAMPLES[0]
     analyzer = Analyzer(ModelPaths(localizers=dict(DEFAULT_MODELS), matchers={}), device="cpu")
-    direct = analyzer.analyze(clip)
-    windowed = localize_clip(analyzer, clip, LocalizeConfig(model_window=10, model_hop=10))
+    direct = analyze_clip(analyzer, clip)  # decoded whole, as the app does up to a minute
+    windowed = analyze_clip(
+        analyzer, clip, LocalizeConfig(model_window=10, model_hop=10, whole_clip_seconds=0)
+    )
+    assert not direct.windowed and windowed.windowed
     for name, loc in direct.localizations.items():
-        np.testing.assert_allclose(windowed.tracks[name].probabilities, loc.probabilities, atol=1e-5)
+        np.testing.assert_allclose(windowed.localizations[name].probabilities, loc.probabilities, atol=1e-5)
 
 
 def test_json_schema_of_the_python_api() -> None:

@@ -1,37 +1,61 @@
-"""One clip -> everything the app shows, for the co-attention model and the baseline side by side.
+"""One clip -> every model's per-second answer, by one road for any length.
 
-The clip's features are extracted once with the checkpoints' backbones (native dims, cached by
-content hash); each checkpoint then applies its own stored projection, so a model never sees
-features of a shape or basis it was not trained on.
+`analyze_clip` reads the clip's length from its header once and decides how to decode it: a clip
+up to `LocalizeConfig.whole_clip_seconds` is decoded whole (its frames, sound, backbone tags and
+the CML models' distances come along, for every view the app has); a longer one is decoded one
+`decode_window` at a time in bounded memory, and only its most eventful seconds' frames are
+decoded again for their heatmaps. Either way the localizers run over the same model windows
+(avel/analysis/windows.py), so the app, `python -m avel localize` and `avel.localize` give the
+same seconds and labels for the same file, and return the same `ClipAnalysis`.
+
+The clip's features are extracted once with the checkpoints' backbones (native dims; whole clips
+cached by content hash); each checkpoint then applies its own stored projection, so a model
+never sees features of a shape or basis it was not trained on.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
-from avel.common.calibration import answered, softmax
-from avel.common.classes import UNKNOWN_TEXT, background_index
-from avel.common.config import FeatureConfig
-from avel.common.metrics import cml_window_distances, event_span
+from avel.analysis.crossmodal import CrossModalState
+from avel.analysis.windows import DecodedChunk, ModelTrack, WindowScorer
+from avel.common.calibration import ANSWERED, UNSURE, abstention
+from avel.common.classes import UNKNOWN, UNKNOWN_TEXT, background_index
+from avel.common.classes import UNSURE as UNSURE_LABEL
+from avel.common.config import FeatureConfig, LocalizeConfig
+from avel.common.metrics import merge_segments
 from avel.features.extractor import BackboneTags, ClipFeatures, FeatureExtractor, file_sha256
-from avel.models.output import FEATURE_NAMES
+from avel.features.media import MediaError, clip_seconds, decode_window
 from avel.training.checkpoint import LoadedModel, load_checkpoint
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[float, str], None]
+RESULT_FORMAT = "avel.localize/1"
+TOP_K = 3
+WINDOWS_SHARE = 0.95  # of a long clip's progress bar: the windows; the rest decodes the seconds shown
+MODELS_SHARE = 0.95  # of a whole clip's progress bar: the features; the rest runs the models
+
+
+class ClipTooLong(MediaError):
+    """The header says the clip is longer than `LocalizeConfig.max_seconds`; nothing was decoded."""
+
+    def __init__(self, path: Path, seconds: int, limit: int) -> None:
+        super().__init__(f"{path}: {seconds} s, longer than max_seconds={limit}")
+        self.path, self.seconds, self.limit = path, seconds, limit
 
 
 @dataclass(frozen=True)
 class ModelPaths:
-    """Which checkpoints the app compares: display name -> file, per task."""
+    """Which checkpoints are compared: display name -> file, per task."""
 
     localizers: dict[str, Path]  # SEL checkpoints, e.g. {"Co-attention": ..., "Baseline": ...}
     matchers: dict[str, Path]  # CML checkpoints
@@ -41,12 +65,32 @@ class ModelPaths:
 class Localization:
     """One model's per-second answer for a clip."""
 
-    probabilities: np.ndarray  # (T, C) softmax over classes of the averaged stream scores
+    probabilities: np.ndarray  # (T, C) softmax of the stream scores, averaged over the model windows
     predicted: np.ndarray  # (T,) argmax class index
     answered: np.ndarray  # (T,) bool: False where the top probability is below the threshold (abstain)
     event_probability: np.ndarray  # (T,) 1 - p(background): is anything audio-visual happening?
     spatial_attention: np.ndarray | None  # (T, h, w) attention over the grid, or None
+    threshold: float | None = None  # the calibrated abstention threshold (None: never abstains)
     features: dict[str, np.ndarray] = field(default_factory=dict)  # FEATURE_NAMES -> (T, dim)
+    # (T,) bool: abstained with the probability on a few trained classes ("unsure"), not on none
+    unsure: np.ndarray | None = None
+    unsure_mass: float | None = None  # the calibrated rule behind `unsure` (None: never unsure)
+
+    @classmethod
+    def from_track(cls, track: ModelTrack, background: int) -> Localization:
+        probabilities = track.probabilities  # (T, C)
+        kinds = abstention(probabilities, track.threshold, track.unsure_mass)  # (T,)
+        return cls(
+            probabilities=probabilities,
+            predicted=probabilities.argmax(axis=-1),
+            answered=kinds == ANSWERED,
+            event_probability=1.0 - probabilities[:, background],
+            spatial_attention=track.attention,
+            threshold=track.threshold,
+            features=track.features,
+            unsure=kinds == UNSURE,
+            unsure_mass=track.unsure_mass,
+        )
 
     def shown(self, num_classes: int) -> np.ndarray:
         """(T,) class index per second, with abstained seconds as `num_classes` (the unknown row)."""
@@ -55,57 +99,87 @@ class Localization:
 
 @dataclass
 class ClipAnalysis:
-    """What the app renders for one clip."""
+    """Every model's answer for one clip of any length, and what there is to show it on.
 
-    clip: ClipFeatures
+    A clip decoded window by window (`windowed`) has fewer views: frames only for its shown
+    seconds, and no sound, backbone tags or cross-modal distances.
+    """
+
+    file: str  # the path as given
+    content_hash: str
+    num_segments: int
     classes: tuple[str, ...]
-    background_index: int
     localizations: dict[str, Localization]
-    distances: dict[str, np.ndarray]  # matcher name -> (T, T) audio-vs-visual segment distances
-    tags: BackboneTags | None = None  # what YAMNet and the visual CNN perceive, per second
-    ground_truth: np.ndarray | None = None  # (T,) class per second when known
+    shown_seconds: dict[str, list[int]]  # per model with attention: the seconds its heatmaps show
+    frames: dict[int, np.ndarray]  # second -> (S, S, 3) uint8, its middle frame, for every shown second
+    windowed: bool
+    config: LocalizeConfig
+    distances: dict[str, np.ndarray] = field(default_factory=dict)  # matcher -> (T, T); whole clips only
+    tags: BackboneTags | None = None  # what the backbones perceive per second; whole clips only
+    waveform: np.ndarray | None = None  # (T * sample_rate,) mono; whole clips only (overlay videos)
+    sample_rate: int = 0
     warnings: list[str] = field(default_factory=list)
+    ground_truth: np.ndarray | None = None  # (T,) class per second when known
 
     @property
-    def cross_modal_state(self) -> CrossModalState:
-        return CrossModalState(
-            self.distances, self.clip.num_segments, self.ground_truth, self.background_index
-        )
+    def background_index(self) -> int:
+        return background_index(self.classes)
 
     @property
     def shown_classes(self) -> tuple[str, ...]:
         """The classes plus the display name of an abstained second, for Localization.shown()."""
         return (*self.classes, UNKNOWN_TEXT)
 
+    @property
+    def cross_modal_state(self) -> CrossModalState:
+        return CrossModalState(self.distances, self.num_segments, self.ground_truth, self.background_index)
 
-@dataclass
-class CrossModalState:
-    """What cross-modal matching needs of an analysed clip: kept per app session, a few KB."""
+    def to_json(self) -> dict[str, Any]:
+        """The documented schema: {"format", "file", "seconds", "warnings", "models": {NAME: ...}}."""
+        models = {name: self._model_json(loc) for name, loc in self.localizations.items()}
+        return {
+            "format": RESULT_FORMAT,
+            "file": self.file,
+            "seconds": self.num_segments,
+            "warnings": self.warnings,
+            "models": models,
+        }
 
-    distances: dict[str, np.ndarray]  # matcher name -> (T, T) audio-vs-visual segment distances
-    num_segments: int
-    ground_truth: np.ndarray | None  # (T,) class per second when known
-    background_index: int
+    def _model_json(self, loc: Localization) -> dict[str, Any]:
+        probabilities, background = loc.probabilities, self.background_index
+        ranked = np.argsort(-probabilities, axis=1, kind="stable")[:, :TOP_K]  # (T, k)
+        seconds = [
+            {
+                "start": t,
+                "end": t + 1,
+                "label": self._label(loc, t),
+                "probability": round(float(probabilities[t, loc.predicted[t]]), 4),
+                "top3": [
+                    {"label": self.classes[c], "probability": round(float(probabilities[t, c]), 4)}
+                    for c in ranked[t]
+                ],
+            }
+            for t in range(self.num_segments)
+        ]
+        segments = [
+            {"start": s, "end": e, "label": self.classes[c], "score": round(score, 4)}
+            for c, s, e, score in merge_segments(
+                loc.shown(len(self.classes)), probabilities, skip=(background, len(self.classes))
+            )
+        ]
+        return {
+            "threshold": loc.threshold,
+            "unsure_mass": loc.unsure_mass,
+            "seconds": seconds,
+            "segments": segments,
+        }
 
-
-@dataclass
-class CrossModalResult:
-    """The sliding-window search of one matcher for one query span."""
-
-    window_distances: np.ndarray  # (T - l + 1,) summed distance at each candidate start
-    best_start: int
-    correct: bool | None = None  # None: the truth of this query is unknown
-
-
-@dataclass
-class CrossModalMatch:
-    """Every matcher's answer to one query, judged against the clip's ground truth when known."""
-
-    direction: str  # "a2v" or "v2a"
-    span: tuple[int, int]  # the query [start, end) in seconds
-    results: dict[str, CrossModalResult]
-    truth_span: tuple[int, int] | None  # the true event [start, end), when the clip's labels are known
-    true_start: int | None  # where the query truly matches; None unless the query is the true event
+    def _label(self, loc: Localization, t: int) -> str:
+        """The class, "background", or for an abstained second "unsure" or "unknown"."""
+        if not loc.answered[t]:
+            return UNSURE_LABEL if loc.unsure is not None and loc.unsure[t] else UNKNOWN
+        index = int(loc.predicted[t])
+        return "background" if index == self.background_index else self.classes[index]
 
 
 class Analyzer:
@@ -179,9 +253,6 @@ class Analyzer:
                     f"{models[0].path}'s {backbones(models[0])}"
                 )
 
-    def _inputs(self, loaded: LoadedModel, clip: ClipFeatures) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.model_inputs(loaded, clip.audio, clip.visual)
-
     def model_inputs(
         self, loaded: LoadedModel, audio: np.ndarray, visual: np.ndarray
     ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -214,70 +285,166 @@ class Analyzer:
         visual_t = torch.as_tensor(np.ascontiguousarray(visual), dtype=torch.float32, device=self.device)
         return audio_t[None], visual_t[None]
 
+    def scorer(self, config: LocalizeConfig, keep_features: bool = False) -> WindowScorer:
+        """The localizers over `config`'s model windows, in each model's own basis."""
+        return WindowScorer(self.localizers, self.project, self.as_batch, config, keep_features)
+
     @torch.inference_mode()
-    def analyze(self, path: str | Path, progress: Progress | None = None) -> ClipAnalysis:
-        """Extract (or reuse) the clip's features and run every model on them."""
-        clip = self.extractor.extract_clip(path, progress=progress)
-        if progress:
-            progress(0.95, "running the models")
-        background = background_index(self.classes)
-        localizations = {}
-        for name, loaded in self.localizers.items():
-            output = loaded.model(*self._inputs(loaded, clip))
-            probabilities = softmax(output.scores()[0].float().cpu().numpy())  # (T, C)
-            attention = output.spatial_attention
-            localizations[name] = Localization(
-                probabilities=probabilities,
-                predicted=probabilities.argmax(axis=-1),
-                answered=answered(probabilities, loaded.abstain_threshold),
-                event_probability=1.0 - probabilities[:, background],
-                spatial_attention=None if attention is None else attention[0].cpu().numpy(),
-                features={k: v[0].cpu().numpy() for k, v in output.features.items() if k in FEATURE_NAMES},
-            )
-        distances = {
-            name: loaded.model(*self._inputs(loaded, clip)).distances()[0].cpu().numpy()
+    def distances(self, clip: ClipFeatures) -> dict[str, np.ndarray]:
+        """Each matcher's (T, T) audio-vs-visual distances over the whole clip (CML is not windowed)."""
+        return {
+            name: loaded.model(*self.model_inputs(loaded, clip.audio, clip.visual))
+            .distances()[0]
+            .cpu()
+            .numpy()
             for name, loaded in self.matchers.items()
         }
-        return ClipAnalysis(
-            clip=clip,
-            classes=self.classes,
-            background_index=background,
-            localizations=localizations,
-            distances=distances,
-            tags=self.extractor.tags(clip),
-            warnings=list(clip.warnings),
-        )
 
 
-def event_bounds(labels: np.ndarray, background: int) -> tuple[int, int] | None:
-    """[start, end) seconds of the one contiguous event in (T,) per-second labels, else None."""
-    span = event_span(labels != background)  # (start, length)
-    return None if span is None else (span[0], span[0] + span[1])
+def analyze_clip(
+    analyzer: Analyzer,
+    path: str | Path,
+    config: LocalizeConfig | None = None,
+    progress: Progress | None = None,
+    *,
+    content_hash: str | None = None,
+    on_final: Callable[..., None] | None = None,
+) -> ClipAnalysis:
+    """Every model over the clip at `path`, decoded whole or window by window (see the module docstring).
 
-
-def cross_modal_search(distances: np.ndarray, start: int, end: int, direction: str) -> CrossModalResult:
-    """Slide the query span [start, end) of one modality over the other (the CML protocol)."""
-    windows = cml_window_distances(distances, start, end - start, direction)  # checks the span
-    return CrossModalResult(window_distances=windows, best_start=int(np.argmin(windows)))
-
-
-def match_cross_modal(state: CrossModalState, direction: str, start: int, end: int) -> CrossModalMatch:
-    """Run every matcher on the query and judge each answer when the clip's truth is known.
-
-    In a synchronised clip the true match of the true event span is the same span, so only that
-    query can be judged; any other query has no known answer.
+    `content_hash` (the file's sha256, when the caller has it) spares a second pass over the bytes;
+    `on_final(tracks, held, start, end)` sees each run of seconds once no later window changes them
+    (the `localize --heatmaps` overlays). Raises MediaError (ClipTooLong past `config.max_seconds`).
     """
-    direction = direction.lower()
-    truth_span = None
-    if state.ground_truth is not None:
-        truth_span = event_bounds(state.ground_truth, state.background_index)
-    true_start = start if truth_span == (start, end) else None
-    results = {}
-    for name, distances in state.distances.items():
-        result = cross_modal_search(distances, start, end, direction)
-        result.correct = None if true_start is None else result.best_start == true_start
-        results[name] = result
-    return CrossModalMatch(direction, (start, end), results, truth_span, true_start)
+    config = config or LocalizeConfig()
+    path = Path(path)
+    try:
+        seconds: int | None = clip_seconds(path)  # the one header read
+    except MediaError:
+        seconds = None  # no duration header: the whole decode finds the length (and its limit) itself
+    if seconds is not None and seconds > config.max_seconds:
+        raise ClipTooLong(path, seconds, config.max_seconds)
+    whole_limit = min(config.whole_clip_seconds, analyzer.feature_config.max_seconds)
+    if seconds is None or seconds <= whole_limit:
+        return _analyze_whole(analyzer, path, config, progress, content_hash, on_final)
+    return _analyze_windowed(analyzer, path, seconds, config, progress, content_hash, on_final)
+
+
+def _analyze_whole(
+    analyzer: Analyzer,
+    path: Path,
+    config: LocalizeConfig,
+    progress: Progress | None,
+    content_hash: str | None,
+    on_final: Callable[..., None] | None,
+) -> ClipAnalysis:
+    """Decoded at once (features cached by content): every second's frame, the sound, tags, distances."""
+
+    def features(fraction: float, message: str) -> None:
+        if progress is not None:
+            progress(MODELS_SHARE * fraction, message)
+
+    clip = analyzer.extractor.extract_clip(path, progress=features, content_hash=content_hash)
+    if progress:
+        progress(MODELS_SHARE, "running the models")
+    chunk = DecodedChunk(0, clip.audio, clip.visual, clip.frames)
+    tracks = analyzer.scorer(config, keep_features=True).score(
+        [chunk], clip.num_segments, len(analyzer.classes), on_final
+    )
+    localizations = _localizations(tracks, analyzer.classes)
+    every_second = list(range(clip.num_segments))
+    return ClipAnalysis(
+        file=str(path),
+        content_hash=clip.content_hash,
+        num_segments=clip.num_segments,
+        classes=analyzer.classes,
+        localizations=localizations,
+        shown_seconds={
+            n: every_second for n, loc in localizations.items() if loc.spatial_attention is not None
+        },
+        frames=dict(enumerate(clip.frames)),
+        windowed=False,
+        config=config,
+        distances=analyzer.distances(clip),
+        tags=analyzer.extractor.tags(clip),
+        waveform=clip.waveform,
+        sample_rate=clip.sample_rate,
+        warnings=list(clip.warnings),
+    )
+
+
+def _analyze_windowed(
+    analyzer: Analyzer,
+    path: Path,
+    num_segments: int,
+    config: LocalizeConfig,
+    progress: Progress | None,
+    content_hash: str | None,
+    on_final: Callable[..., None] | None,
+) -> ClipAnalysis:
+    """Decoded `decode_window` seconds at a time; then each model's most eventful seconds' frames."""
+    warnings: list[str] = []
+    chunks = _decode_windows(analyzer, path, num_segments, config, warnings, progress)
+    tracks = analyzer.scorer(config).score(chunks, num_segments, len(analyzer.classes), on_final)
+    localizations = _localizations(tracks, analyzer.classes)
+    shown = {
+        name: most_eventful(loc.event_probability, config.heatmap_seconds)
+        for name, loc in localizations.items()
+        if loc.spatial_attention is not None
+    }
+    wanted = sorted({t for seconds in shown.values() for t in seconds})
+    if progress is not None:
+        progress(WINDOWS_SHARE, f"decoding the {len(wanted)} seconds shown as heatmaps")
+    return ClipAnalysis(
+        file=str(path),
+        content_hash=content_hash or file_sha256(path),
+        num_segments=num_segments,
+        classes=analyzer.classes,
+        localizations=localizations,
+        shown_seconds=shown,
+        frames={t: middle_frame(analyzer, path, t) for t in wanted},
+        windowed=True,
+        config=config,
+        warnings=warnings,
+    )
+
+
+def _decode_windows(
+    analyzer: Analyzer,
+    path: Path,
+    num_segments: int,
+    config: LocalizeConfig,
+    warnings: list[str],
+    progress: Progress | None,
+) -> Iterator[DecodedChunk]:
+    """The clip's decode windows in order, native features embedded; their warnings go to `warnings`."""
+    extractor = analyzer.extractor
+    for start in range(0, num_segments, config.decode_window):
+        seconds = min(config.decode_window, num_segments - start)
+        clip = decode_window(path, start, seconds, extractor.cfg)
+        audio, visual = extractor.encode(clip)
+        warnings += [f"{start}-{start + len(audio)} s: {w}" for w in clip.warnings]
+        yield DecodedChunk(start, audio, visual, clip.frames[:, clip.frames.shape[1] // 2])
+        if progress is not None:
+            end = start + seconds
+            progress(WINDOWS_SHARE * end / num_segments, f"windows: {end} of {num_segments} s")
+
+
+def _localizations(tracks: dict[str, ModelTrack], classes: tuple[str, ...]) -> dict[str, Localization]:
+    background = background_index(classes)
+    return {name: Localization.from_track(track, background) for name, track in tracks.items()}
+
+
+def most_eventful(event_probability: np.ndarray, top: int) -> list[int]:
+    """The `top` seconds of highest event probability (earlier first on ties), in time order."""
+    ranked = np.argsort(-event_probability, kind="stable")[:top]
+    return sorted(int(t) for t in ranked)
+
+
+def middle_frame(analyzer: Analyzer, path: str | Path, second: int) -> np.ndarray:
+    """(S, S, 3): the frame the localizer drew second `second`'s attention on (its middle sample)."""
+    clip = decode_window(path, second, 1, analyzer.extractor.cfg)
+    return clip.frames[0, clip.frames.shape[1] // 2]
 
 
 def load_ground_truths(folder: Path) -> dict[str, np.ndarray]:

@@ -36,9 +36,7 @@ class AppConfig:
     runs: Path = ROOT / "runs"  # training runs whose checkpoints fill the ablation table
     max_upload_mb: int = 200  # larger uploads are refused before any decoding
     max_clip_seconds: int = 600  # longer clips are refused: `python -m avel localize` (any length)
-    normal_clip_seconds: int = (
-        60  # longer clips are localized in windows (avel.analysis.long_clip), with less shown
-    )
+    normal_clip_seconds: int = 60  # longer clips are decoded in windows (analyze_clip), with less shown
     long_heatmap_seconds: int = 10  # a long clip's heatmaps: each model's most eventful seconds
     timeline_seconds: int = 60  # a long clip's timeline opens on its first minute (a range slider zooms)
     # the long-clip path's windows (the localize defaults), decoded 20 s at a time: a progress step each

@@ -17,13 +17,8 @@ from pathlib import Path
 import gradio as gr
 
 import viz
-from avel.analysis.clip import (
-    Analyzer,
-    CrossModalState,
-    Progress,
-    load_ground_truths,
-    match_cross_modal,
-)
+from avel.analysis.clip import Analyzer, ClipTooLong, Progress, analyze_clip, load_ground_truths
+from avel.analysis.crossmodal import CrossModalState, match_cross_modal
 from avel.analysis.dataset import (
     build_maps,
     cache_key,
@@ -31,24 +26,24 @@ from avel.analysis.dataset import (
     runs_table,
     summarize_dataset,
 )
-from avel.analysis.long_clip import analyze_long
 from avel.app.config import MB, ROOT, AppConfig
 from avel.app.errors import public_message
+from avel.app.outputs import CrossModalOutputs, DatasetOutputs, LocalizeOutputs
 from avel.app.views import (
     ClipPlacement,
     ClipView,
     DatasetView,
+    ViewSettings,
     known_classes_text,
     make_overlay_videos,
     render_clip,
     render_dataset,
-    render_long_clip,
 )
 from avel.common.bounded import BoundedStore
 from avel.common.config import SummaryConfig
 from avel.common.files import evict_oldest
 from avel.features.extractor import file_sha256
-from avel.features.media import MediaError, clip_seconds
+from avel.features.media import MediaError
 
 log = logging.getLogger("avel.app")
 
@@ -85,6 +80,13 @@ class App:
         )
         calibrations = {name: m.calibration for name, m in analyzer.localizers.items()}
         self.known_classes = known_classes_text(analyzer.trained_events, calibrations)
+        self.localize_config = replace(
+            config.localize,
+            max_seconds=config.max_clip_seconds,
+            whole_clip_seconds=config.normal_clip_seconds,
+            heatmap_seconds=config.long_heatmap_seconds,
+        )
+        self.view_settings = ViewSettings(config.heatmap_columns, config.timeline_seconds)
 
     def _hide(self) -> list[Path]:
         return [self.work_dir, Path(tempfile.gettempdir()), ROOT]
@@ -95,7 +97,7 @@ class App:
         video: str | None,
         request: gr.Request | None = None,
         progress: gr.Progress = gr.Progress(),  # noqa: B008
-    ) -> tuple:
+    ) -> list:
         """Analyse an upload with every model; raise gr.Error with a clear message on bad input."""
         view = self._view(video, lambda f, msg: progress(f, desc=msg))
         self.sessions.put(_session(request), view.state)
@@ -109,17 +111,18 @@ class App:
                 gr.update(maximum=view.state.num_segments, value=end),
             )
         )
-        return (
-            view.summary,
-            view.timeline,
-            *view.heatmaps,
-            *view.captions,
-            *videos,
-            *view.tables,
-            view.tags,
-            view.placement,
-            *sliders,
-        )
+        return LocalizeOutputs(
+            summary=view.summary,
+            timeline=view.timeline,
+            heatmaps=view.heatmaps,
+            captions=view.captions,
+            overlay_videos=videos,
+            tables=view.tables,
+            tags=view.tags,
+            placement=view.placement,
+            span_start=sliders[0],
+            span_end=sliders[1],
+        ).flat()
 
     def overlay_videos(
         self,
@@ -161,76 +164,46 @@ class App:
             raise gr.Error(
                 f"{name}: the upload is {size_mb:.0f} MB; the limit is {self.config.max_upload_mb} MB."
             )
-        key = self._view_key(video)
+        content_hash = file_sha256(video)  # the one pass over the bytes: the cache key and the analysis
+        key = self._view_key(content_hash)
         view = self.views.get(key)
         if view is None or not view.folder.is_dir():
-            view = self._analyse(video, key, progress)
+            view = self._analyse(video, key, content_hash, progress)
         return view
 
-    def _view_key(self, video: str) -> str:
+    def _view_key(self, content_hash: str) -> str:
         """The rendered views' identity: the file's bytes (whatever its name) and the app's settings."""
         settings = (
-            f"{file_sha256(video)}|{self.config.overlay_fps}|{self.config.heatmap_columns}|"
+            f"{content_hash}|{self.config.overlay_fps}|{self.config.heatmap_columns}|"
             f"{sorted(self.config.models.localizers.items())}"
         )
         return hashlib.sha256(settings.encode()).hexdigest()[:32]
 
-    def _analyse(self, video: str, key: str, progress: Progress | None) -> ClipView:
+    def _analyse(self, video: str, key: str, content_hash: str, progress: Progress | None) -> ClipView:
+        """Any length, one road (avel.analysis.clip.analyze_clip); a clip over the app's limit is
+        refused from its header, with the way to analyse it, before any decoding."""
         try:
-            seconds = self._check_length(video)
-            if seconds is not None and seconds > self.config.normal_clip_seconds:
-                view = self._analyse_long(video, key, progress)
-            else:
-                view = self._analyse_normal(video, key, progress)
+            analysis = analyze_clip(
+                self.analyzer, video, self.localize_config, progress, content_hash=content_hash
+            )
+        except ClipTooLong as err:
+            name = Path(video).name
+            raise gr.Error(
+                f"{name} lasts {err.seconds} s; this app analyses clips up to {err.limit} s "
+                f"(AppConfig.max_clip_seconds). Any length: `python -m avel localize {name}`."
+            ) from err
         except (MediaError, ValueError) as err:
             log.warning("analysis of %s failed: %s", video, err)
             raise gr.Error(public_message(err, video, self._hide())) from err
+        analysis.ground_truth = self.ground_truths.get(analysis.content_hash)
+        for warning in analysis.warnings:
+            gr.Warning(f"{Path(video).name}: {public_message(Exception(warning), video, self._hide())}")
+        if progress:
+            progress(0.97, "drawing")
+        view = render_clip(analysis, self.outputs_dir / key, self.view_settings, self.placement)
         self.views.put(key, view)
         self._prune_disk(keep=view.folder)
         return view
-
-    def _analyse_normal(self, video: str, key: str, progress: Progress | None) -> ClipView:
-        """A clip up to the normal length: decoded whole, every view drawn."""
-        analysis = self.analyzer.analyze(video, progress=progress)
-        analysis.ground_truth = self.ground_truths.get(analysis.clip.content_hash)
-        self._warn(video, analysis.warnings)
-        if progress:
-            progress(0.97, "drawing")
-        return render_clip(analysis, self.outputs_dir / key, self.config.heatmap_columns, self.placement)
-
-    def _analyse_long(self, video: str, key: str, progress: Progress | None) -> ClipView:
-        """A longer clip: decoded and localized window by window, with progress per decode window."""
-        config = replace(self.config.localize, max_seconds=self.config.max_clip_seconds)
-        analysis = analyze_long(self.analyzer, video, config, self.config.long_heatmap_seconds, progress)
-        self._warn(video, analysis.warnings)
-        if progress:
-            progress(0.97, "drawing")
-        return render_long_clip(
-            analysis,
-            self.outputs_dir / key,
-            self.config.heatmap_columns,
-            self.config.timeline_seconds,
-            self.config.normal_clip_seconds,
-        )
-
-    def _warn(self, video: str, warnings: list[str]) -> None:
-        for warning in warnings:
-            gr.Warning(f"{Path(video).name}: {public_message(Exception(warning), video, self._hide())}")
-
-    def _check_length(self, video: str) -> int | None:
-        """The clip's whole seconds from its header (None without one); a clip over the app's limit
-        is refused, with the way to analyse it, before any decoding."""
-        try:
-            seconds = clip_seconds(video)
-        except MediaError:
-            return None  # no duration header: decoding finds the length (and its own limit) itself
-        limit = self.config.max_clip_seconds
-        if seconds > limit:
-            raise MediaError(
-                f"{Path(video).name} lasts {seconds} s; this app analyses clips up to {limit} s "
-                f"(AppConfig.max_clip_seconds). Any length: `python -m avel localize {Path(video).name}`."
-            )
-        return seconds
 
     def _prune_disk(self, keep: Path) -> None:
         """Hold the outputs and Gradio's upload folder under their caps, oldest entries first."""
@@ -243,7 +216,7 @@ class App:
         self.sessions.pop(_session(request))
 
     # ---- tab 2: cross-modal localization ------------------------------------------------------
-    def cross_modal(self, direction: str, start: int, end: int, request: gr.Request | None = None) -> tuple:
+    def cross_modal(self, direction: str, start: int, end: int, request: gr.Request | None = None) -> list:
         """Slide the chosen span of one modality over the other with each CML model."""
         state = self.sessions.get(_session(request))
         if state is None:
@@ -283,16 +256,16 @@ class App:
             lines.append(
                 f"The true event span is seconds {truth_start}-{truth_end}; pick it to score the match."
             )
-        return ("\n\n".join(lines), *figures)
+        return CrossModalOutputs(text="\n\n".join(lines), plots=figures).flat()
 
     # ---- tab 3: dataset analysis --------------------------------------------------------------
-    def explore(self, data_dir: str, split: str, progress: gr.Progress = gr.Progress()) -> tuple:  # noqa: B008
+    def explore(self, data_dir: str, split: str, progress: gr.Progress = gr.Progress()) -> list:  # noqa: B008
         """The bundled summary (empty box), or a folder under the data roots computed live."""
         if not (data_dir or "").strip():
             if self.summary is None:
                 raise gr.Error(
                     f"No bundled summary ({self.config.summary.name}); enter a folder under "
-                    f"{self._roots_text()} or build one with `python -m avel summarize`."
+                    f"{self.roots_text()} or build one with `python -m avel summarize`."
                 )
             view = self.datasets.get("bundled")
             if view is None:
@@ -314,7 +287,7 @@ class App:
             self.datasets.put(key, view)
         return self._dataset_outputs(view)
 
-    def _roots_text(self) -> str:
+    def roots_text(self) -> str:
         return ", ".join(
             f"{root.relative_to(ROOT) if root.is_relative_to(ROOT) else root}/"
             for root in self.config.data_roots
@@ -327,12 +300,18 @@ class App:
         roots = [root.resolve() for root in self.config.data_roots]
         if not any(resolved.is_relative_to(root) for root in roots):
             raise gr.Error(
-                f"Only dataset folders under {self._roots_text()} can be analysed (AppConfig.data_roots); "
+                f"Only dataset folders under {self.roots_text()} can be analysed (AppConfig.data_roots); "
                 "leave the box empty for the bundled summary."
             )
         if not resolved.is_dir():
-            raise gr.Error(f"No dataset folder {data_dir.strip()!r} under {self._roots_text()}.")
+            raise gr.Error(f"No dataset folder {data_dir.strip()!r} under {self.roots_text()}.")
         return resolved
 
-    def _dataset_outputs(self, view: DatasetView) -> tuple:
-        return (view.text, *view.confusions, view.per_class, view.tsne, runs_table(self.config.runs))
+    def _dataset_outputs(self, view: DatasetView) -> list:
+        return DatasetOutputs(
+            text=view.text,
+            confusions=view.confusions,
+            per_class=view.per_class,
+            tsne=view.tsne,
+            runs=runs_table(self.config.runs),
+        ).flat()

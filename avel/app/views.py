@@ -17,9 +17,9 @@ import plotly.graph_objects as go
 from PIL import Image
 
 import viz
-from avel.analysis.clip import ClipAnalysis, CrossModalState, Localization, event_bounds
+from avel.analysis.clip import ClipAnalysis, Localization
+from avel.analysis.crossmodal import CrossModalState, event_bounds
 from avel.analysis.dataset import DatasetSummary
-from avel.analysis.long_clip import LongClipAnalysis
 from avel.common.calibration import Calibration
 from avel.common.classes import UNKNOWN_TEXT
 from avel.common.config import SummaryConfig
@@ -29,6 +29,14 @@ from avel.models.output import FEATURE_NAMES
 JPEG_QUALITY = 88  # heatmap grids: small files, no visible loss at 224 px per tile
 PNG_COMPRESSION = 1  # zlib level of the placement image: fast to write, a little larger
 AUDIO_FILE = "audio.npy"  # the clip's sound (float32 mono), for the overlay videos made on demand
+
+
+@dataclass(frozen=True)
+class ViewSettings:
+    """How the Localize tab draws a clip (AppConfig's heatmap_columns and timeline_seconds)."""
+
+    columns: int  # seconds per row of each model's heatmap grid
+    timeline_seconds: int  # the timeline opens on this many first seconds (a range slider zooms)
 
 
 @dataclass
@@ -87,68 +95,12 @@ def _muted(loc: Localization, background: int) -> list[bool]:
 
 
 def render_clip(
-    analysis: ClipAnalysis,
-    folder: Path,
-    columns: int,
-    placement: ClipPlacement | None,
+    analysis: ClipAnalysis, folder: Path, settings: ViewSettings, placement: ClipPlacement | None
 ) -> ClipView:
-    """Render every view of the Localize tab into `folder` (created); heatmap grids `columns` wide."""
-    folder.mkdir(parents=True, exist_ok=True)
-    classes, background = analysis.classes, analysis.background_index
-    shown_classes = analysis.shown_classes
-    unknown = len(classes)
-    timeline = viz.event_timeline(
-        {name: loc.probabilities for name, loc in analysis.localizations.items()},
-        classes,
-        analysis.ground_truth,
-        background,
-        answered={name: loc.answered for name, loc in analysis.localizations.items()},
-    )
-    lines = [
-        f"**{name}:** {viz.summarize_events(loc.shown(unknown), shown_classes, background)}"
-        for name, loc in analysis.localizations.items()
-    ]
-    if analysis.ground_truth is not None:
-        lines.append(f"**Ground truth:** {viz.summarize_events(analysis.ground_truth, classes, background)}")
-    heatmaps, captions, tables = [], [], []
-    for index, (name, loc) in enumerate(analysis.localizations.items()):
-        answers = [shown_classes[c] for c in loc.shown(unknown)]
-        tables.append(viz.top_k_table(loc.probabilities, classes, answers=answers))
-        if loc.spatial_attention is None:
-            heatmaps.append(None)
-            captions.append(f"{name} has no spatial attention to show.")
-            continue
-        seconds = list(range(len(loc.predicted)))
-        grid, text = _heatmap_grid(
-            loc, analysis.clip.frames, seconds, classes, background, columns, folder, index
-        )
-        heatmaps.append(grid)
-        captions.append(f"**{name}, per second**:  \n{text}")
-    np.save(folder / AUDIO_FILE, analysis.clip.waveform.astype(np.float32))
-    tags = analysis.tags
-    tag_rows = [] if tags is None else viz.tags_table(tags.audio, tags.visual)
-    placed = None if placement is None else placement.image(analysis, folder / "placement.png")
-    return ClipView(
-        summary="\n\n".join(lines),
-        timeline=timeline,
-        heatmaps=heatmaps,
-        captions=captions,
-        tables=tables,
-        tags=tag_rows,
-        placement=placed,
-        span=_initial_span(analysis),
-        state=analysis.cross_modal_state,
-        folder=folder,
-        columns=columns,
-        sample_rate=analysis.clip.sample_rate,
-    )
+    """Every view of the Localize tab for a clip of any length, written into `folder` (created).
 
-
-def render_long_clip(
-    analysis: LongClipAnalysis, folder: Path, columns: int, timeline_seconds: int, normal_seconds: int
-) -> ClipView:
-    """The Localize tab for a clip localized in windows: its timeline opens on the first
-    `timeline_seconds` (a range slider zooms), and each model's heatmaps are its most eventful seconds.
+    A windowed (long) clip has fewer views, as its analysis says: heatmaps of its most eventful
+    seconds, and no sound for overlay videos, tags, t-SNE placement or cross-modal matching.
     """
     folder.mkdir(parents=True, exist_ok=True)
     classes, background = analysis.classes, analysis.background_index
@@ -156,22 +108,19 @@ def render_long_clip(
     timeline = viz.event_timeline(
         {name: loc.probabilities for name, loc in analysis.localizations.items()},
         classes,
-        None,
+        analysis.ground_truth,
         background,
         answered={name: loc.answered for name, loc in analysis.localizations.items()},
-        initial_seconds=timeline_seconds,
+        initial_seconds=settings.timeline_seconds,
     )
-    config = analysis.config
     lines = [
-        f"**A long clip ({analysis.num_segments} s)**, localized as `python -m avel localize` does: the "
-        f"models run over {config.model_window}-s windows every {config.model_hop} s, averaged per second. "
-        f"Over {normal_seconds} s the tab shows each model's most eventful seconds as heatmaps, and no "
-        "overlay videos, t-SNE placement, backbone tags or cross-modal matching.",
-        *(
-            f"**{name}:** {viz.summarize_events(loc.shown(unknown), shown_classes, background)}"
-            for name, loc in analysis.localizations.items()
-        ),
+        f"**{name}:** {viz.summarize_events(loc.shown(unknown), shown_classes, background)}"
+        for name, loc in analysis.localizations.items()
     ]
+    if analysis.windowed:
+        lines.insert(0, _windowed_note(analysis))
+    if analysis.ground_truth is not None:
+        lines.append(f"**Ground truth:** {viz.summarize_events(analysis.ground_truth, classes, background)}")
     heatmaps, captions, tables = [], [], []
     for index, (name, loc) in enumerate(analysis.localizations.items()):
         answers = [shown_classes[c] for c in loc.shown(unknown)]
@@ -182,23 +131,37 @@ def render_long_clip(
             captions.append(f"{name} has no spatial attention to show.")
             continue
         frames = np.stack([analysis.frames[t] for t in seconds])  # (n, S, S, 3)
-        grid, text = _heatmap_grid(loc, frames, seconds, classes, background, columns, folder, index)
+        grid, text = _heatmap_grid(loc, frames, seconds, classes, background, settings.columns, folder, index)
         heatmaps.append(grid)
-        captions.append(f"**{name}, its {len(seconds)} most eventful seconds**:  \n{text}")
+        which = f"its {len(seconds)} most eventful seconds" if analysis.windowed else "per second"
+        captions.append(f"**{name}, {which}**:  \n{text}")
+    if analysis.waveform is not None:
+        np.save(folder / AUDIO_FILE, analysis.waveform.astype(np.float32))
+    tags = analysis.tags
     return ClipView(
         summary="\n\n".join(lines),
         timeline=timeline,
         heatmaps=heatmaps,
         captions=captions,
         tables=tables,
-        tags=[],
-        placement=None,
-        span=(0, analysis.num_segments),
-        state=CrossModalState({}, analysis.num_segments, None, background),
+        tags=[] if tags is None else viz.tags_table(tags.audio, tags.visual),
+        placement=None if placement is None else placement.image(analysis, folder / "placement.png"),
+        span=_initial_span(analysis),
+        state=analysis.cross_modal_state,
         folder=folder,
-        columns=columns,
-        sample_rate=0,
-        windowed=True,
+        columns=settings.columns,
+        sample_rate=analysis.sample_rate,
+        windowed=analysis.windowed,
+    )
+
+
+def _windowed_note(analysis: ClipAnalysis) -> str:
+    config = analysis.config
+    return (
+        f"**A long clip ({analysis.num_segments} s)**, localized as `python -m avel localize` does: the "
+        f"models run over {config.model_window}-s windows every {config.model_hop} s, averaged per second. "
+        f"Over {config.whole_clip_seconds} s the tab shows each model's most eventful seconds as heatmaps, "
+        "and no overlay videos, t-SNE placement, backbone tags or cross-modal matching."
     )
 
 
@@ -262,7 +225,7 @@ def _initial_span(analysis: ClipAnalysis) -> tuple[int, int]:
     if labels is None and analysis.localizations:
         labels = next(iter(analysis.localizations.values())).predicted
     span = None if labels is None else event_bounds(labels, analysis.background_index)
-    return span if span is not None else (0, analysis.clip.num_segments)
+    return span if span is not None else (0, analysis.num_segments)
 
 
 class ClipPlacement:

@@ -481,7 +481,11 @@ class LocalizeConfig:
     # Seconds decoded and embedded at a time: bounds memory for any length. 30 s of 16 sampled
     # 224 x 224 frames a second are 72 MB of uint8 (60 s: 144 MB, held twice while stacked).
     decode_window: int = 30
-    max_seconds: int = 4 * 3600
+    max_seconds: int = 4 * 3600  # longer clips are refused from their header, before any decoding
+    # Clips up to this length are decoded whole (every view: all heatmaps, sound, tags, CML); longer
+    # ones window by window, with heatmaps of each model's `heatmap_seconds` most eventful seconds.
+    whole_clip_seconds: int = 60
+    heatmap_seconds: int = 10
 
     def __post_init__(self) -> None:
         if not 1 <= self.model_hop <= self.model_window:

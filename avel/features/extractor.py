@@ -202,16 +202,21 @@ class FeatureExtractor:
         report(1.0, "features done")
         return audio, visual
 
-    def extract_clip(self, path: str | Path, progress: Progress | None = None) -> ClipFeatures:
+    def extract_clip(
+        self, path: str | Path, progress: Progress | None = None, content_hash: str | None = None
+    ) -> ClipFeatures:
         """Decode `path` and compute its features (projected when a projection is set), or read the cache.
 
-        `progress(fraction, message)` is called as the work advances (for the app's progress bar).
+        `progress(fraction, message)` is called as the work advances (for the app's progress bar);
+        `content_hash` is the file's sha256 when the caller already has it (not computed again).
         Raises MediaError for files that cannot be analysed.
         """
         report = progress or (lambda fraction, message: None)
         path = Path(path)
-        report(0.0, "hashing the file")
-        digest = file_sha256(path) if path.is_file() else ""
+        digest = content_hash
+        if digest is None:
+            report(0.0, "hashing the file")
+            digest = file_sha256(path) if path.is_file() else ""
         cache_file = self._cache_file(digest)
         if cache_file is not None and cache_file.is_file():
             log.info("features of %s read from the cache (%s)", path.name, cache_file.name)

@@ -1,0 +1,55 @@
+"""Each tab's outputs, named once: the layout fills these with components, the handlers with values.
+
+Gradio matches a handler's returned values to its output components by position; a dataclass
+per tab keeps that order in one place (its field order), so the layout and the handler cannot
+drift apart. A list field holds one entry per model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any, Generic, TypeVar
+
+Item = TypeVar("Item")
+
+
+class Ordered:
+    """Flattens a dataclass's fields, in declaration order, into Gradio's positional outputs."""
+
+    def flat(self) -> list[Any]:
+        items: list[Any] = []
+        for f in fields(self):  # type: ignore[arg-type]
+            value = getattr(self, f.name)
+            items += value if isinstance(value, list) else [value]
+        return items
+
+
+@dataclass
+class LocalizeOutputs(Ordered, Generic[Item]):
+    """The Localize tab's outputs (and the cross-modal tab's sliders, set to the clip's span)."""
+
+    summary: Item
+    timeline: Item
+    heatmaps: list[Item]
+    captions: list[Item]
+    overlay_videos: list[Item]
+    tables: list[Item]
+    tags: Item
+    placement: Item
+    span_start: Item
+    span_end: Item
+
+
+@dataclass
+class CrossModalOutputs(Ordered, Generic[Item]):
+    text: Item
+    plots: list[Item]  # one per CML model
+
+
+@dataclass
+class DatasetOutputs(Ordered, Generic[Item]):
+    text: Item
+    confusions: list[Item]  # one per localizer
+    per_class: Item
+    tsne: Item
+    runs: Item
