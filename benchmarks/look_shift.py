@@ -1,6 +1,6 @@
 """Which difference between the composite and real footage costs the bundled models most.
 
-    python -m benchmarks.look_shift --out /work/scratch/look-shift [--videos 48] [--seed 1]
+    python -m benchmarks.look_shift --out DIR [--videos 48] [--seed 1] [--variants 0 1 4 7]
 
 Builds small validation-only composite sets (seed 1, media of the val split, the bundled
 projection) that differ from the old composite look (photo pasted at 30-55 % of the frame, still
@@ -105,10 +105,13 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--videos", type=int, default=48)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--variants", type=int, nargs="+", help="indices into VARIANTS (default: all)")
     args = parser.parse_args()
     projection = Projection.load(BUNDLED / "projection.pt")
     rows = []
     for i, (name, change) in enumerate(VARIANTS.items()):
+        if args.variants and i not in args.variants:
+            continue
         counts = {"n_train": 0, "n_val": args.videos, "n_test": 0, "n_background": 0}
         cfg = composite_preset("full", **{**OLD_LOOK, **change, **counts})
         folder = args.out / f"variant{i}"
