@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 from clipgen import make_clip
 
+from avel.analysis.localize import BUNDLED, DEFAULT_MODELS
 from avel.analysis.realdev import RealClip, read_labels, score_clip, score_results
+from avel.app.views import known_classes_text
 from avel.commands import main
+from avel.common.classes import UNKNOWN_TEXT, UNSURE_TEXT
+from avel.training.checkpoint import load_checkpoint
 
 
 def _model(labels: list[str], probability: float = 0.9) -> dict[str, Any]:
@@ -59,14 +64,37 @@ def test_score_clips_runs_the_bundled_models_on_a_folder(tmp_path: Path, capsys)
         "file,label,event_start,event_end\ntone.mp4,Bark,1,3\nshort.mp4,none,,\n"
     )
     out = tmp_path / "scores.json"
-    assert main(["score-clips", str(tmp_path), "--out", str(out)]) == 0
+    copies = {name: tmp_path / path.name for name, path in DEFAULT_MODELS.items()}
+    for name, copy in copies.items():
+        shutil.copyfile(DEFAULT_MODELS[name], copy)
+    shutil.copyfile(BUNDLED / "projection.pt", tmp_path / "projection.pt")  # the checkpoints' PCA
+    named = [arg for name, copy in copies.items() for arg in ("--checkpoint", f"{name}={copy}")]
+    assert main(["score-clips", str(tmp_path), "--out", str(out), "--store", *named]) == 0
     printed = capsys.readouterr().out
     record = json.loads(out.read_text())
     for name in ("Co-attention", "Baseline"):
         model = record["models"][name]
         assert (model["known_seconds"], model["other_seconds"], model["num_clips"]) == (2, 2, 2)
         assert f"{name}: known-class event seconds right {model['known_right']}/2" in printed
+        stored = load_checkpoint(copies[name]).real_footage  # what the app states
+        assert stored["clips"] == 2 and stored["known_clips"] == 1
+        assert stored["known_accuracy"] == model["known_accuracy"] and stored["folder"] == tmp_path.name
     (tmp_path / "labels.csv").write_text("file,label\nmissing.mp4,Bark\n")
     with pytest.raises(SystemExit):
         main(["score-clips", str(tmp_path)])
     assert "missing.mp4" in capsys.readouterr().err
+
+
+def test_the_page_states_what_the_models_know_and_how_they_do_on_real_clips() -> None:
+    record = {
+        "folder": "realdev",
+        "clips": 21,
+        "known_clips": 9,
+        "known_accuracy": 0.783,
+        "other_claim_rate": 0.185,
+    }
+    text = known_classes_text(("Bark", "Cat"), {"M": None}, {"M": record})
+    assert "2 event classes" in text and "on 21 real clips (realdev, 9 of known classes)" in text
+    assert "M labels 78% of the seconds of known events right" in text and "on 18% of the seconds" in text
+    assert UNSURE_TEXT in text and UNKNOWN_TEXT in text
+    assert "real clips" not in known_classes_text(("Bark",), {"M": None}, {"M": None})  # never scored

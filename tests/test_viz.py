@@ -9,7 +9,7 @@ from matplotlib.colors import to_hex
 from PIL import Image
 
 import viz
-from avel.common.classes import AVE_CLASSES, BACKGROUND_INDEX, class_index
+from avel.common.classes import AVE_CLASSES, BACKGROUND_INDEX, UNKNOWN_TEXT, UNSURE_TEXT, class_index
 from viz import export, heatmap
 from viz.colors import BACKGROUND_COLOR, BEST_COLOR, TRUTH_COLOR
 
@@ -102,7 +102,7 @@ def test_gallery_wraps_long_captions_mutes_tiles_and_cuts_back_into_seconds() ->
     rng = np.random.default_rng(2)
     frames = np.full((t, h, w, 3), (200, 30, 30), np.uint8)
     attentions = rng.random((t, 7, 7))
-    labels = ["Bark 0.81 · event 0.93", "Not a trained class (unsure: Bark 0.41) · event 0.88"] + ["x"] * 3
+    labels = ["Bark 0.81 · event 0.93", "Not a known event (top: Bark 0.41) · event 0.88"] + ["x"] * 3
     muted = [False, True, False, False, True]
     grid = viz.attention_gallery(
         frames, attentions, labels, columns=2, muted=muted, seconds=[40, 41, 7, 8, 9]
@@ -159,8 +159,8 @@ def test_top_k_table() -> None:
         ["0-1", "Cat", "Cat", 0.6, "Horse", 0.2],
         ["1-2", "Background", "Background", 0.8, "Horse", 0.1],
     ]
-    unsure = viz.top_k_table(probs, SMALL, k=2, answers=["Cat", "Not a trained class"])
-    assert unsure[1][:3] == ["1-2", "Not a trained class", "Background"]  # the top class stays listed
+    unsure = viz.top_k_table(probs, SMALL, k=2, answers=["Cat", "Not a known event"])
+    assert unsure[1][:3] == ["1-2", "Not a known event", "Background"]  # the top class stays listed
     with pytest.raises(ValueError, match="apply a softmax"):
         viz.top_k_table(probs * 10, SMALL)
 
@@ -184,8 +184,22 @@ def test_muted_overlays_are_grey_and_abstained_cells_hatched() -> None:
     fig = viz.event_timeline({"Model": probs}, SMALL, answered={"Model": np.array([True, False])})
     row = next(t for t in fig.data if t.meta == {"role": "row"})
     assert list(row.marker.pattern.shape) == ["", "/"]
-    assert "Not a trained class" in row.hovertext[1] and "Not a trained class" not in row.hovertext[0]
-    assert "Not a trained class" in [t.name for t in fig.data if t.meta == {"role": "legend"}]
+    assert UNKNOWN_TEXT in row.hovertext[1] and UNKNOWN_TEXT not in row.hovertext[0]
+    assert UNKNOWN_TEXT in [t.name for t in fig.data if t.meta == {"role": "legend"}]
+
+
+def test_timeline_tells_background_unsure_and_not_a_known_event_apart() -> None:
+    probs = np.array(
+        [[0.1, 0.6, 0.2, 0.1], [0.05, 0.45, 0.4, 0.1], [0.3, 0.3, 0.2, 0.2], [0.1, 0.1, 0.1, 0.7]]
+    )
+    answered, unsure = np.array([True, False, False, True]), np.array([False, True, False, False])
+    fig = viz.event_timeline({"Model": probs}, SMALL, answered={"Model": answered}, unsure={"Model": unsure})
+    row = next(t for t in fig.data if t.meta == {"role": "row"})
+    assert list(row.marker.pattern.shape) == ["", ".", "/", ""]
+    assert len(set(row.marker.color[1:3])) == 2  # unsure and unknown cells differ in colour too
+    assert UNSURE_TEXT in row.hovertext[1] and UNKNOWN_TEXT in row.hovertext[2]
+    legend = [t.name for t in fig.data if t.meta == {"role": "legend"}]
+    assert {SMALL[-1], UNSURE_TEXT, UNKNOWN_TEXT} <= set(legend)  # background, unsure, not a known event
 
 
 # --- timeline --------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from avel.common.classes import UNKNOWN_TEXT
+from avel.common.classes import UNKNOWN_TEXT, UNSURE_TEXT
 from viz.colors import class_colors
 from viz.summary import span_label, top_k_indices
 from viz.validate import Classes, check_labels, check_probabilities
@@ -22,19 +22,23 @@ DISAGREE_LINE_WIDTH = 3.0  # outline of a cell where the models disagree (px)
 CELL_LINE_WIDTH = 1.0  # thin white gap between ordinary cells (px)
 ROW_HEIGHT_PX = 48
 DENSE_TICKS_UP_TO = 30  # seconds: a tick per second up to here, a range slider beyond
-UNKNOWN_COLOR = "#b0b0b0"  # an abstained second (not one of the trained classes)
+UNKNOWN_COLOR = "#b0b0b0"  # an abstained second: not one of the trained classes (hatched "/")
+UNSURE_COLOR = "#e6d3a3"  # an abstained second, unsure between trained classes (dotted ".")
 
 
-def _cell_hover(row: str, t: int, probs: np.ndarray, classes: Classes, abstained: bool = False) -> str:
+def _cell_hover(
+    row: str, t: int, probs: np.ndarray, classes: Classes, abstained: bool = False, unsure: bool = False
+) -> str:
     """'Co-attention, 3-4 s: Bark 81%' and the top-3 below it."""
     ranked = top_k_indices(probs[None], min(HOVER_TOP_K, len(classes)))[0]
     best = ranked[0]
     alternatives = ", ".join(f"{classes[i]} {probs[i]:.0%}" for i in ranked)
-    answer = (
-        f"<b>{UNKNOWN_TEXT}</b> (unsure: {classes[best]} {probs[best]:.0%})"
-        if abstained
-        else (f"<b>{classes[best]}</b> {probs[best]:.0%}")
-    )
+    if abstained and unsure:
+        answer = f"<b>{UNSURE_TEXT}</b> ({' / '.join(f'{classes[i]} {probs[i]:.0%}' for i in ranked[:2])})"
+    elif abstained:
+        answer = f"<b>{UNKNOWN_TEXT}</b> (top: {classes[best]} {probs[best]:.0%})"
+    else:
+        answer = f"<b>{classes[best]}</b> {probs[best]:.0%}"
     return f"{row}, {span_label(t, t + 1)} s: {answer}<br>top-{len(ranked)}: {alternatives}"
 
 
@@ -45,18 +49,26 @@ def _row_trace(
     colors: list[str],
     outline: np.ndarray,
     abstained: np.ndarray | None = None,
+    unsure: np.ndarray | None = None,
 ) -> go.Bar:
-    """A row of 1-s cells: bar t spans [t, t+1) on the x axis; abstained cells are grey and hatched."""
+    """A row of 1-s cells: bar t spans [t, t+1) on the x axis; abstained cells are grey and hatched
+    (not a known event) or sand-coloured and dotted (unsure between trained classes)."""
     t_count = len(labels)
     muted = np.zeros(t_count, dtype=bool) if abstained is None else abstained
+    doubt = muted & (np.zeros(t_count, dtype=bool) if unsure is None else unsure)
     return go.Bar(
         orientation="h",
         y=[row] * t_count,
         x=[1] * t_count,
         base=list(range(t_count)),
         marker={
-            "color": [UNKNOWN_COLOR if m else colors[i] for i, m in zip(labels, muted, strict=True)],
-            "pattern": {"shape": ["/" if m else "" for m in muted]},
+            "color": [
+                (UNSURE_COLOR if d else UNKNOWN_COLOR) if m else colors[i]
+                for i, m, d in zip(labels, muted, doubt, strict=True)
+            ],
+            "pattern": {
+                "shape": [("." if d else "/") if m else "" for m, d in zip(muted, doubt, strict=True)]
+            },
             "line": {
                 "color": ["black" if o else "white" for o in outline],
                 "width": [DISAGREE_LINE_WIDTH if o else CELL_LINE_WIDTH for o in outline],
@@ -116,13 +128,16 @@ def event_timeline(
     title: str | None = None,
     answered: dict[str, np.ndarray] | None = None,
     initial_seconds: int | None = None,
+    unsure: dict[str, np.ndarray] | None = None,
 ) -> go.Figure:
     """Per-second class timeline of each model, e.g. {"Co-attention": p1, "Baseline": p2}.
 
     predictions: model name -> (T, C) class probabilities (softmax of the scores), same T for all.
     ground_truth: (T,) class indices, drawn as the top row when given.
     answered: model name -> (T,) bool, False where the model abstains: grey hatched cells named
-    UNKNOWN_TEXT in the legend. The x axis can be zoomed (drag, or the range slider of long clips);
+    UNKNOWN_TEXT in the legend; unsure: model name -> (T,) bool, True where an abstained second is
+    unsure between trained classes: sand-coloured dotted cells named UNSURE_TEXT. The x axis can be
+    zoomed (drag, or the range slider of long clips);
     initial_seconds: the span shown at first (from 0), e.g. the first minute of a long clip.
     Traces carry `meta["role"]`: "row" (one per row), "disagreement", "legend" (one per class shown).
     """
@@ -151,21 +166,28 @@ def event_timeline(
         traces.append(_row_trace(GROUND_TRUTH_ROW, truth, hover, colors, np.zeros(t_count, dtype=bool)))
         rows.append(GROUND_TRUTH_ROW)
         shown.update(truth.tolist())
-    any_abstained = False
+    any_abstained = any_unsure = False
     for name, labels in predicted.items():
         abstained = None if answered is None or name not in answered else ~np.asarray(answered[name], bool)
         if abstained is not None and abstained.shape != (t_count,):
             raise ValueError(f"answered[{name!r}]: expected shape ({t_count},), got {abstained.shape}")
         flags = abstained if abstained is not None else np.zeros(t_count, dtype=bool)
-        hover = [_cell_hover(name, t, probs[name][t], classes, bool(flags[t])) for t in range(t_count)]
-        traces.append(_row_trace(name, labels, hover, colors, disagree, abstained))
+        doubt = flags & np.asarray(unsure[name], bool) if unsure and name in unsure else np.zeros_like(flags)
+        hover = [
+            _cell_hover(name, t, probs[name][t], classes, bool(flags[t]), bool(doubt[t]))
+            for t in range(t_count)
+        ]
+        traces.append(_row_trace(name, labels, hover, colors, disagree, abstained, doubt))
         rows.append(name)
         shown.update(labels[~flags].tolist())
-        any_abstained |= bool(flags.any())
+        any_abstained |= bool((flags & ~doubt).any())
+        any_unsure |= bool(doubt.any())
     if len(predicted) > 1:
         traces.append(_disagreement_trace(predicted, disagree, classes))
         rows.append(DISAGREEMENT_ROW)
     traces += _legend_traces(sorted(shown), classes, colors)
+    if any_unsure:
+        traces += _legend_traces([0], (UNSURE_TEXT,), [UNSURE_COLOR])
     if any_abstained:
         traces += _legend_traces([0], (UNKNOWN_TEXT,), [UNKNOWN_COLOR])
 

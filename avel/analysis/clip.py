@@ -28,7 +28,7 @@ import torch
 from avel.analysis.crossmodal import CrossModalState
 from avel.analysis.windows import DecodedChunk, ModelTrack, WindowScorer
 from avel.common.calibration import ANSWERED, UNSURE, abstention
-from avel.common.classes import UNKNOWN, UNKNOWN_TEXT, background_index
+from avel.common.classes import UNKNOWN, UNKNOWN_TEXT, UNSURE_TEXT, background_index
 from avel.common.classes import UNSURE as UNSURE_LABEL
 from avel.common.config import FeatureConfig, LocalizeConfig
 from avel.common.metrics import merge_segments
@@ -93,8 +93,10 @@ class Localization:
         )
 
     def shown(self, num_classes: int) -> np.ndarray:
-        """(T,) class index per second, with abstained seconds as `num_classes` (the unknown row)."""
-        return np.where(self.answered, self.predicted, num_classes)
+        """(T,) class index per second, with abstained seconds as `num_classes` (not a known event)
+        or, when unsure between trained classes, `num_classes + 1` (ClipAnalysis.shown_classes)."""
+        abstained = num_classes + (self.unsure if self.unsure is not None else 0)
+        return np.where(self.answered, self.predicted, abstained)
 
 
 @dataclass
@@ -127,8 +129,8 @@ class ClipAnalysis:
 
     @property
     def shown_classes(self) -> tuple[str, ...]:
-        """The classes plus the display name of an abstained second, for Localization.shown()."""
-        return (*self.classes, UNKNOWN_TEXT)
+        """The classes plus the names of the two kinds of abstained second, for Localization.shown()."""
+        return (*self.classes, UNKNOWN_TEXT, UNSURE_TEXT)
 
     @property
     def cross_modal_state(self) -> CrossModalState:
@@ -164,7 +166,9 @@ class ClipAnalysis:
         segments = [
             {"start": s, "end": e, "label": self.classes[c], "score": round(score, 4)}
             for c, s, e, score in merge_segments(
-                loc.shown(len(self.classes)), probabilities, skip=(background, len(self.classes))
+                loc.shown(len(self.classes)),
+                probabilities,
+                skip=(background, len(self.classes), len(self.classes) + 1),
             )
         ]
         return {

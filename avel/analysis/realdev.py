@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from avel.common.classes import AVE_CLASSES, UNKNOWN, UNSURE
+from avel.training.checkpoint import read_checkpoint, save_checkpoint
 
 LABELS_FILE = "labels.csv"
 OTHER = "none"  # labels.csv: an event of a class the models were not trained on
@@ -161,6 +162,19 @@ class ModelScore:
             "num_clips": len(self.clips),
             "clips": [c.to_dict() for c in self.clips],
         }
+
+
+def store_score(checkpoint: Path, folder: str, score: ModelScore) -> None:
+    """Write the headline figures into the checkpoint ("real_footage"), in place and atomically,
+    so the app can state them without the clips; weights and metrics are untouched."""
+    record = read_checkpoint(checkpoint)
+    record["real_footage"] = {
+        "folder": folder,
+        "clips": len(score.clips),
+        "known_clips": sum(c.label != OTHER for c in score.clips),
+        **{k: v for k, v in score.to_dict().items() if k not in ("clips", "num_clips")},
+    }
+    save_checkpoint(record, checkpoint)
 
 
 def score_results(clips: list[RealClip], results: dict[str, dict[str, Any]]) -> dict[str, ModelScore]:

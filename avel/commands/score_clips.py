@@ -18,7 +18,7 @@ from typing import Any
 from tqdm import tqdm
 
 from avel.analysis.localize import load_analyzer, localize_cached
-from avel.analysis.realdev import CLAIM_PROBABILITY, ModelScore, read_labels, score_results
+from avel.analysis.realdev import CLAIM_PROBABILITY, ModelScore, read_labels, score_results, store_score
 from avel.commands.args import named_path
 from avel.common.config import DEVICES, LocalizeConfig
 
@@ -37,6 +37,8 @@ def _run(args: argparse.Namespace) -> None:
     scores = score_results(clips, results)
     for name, score in scores.items():
         _print_model(name, score)
+        if args.store:
+            store_score(analyzer.localizers[name].path, folder.name, score)
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         record = {"folder": folder.name, "models": {n: s.to_dict() for n, s in scores.items()}}
@@ -69,5 +71,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--cache", help="keep each clip's localize result here (a rerun skips it)")
     parser.add_argument("--out", help="write the scores as JSON")
+    parser.add_argument(
+        "--store", action="store_true", help="write the figures into each checkpoint (the app states them)"
+    )
     parser.add_argument("--device", choices=DEVICES, default="auto")
     parser.set_defaults(func=_run)

@@ -64,6 +64,8 @@ class LoadedModel:
     path: Path
     calibration: Calibration | None = None  # None: never calibrated, so it never abstains
     trained_classes: tuple[str, ...] | None = None  # None: unknown (all classes are assumed)
+    # how it scored on real clips (`score-clips --store`, avel/analysis/realdev.py); None: never scored
+    real_footage: dict[str, Any] | None = None
 
     @property
     def abstain_threshold(self) -> float | None:
@@ -248,6 +250,7 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Loa
         trained_classes=None
         if checkpoint.get("trained_classes") is None
         else tuple(checkpoint["trained_classes"]),
+        real_footage=checkpoint.get("real_footage"),
     )
 
 
