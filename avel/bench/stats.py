@@ -252,14 +252,18 @@ def loudness_stats(out: Path) -> str:
     )
 
 
-def _realism(events: list[dict[str, Any]]) -> str:
-    """How the event videos are shot: photo filling the frame or pasted, camera still or moving."""
+def _realism(events: list[dict[str, Any]], opened: list[dict[str, Any]], seconds: int) -> str:
+    """How the event videos are shot (photo filling the frame or pasted, camera still or moving),
+    and how much of the open-set videos shows their other event."""
     n = max(len(events), 1)
     filled = sum(v["event_object"].get("fill", False) for v in events)
     moving = sum(v["camera"]["zoom"] != [1.0, 1.0] for v in events)
+    open_event = sum(second_kind(v, t) == "open event" for v in opened for t in range(seconds))
     return (
         f"Event photo filling the frame: {_share(filled, n)}; pasted: {_share(len(events) - filled, n)}. "
-        f"Camera moving (zoom, pan, shake): {_share(moving, n)}."
+        f"Camera moving (zoom, pan, shake): {_share(moving, n)}. Open-set videos: {len(opened)}, their "
+        f"other event seen and heard in {_share(open_event, len(opened) * seconds)} of their seconds "
+        "(all labelled background)."
     )
 
 
@@ -276,7 +280,7 @@ def benchmark_stats(out: Path, ave_annotations: list[Annotation] | None = None) 
         f"Benchmark `{out}`: preset {manifest['preset']}, seed {manifest['seed']}, {len(events)} event "
         f"videos + {len(opened)} open-set videos + {len(background)} background-only videos"
         + ("." if built else " (plan only, not built)."),
-        _realism(events),
+        _realism(events, opened, seconds),
         _classes(manifest, events, background),
         _lengths(events, seconds, ave_annotations),
         _seconds(events, background, seconds),
