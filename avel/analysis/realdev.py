@@ -18,11 +18,17 @@ from __future__ import annotations
 
 import csv
 import math
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tqdm import tqdm
+
+from avel.analysis.clip import Analyzer
+from avel.analysis.localize import localize_cached
 from avel.common.classes import AVE_CLASSES, UNKNOWN, UNSURE
+from avel.common.config import LocalizeConfig
 from avel.training.checkpoint import read_checkpoint, save_checkpoint
 
 LABELS_FILE = "labels.csv"
@@ -162,6 +168,24 @@ class ModelScore:
             "num_clips": len(self.clips),
             "clips": [c.to_dict() for c in self.clips],
         }
+
+
+def score_folder(
+    analyzer: Analyzer, folder: str | Path, cache: Path | None = None
+) -> tuple[list[RealClip], dict[str, ModelScore]]:
+    """Localize every clip listed in `folder`/labels.csv with `analyzer`'s models and score them.
+
+    `cache` keeps each clip's result (localize_cached), so a rerun is instant."""
+    folder = Path(folder)
+    clips = read_labels(folder)
+    missing = [c.file for c in clips if not (folder / c.file).is_file()]
+    if missing:
+        raise FileNotFoundError(f"labels.csv lists clips that are not in {folder.name}: {missing}")
+    results = {
+        clip.file: localize_cached(analyzer, folder / clip.file, LocalizeConfig(), cache, False)
+        for clip in tqdm(clips, desc="score", unit="clip", file=sys.stderr)
+    }
+    return clips, score_results(clips, results)
 
 
 def store_score(checkpoint: Path, folder: str, score: ModelScore) -> None:

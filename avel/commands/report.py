@@ -70,6 +70,7 @@ def _run(args: argparse.Namespace) -> None:
         cml_epochs=args.cml_epochs,
         device=args.device,
         only=args.only,
+        real_clips=args.real_clips,
     )
     plan = plan_runs(config)
     print(format_plan(plan, plan_states(plan, config), config.runs))
@@ -104,6 +105,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--device", choices=DEVICES, default=defaults.device, help="training device")
     parser.add_argument(
         "--only", choices=ONLY_CHOICES, default=defaults.only, help="sections to run and render"
+    )
+    parser.add_argument(
+        "--real-clips", help="real clips with a labels.csv (score-clips): the main runs are scored on them"
     )
     parser.add_argument("--dry-run", action="store_true", help="print the plan and how much of it exists")
     parser.set_defaults(func=_run)

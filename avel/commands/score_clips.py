@@ -11,30 +11,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
-from typing import Any
 
-from tqdm import tqdm
-
-from avel.analysis.localize import load_analyzer, localize_cached
-from avel.analysis.realdev import CLAIM_PROBABILITY, ModelScore, read_labels, score_results, store_score
+from avel.analysis.localize import load_analyzer
+from avel.analysis.realdev import CLAIM_PROBABILITY, ModelScore, read_labels, score_folder, store_score
 from avel.commands.args import named_path
-from avel.common.config import DEVICES, LocalizeConfig
+from avel.common.config import DEVICES
 
 
 def _run(args: argparse.Namespace) -> None:
     folder = Path(args.folder)
-    clips = read_labels(folder)
-    missing = [c.file for c in clips if not (folder / c.file).is_file()]
-    if missing:
-        raise FileNotFoundError(f"labels.csv lists clips that are not in {folder.name}: {missing}")
+    read_labels(folder)  # a bad labels.csv fails before the models load
     analyzer = load_analyzer(dict(args.checkpoint) if args.checkpoint else None, args.device)
-    cache = Path(args.cache) if args.cache else None
-    results: dict[str, dict[str, Any]] = {}
-    for clip in tqdm(clips, desc="score", unit="clip", file=sys.stderr):
-        results[clip.file] = localize_cached(analyzer, folder / clip.file, LocalizeConfig(), cache, False)
-    scores = score_results(clips, results)
+    _, scores = score_folder(analyzer, folder, Path(args.cache) if args.cache else None)
     for name, score in scores.items():
         _print_model(name, score)
         if args.store:

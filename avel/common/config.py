@@ -401,6 +401,9 @@ class ReportConfig:
     swap_margin: float = 0.02  # a modality "is used" when swapping it costs at least 2 points
     tsne_classes: int = 7  # Fig. 7 shows the 7 most frequent event classes
     tsne_max_points: int = 1000  # t-SNE cost grows quickly with points; subsampled above this
+    # Real clips with a labels.csv (`score-clips`, e.g. ../shared/realdev): the main SEL/WSEL runs are
+    # scored on them beside the composite test split. None: not scored.
+    real_clips: str | None = None
 
     def __post_init__(self) -> None:
         check_choice("--only", self.only, ONLY_CHOICES)
