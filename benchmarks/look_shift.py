@@ -105,13 +105,13 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--videos", type=int, default=48)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--variants", type=int, nargs="+", help="indices into VARIANTS (default: all)")
+    parser.add_argument("--variants", type=int, nargs="+", help="indices into VARIANTS, run in this order")
     args = parser.parse_args()
     projection = Projection.load(BUNDLED / "projection.pt")
     rows = []
-    for i, (name, change) in enumerate(VARIANTS.items()):
-        if args.variants and i not in args.variants:
-            continue
+    names = list(VARIANTS)
+    for i in args.variants or range(len(names)):  # in the order given
+        name, change = names[i], VARIANTS[names[i]]
         counts = {"n_train": 0, "n_val": args.videos, "n_test": 0, "n_background": 0}
         cfg = composite_preset("full", **{**OLD_LOOK, **change, **counts})
         folder = args.out / f"variant{i}"
