@@ -283,7 +283,7 @@ TINY = {"n_train": 11, "n_val": 3, "n_test": 3, "n_background": 2, "frames_per_s
 def tiny_build(
     catalog: MediaCatalog, spans: list[Annotation], tmp_path_factory: pytest.TempPathFactory
 ) -> Path:
-    """A reduced tiny build (19 videos, K = 1) through rendering, the real features path and the writer."""
+    """A reduced tiny build (20 videos, 1 open-set, K = 1): rendering, the real features path, the writer."""
     out = tmp_path_factory.mktemp("bench") / "tiny"
     build_benchmark(out, composite_preset("tiny", **TINY), seed=0, workers=2, preset_name="tiny")
     return out
@@ -296,26 +296,28 @@ def _hashes(folder: Path) -> dict[str, str]:
 def test_tiny_build_is_a_valid_ave_directory(tiny_build: Path) -> None:
     data = AVEDirectory(tiny_build)
     manifest = read_manifest(tiny_build)
-    events = [v for v in manifest["videos"] if v["kind"] == EVENT]
-    assert data.num_videos == len(events) == 17
+    events = [v for v in manifest["videos"] if v["kind"] != BACKGROUND]  # the rows: event and open-set
+    assert data.num_videos == len(events) == 18
+    assert [v["split"] for v in events if v["kind"] == OPEN] == ["train"]  # 12 % of 11, of 3: 1, 0
     assert data.check_annotations() == []
     assert data.dims == FeatureDims(num_segments=10, audio_dim=128, visual_dim=512, grid_h=7, grid_w=7)
     assert data.labels().argmax(axis=2).tolist() == [v["labels"] for v in events]
     assert [a.video_id for a in data.annotations()] == [v["name"] for v in events]
-    for split, n in zip(SPLITS, (11, 3, 3), strict=True):
+    for split, n in zip(SPLITS, (12, 3, 3), strict=True):
         rows = data.order(split, "sel")
         assert len(rows) == n and {events[i]["split"] for i in rows} == {split}
-        assert data.order(split, "cml").tolist() == rows.tolist()  # the match split is the same split
+        # the match split is the same split, less the open-set videos (no class to match)
+        assert data.order(split, "cml").tolist() == [i for i in rows if events[i]["kind"] == EVENT]
     assert data.has_background_videos()
     train = data.dataset("train", "wsel")
-    assert len(train) == 11 + 2 and (train.labels[11:].argmax(axis=2) == BACKGROUND_INDEX).all()
+    assert len(train) == 12 + 2 and (train.labels[12:].argmax(axis=2) == BACKGROUND_INDEX).all()
     assert np.isfinite(train.visual).all() and train.visual.std() > 0.1  # real features, projected
     features = read_features(tiny_build)  # what training stores in its checkpoints
     info = FeaturesInfo.from_dict(features["info"])
     assert info.frames_per_segment == 1  # the default backbones, with the bench's K
     assert (info.visual_backbone, info.audio_backbone) == ("mobilenet_v2", "yamnet")
     assert features["projection"] is not None
-    assert len(list((tiny_build / VIDEOS).glob("*.mp4"))) == 19
+    assert len(list((tiny_build / VIDEOS).glob("*.mp4"))) == 20
     bbox = events[0]["bbox"]  # a box exactly in the seconds the object is on screen
     visible = events[0]["event_object"]["visible"]
     assert [b is not None for b in bbox] == [visible[0] <= t < visible[1] for t in range(10)]
