@@ -33,8 +33,9 @@ def test_known_clips_count_right_seconds_and_other_clips_count_claims() -> None:
     known = score_clip(RealClip("k.mp4", "Bark", 1.0, 3.0), _model(["Cat", "Bark", "Cat", "Bark"]))
     assert (known.seconds, known.right) == (2, 1)  # seconds 1, 2; the Bark at 3 is outside the span
     other = RealClip("o.mp4", "none", None, None)
-    claims = score_clip(other, _model(["Banjo", "background", "unknown", "Flute"]))
-    assert (claims.seconds, claims.right, claims.claimed) == (4, 0, 2)
+    claims = score_clip(other, _model(["Banjo", "background", "unknown", "Flute", "unsure"]))
+    assert (claims.seconds, claims.right, claims.claimed) == (5, 0, 2)  # abstentions are no claims
+    assert (claims.not_known, claims.unsure) == (1, 1)
     unsure = score_clip(other, _model(["Banjo", "Flute"], probability=0.49))
     assert unsure.claimed == 0  # named below CLAIM_PROBABILITY: not a claim
     scores = score_results(

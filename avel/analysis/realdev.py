@@ -66,6 +66,8 @@ class ClipScore:
     seconds: int  # event seconds scored
     right: int  # known clip: labelled with the true class (answered)
     claimed: int  # seconds named as a trained event at >= CLAIM_PROBABILITY
+    unsure: int  # seconds marked "unsure between trained classes"
+    not_known: int  # seconds marked "not a known event"
     answers: str  # the labels given, run-length coded, for reading at a glance
 
     def to_dict(self) -> dict[str, Any]:
@@ -123,6 +125,8 @@ def score_clip(clip: RealClip, model: dict[str, Any]) -> ClipScore:
         seconds=len(scored),
         right=sum(s["label"] == clip.label for s in scored) if clip.known else 0,
         claimed=len(claimed),
+        unsure=sum(s["label"] == UNSURE for s in scored),
+        not_known=sum(s["label"] == UNKNOWN for s in scored),
         answers=_run_length([s["label"] for s in scored]),
     )
 
@@ -165,6 +169,11 @@ class ModelScore:
             "other_seconds": self.other_seconds,
             "other_claimed": self.other_claimed,
             "other_claim_rate": round(self.other_claim_rate, 4),
+            # how the abstention rule splits: "not a known event" should fire on other events, not known ones
+            "known_not_known": sum(c.not_known for c in self.clips if c.label != OTHER),
+            "other_not_known": sum(c.not_known for c in self.clips if c.label == OTHER),
+            "known_unsure": sum(c.unsure for c in self.clips if c.label != OTHER),
+            "other_unsure": sum(c.unsure for c in self.clips if c.label == OTHER),
             "num_clips": len(self.clips),
             "clips": [c.to_dict() for c in self.clips],
         }

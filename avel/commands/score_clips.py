@@ -41,6 +41,12 @@ def _print_model(name: str, score: ModelScore) -> None:
         f"{score.other_claimed}/{score.other_seconds} ({score.other_claim_rate:.1%}); "
         f"{len(score.clips)} clips"
     )
+    record = score.to_dict()
+    print(
+        f"  abstained: 'not a known event' on {record['other_not_known']} other-event and "
+        f"{record['known_not_known']} known-class seconds; 'unsure' on {record['other_unsure']} and "
+        f"{record['known_unsure']}"
+    )
     for clip in score.clips:
         tally = f"{clip.right}/{clip.seconds} right" if clip.label != "none" else f"{clip.claimed} claimed"
         print(f"  {clip.file} [{clip.label}] {tally}: {clip.answers}")
