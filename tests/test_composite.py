@@ -329,7 +329,7 @@ def test_tiny_build_resumes_and_same_seed_gives_same_files(
     cfg = composite_preset("tiny", **TINY)
     videos = _hashes(tiny_build / VIDEOS)
     parts = sorted(tiny_build.glob(".parts/*/*.npz"))
-    assert len(parts) == 17  # extract_videos' per-video cache of the event videos
+    assert len(parts) == 18  # extract_videos' per-video cache of the event and open-set videos
     lost = tiny_build / VIDEOS / "val_0001.mp4"  # as if the build had stopped before rendering it
     kept = sorted(set((tiny_build / VIDEOS).glob("*.mp4")) - {lost}) + parts
     stamps = [p.stat().st_mtime_ns for p in kept]
@@ -405,7 +405,12 @@ def test_decoded_event_seconds_are_not_louder(tiny_build: Path) -> None:
     levels = loudness_per_kind(tiny_build)
     target = composite_preset("tiny").target_dbfs
     assert len(levels["event"]) + len(levels["visible only"]) + len(levels["audible only"]) > 100
+    # Medians and shares, not means: a second of near-silent ambience left after the microphone's
+    # high-pass stays under the target (the gain is capped at max_gain_db), and one such second
+    # moves a mean over a tiny build's few dozen background seconds by half a dB.
     for kind, dbfs in levels.items():
         if dbfs:
-            assert abs(np.mean(dbfs) - target) < 0.5, kind
-    assert abs(np.mean(levels["event"]) - np.mean(levels["visible only"] + levels["neither"])) < 0.3
+            assert abs(np.median(dbfs) - target) < 0.5, kind
+            assert np.mean(np.abs(np.asarray(dbfs) - target) < 1.0) >= 0.9, kind
+    background = levels["visible only"] + levels["neither"] + levels["open event"]
+    assert abs(np.median(levels["event"]) - np.median(background)) < 0.3

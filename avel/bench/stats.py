@@ -38,6 +38,7 @@ _SHOWN = {
     "visible only": "background: object visible, silent",
     "audible only": "background: sound audible, object off-screen",
     "neither": "background: neither",
+    "open event": "background: another kind of event seen and heard (open-set videos)",
 }
 
 
@@ -222,7 +223,7 @@ def loudness_per_kind(out: Path) -> dict[str, list[float]]:
     seconds, sr = manifest["config"]["seconds"], manifest["config"]["sample_rate"]
     # the sound is what is measured: one tiny frame per second keeps the decode cheap
     decode_cfg = FeatureConfig(frames_per_segment=1, frame_size=32, sample_rate=sr)
-    levels: dict[str, list[float]] = {k: [] for k in ("event", *SECOND_KINDS)}
+    levels: dict[str, list[float]] = {k: [] for k in ("event", *SECOND_KINDS, "open event")}
     for video in tqdm(manifest["videos"], desc="loudness", unit="video"):
         audio = decode_clip(out / VIDEOS / f"{video['name']}.mp4", decode_cfg).audio
         power = np.mean(np.square(audio[: seconds * sr].reshape(seconds, sr), dtype=np.float64), axis=1)
