@@ -1,5 +1,5 @@
-"""Entry point of `python -m avel` (see avel/commands/__init__.py)."""
+"""Entry point of `python -m avel`, the same as the `avel` console script (avel/commands/__init__.py)."""
 
-from avel.commands import main
+from avel.commands import run
 
-raise SystemExit(main())
+run()

@@ -27,7 +27,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from avel.analysis.localize import DEFAULT_MODELS
+from avel.analysis.localize import default_models
 from avel.common.config import FeatureConfig
 from avel.features.media import decode_clip, write_clip
 from avel.training.checkpoint import load_checkpoint
@@ -110,7 +110,7 @@ def main() -> None:
     parser.add_argument("--fps", type=int, default=25)
     parser.add_argument("options", nargs="*", help="after --: options for `localize`")
     args = parser.parse_args()
-    frames_per_second = load_checkpoint(DEFAULT_MODELS["Co-attention"]).features_info.frames_per_segment
+    frames_per_second = load_checkpoint(default_models()["Co-attention"]).features_info.frames_per_segment
     print(f"localize options: {' '.join(args.options) or '(defaults)'}")
     print("| clip | real-time factor | peak RSS (MB) | sampled frames / s | CPU s | load (1 min) |")
     print("|---|---|---|---|---|---|")

@@ -281,8 +281,8 @@ def test_dataset_tab_shows_the_bundled_summary_and_refuses_outside_folders(clien
 
 def test_runs_table_lists_finished_runs_with_their_test_scores(tmp_path: Path) -> None:
     """The dataset tab's Table V analogue reads each run's best.pt (here: copies of the bundled ones)."""
-    from avel.analysis.dataset import runs_table
     from avel.training.checkpoint import read_checkpoint
+    from avel.training.runs import runs_table
 
     for name in ("coatt_sel", "baseline_cml"):
         (tmp_path / name).mkdir()

@@ -38,12 +38,12 @@ WEIGHT_ATOL = 1e-5
 K, SECONDS = 2, 3
 
 
-def torchrun(nproc: int, *args: str) -> subprocess.CompletedProcess[str]:
+def torchrun(nproc: int, *args: str, log_level: str = "warning") -> subprocess.CompletedProcess[str]:
     """`python -m avel ARGS` under torchrun with `nproc` CPU workers on loopback (--standalone)."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}"]
     done = subprocess.run(
-        [*command, "-m", "avel", "--log-level", "warning", *args],
+        [*command, "-m", "avel", "--log-level", log_level, *args],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -117,7 +117,13 @@ def test_ddp_on_two_ranks_trains_as_one_rank_on_the_same_global_batches(
         distributed.shutdown()
     args = ["train", "--task", "sel", "--data", str(random_ave_dir), "--device", "cpu", "--batch-size", "8"]
     torchrun(2, *args, "--out", str(two), "--epochs", "1")
-    torchrun(2, *args, "--out", str(two), "--epochs", "2")  # resumes from last.pt
+    resumed = torchrun(2, *args, "--out", str(two), "--epochs", "2", log_level="info")  # from last.pt
+    assert resumed.stdout.count("best epoch") == 1  # rank 0 alone prints the summary
+    for rank in (0, 1):  # the log says the run was distributed, and how the batch was split
+        assert f"rank {rank} of world size 2 (local rank {rank}), backend gloo" in resumed.stderr
+        assert (
+            f"rank {rank} takes 4 of each global batch of 8 (12 of the 24 training videos" in resumed.stderr
+        )
 
     for name in ("last.pt", "best.pt"):
         expected, found = read_checkpoint(one / name), read_checkpoint(two / name)

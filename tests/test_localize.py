@@ -12,7 +12,7 @@ import pytest
 
 from avel import localize
 from avel.analysis.clip import Analyzer, ModelPaths, analyze_clip
-from avel.analysis.localize import DEFAULT_MODELS
+from avel.analysis.localize import default_models
 from avel.analysis.windows import window_starts
 from avel.commands import main
 from avel.common.config import FeatureConfig, LocalizeConfig
@@ -56,7 +56,7 @@ def test_a_long_clip_gives_every_second_and_segments_where_the_events_are(long_c
     assert main(["localize", str(path), "--json", "--decode-window", "20"]) == 0
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert result["file"] == str(path) and result["seconds"] == len(truth) == 10 * REPEATS * len(EXAMPLES)
-    classes = load_checkpoint(DEFAULT_MODELS["Co-attention"]).classes
+    classes = load_checkpoint(default_models()["Co-attention"]).classes
     for model in result["models"].values():
         seconds = model["seconds"]
         assert [s["start"] for s in seconds] == list(range(len(truth)))
@@ -88,7 +88,7 @@ def test_a_long_clip_gives_every_second_and_segments_where_the_events_are(long_c
 
 def test_one_window_over_a_short_clip_equals_the_apps_analysis() -> None:
     clip = EXAMPLES[0]
-    analyzer = Analyzer(ModelPaths(localizers=dict(DEFAULT_MODELS), matchers={}), device="cpu")
+    analyzer = Analyzer(ModelPaths(localizers=default_models(), matchers={}), device="cpu")
     direct = analyze_clip(analyzer, clip)  # decoded whole, as the app does up to a minute
     windowed = analyze_clip(
         analyzer, clip, LocalizeConfig(model_window=10, model_hop=10, whole_clip_seconds=0)

@@ -7,16 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from avel.analysis.dataset import (
-    FEATURE_NAMES,
-    FeatureMap,
-    build_maps,
-    load_summary,
-    save_summary,
-    summarize_dataset,
-)
+from avel.analysis.dataset import summarize_dataset
+from avel.analysis.summary import FeatureMap, build_maps, load_summary, save_summary
 from avel.commands import main
 from avel.common.config import ModelConfig, RunConfig, SummaryConfig, TrainConfig
+from avel.models.output import FEATURE_NAMES
 from avel.training.checkpoint import load_checkpoint
 from avel.training.train import train
 

@@ -4,29 +4,36 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+import shutil
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
+from avel.bench.boxes import read_object_boxes
 from avel.commands import main
 from avel.common.config import ModelConfig, RunConfig, TrainConfig, from_dict
 from avel.common.metrics import cml_chance, majority_chance
 from avel.data import AVEDirectory, FeaturesInfo
 from avel.models import build_model
+from avel.models.scaling import rms
 from avel.training.checkpoint import (
     check_data_matches,
     init_from_checkpoint,
     load_checkpoint,
     read_checkpoint,
+    save_checkpoint,
 )
-from avel.training.train import TrainResult, train
+from avel.training.evaluate import evaluate_checkpoint
+from avel.training.train import INPUT_SCALE_STATE, TrainResult, train
 
 LEARN_EPOCHS = 15  # enough for SEL to separate the fixture's 4 event prototypes from noise
+CELL_PIXELS = 10  # the attention test's manifest: a frame of 3 x 3 cells of 10 pixels
 TINY_BATCH = 8  # 3 shuffled batches per epoch: resuming must restore the shuffling too
 
 
@@ -129,11 +136,18 @@ def test_cml_init_that_saw_cml_test_rows_is_refused_unless_overridden(
     random_ave_dir: Path, sel_run: TrainResult, tmp_path: Path
 ) -> None:
     data = AVEDirectory(random_ave_dir)
-    leaked = set(data.order("train", "sel").tolist()) & set(data.order("test", "cml").tolist())
-    assert leaked  # the fixture's two splits overlap, as the real AVE files do
+    cml_test = set(data.order("test", "cml").tolist())
+    trained_on = set(data.order("train", "sel").tolist()) & cml_test
+    leaked = set(data.order("val", "sel").tolist()) & cml_test | trained_on
+    assert trained_on and leaked != trained_on  # the fixture's splits overlap, as AVE's do, in val too
     cml = _run(random_ave_dir, tmp_path / "cml", task="cml", epochs=1, init=str(sel_run.out / "best.pt"))
-    with pytest.raises(ValueError, match=f"trained on {len(leaked)} of the 8 CML test videos"):
+    with pytest.raises(ValueError, match=f"trained or selected on {len(leaked)} of the 8 CML test videos"):
         train(cml)
+    legacy = read_checkpoint(sel_run.out / "best.pt")  # written before val_rows were recorded
+    del legacy["provenance"]["val_rows"]
+    save_checkpoint(legacy, tmp_path / "legacy.pt")
+    with pytest.raises(ValueError, match=f"trained or selected on {len(leaked)} of the 8 CML test videos"):
+        train(_run(random_ave_dir, tmp_path / "cml", task="cml", epochs=1, init=str(tmp_path / "legacy.pt")))
     assert not (tmp_path / "cml").exists()
     overridden = _run(
         random_ave_dir, tmp_path / "cml", task="cml", epochs=1, init=str(sel_run.out / "best.pt")
@@ -141,6 +155,8 @@ def test_cml_init_that_saw_cml_test_rows_is_refused_unless_overridden(
     overridden.train.allow_init_overlap = True
     train(overridden)
     assert read_checkpoint(tmp_path / "cml" / "best.pt")["provenance"]["init_test_overlap"] == len(leaked)
+    init_scale = {name: _weights(sel_run.out / "best.pt")[name] for name in INPUT_SCALE_STATE}
+    assert all(torch.equal(_weights(tmp_path / "cml" / "best.pt")[k], v) for k, v in init_scale.items())
 
     clean_sel = _run(random_ave_dir, tmp_path / "sel-match", epochs=1, orders="match")
     train(clean_sel)
@@ -182,6 +198,36 @@ def test_resumed_run_equals_uninterrupted_run(random_ave_dir: Path, tmp_path: Pa
     assert len(_history(interrupted)) == 4 and again.best_epoch == whole.best_epoch
     with pytest.raises(ValueError, match=r"train\.lr: expected 0\.001, found 0\.01"):
         train(_run(random_ave_dir, interrupted, epochs=5, lr=0.01))
+
+
+def test_input_scale_is_fitted_on_the_training_rows_and_stored(
+    sel_run: TrainResult, random_ave_dir: Path
+) -> None:
+    data, stored = AVEDirectory(random_ave_dir), _weights(sel_run.out / "best.pt")
+    splits = {split: data.dataset(split, "sel") for split in ("train", "val", "test")}
+    for modality in ("audio", "visual"):
+        fitted = float(stored[f"input_scale.{modality}_rms"])
+        assert fitted == pytest.approx(rms(getattr(splits["train"], modality)), rel=1e-6)
+        every_row = np.concatenate([getattr(split, modality) for split in splits.values()])
+        assert fitted != pytest.approx(rms(every_row), rel=1e-4)  # the fixture's splits differ
+
+
+def test_init_keeps_its_input_scale_and_warns_when_the_data_differs(
+    sel_run: TrainResult, random_ave_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """CML --init: the copied layers learned on features divided by the init's scale, so it stays;
+    an init whose scale is far from the new training rows' RMS is kept with a warning."""
+    init = read_checkpoint(sel_run.out / "best.pt")
+    init["model_state"]["input_scale.audio_rms"] *= 3.0
+    save_checkpoint(init, tmp_path / "init.pt")
+    run = _run(random_ave_dir, tmp_path / "cml", task="cml", epochs=1, init=str(tmp_path / "init.pt"))
+    run.train.allow_init_overlap = True
+    with caplog.at_level("WARNING", logger="avel.training.train"):
+        train(run)
+    stored = _weights(tmp_path / "cml" / "best.pt")
+    assert all(torch.equal(stored[name], init["model_state"][name]) for name in INPUT_SCALE_STATE)
+    warnings = [record.getMessage() for record in caplog.records if "kept its" in record.getMessage()]
+    assert len(warnings) == 1 and "kept its audio input scale" in warnings[0]  # visual: within tolerance
 
 
 def test_init_copies_matching_layers_only(sel_run: TrainResult) -> None:
@@ -341,3 +387,74 @@ def test_real_ave_cml_test_split_overlaps_train_order(shared_ave_dir: Path) -> N
     assert (len(test_cml), len(train_sel & test_cml)) == (402, 314)
     assert not set(data.order("train", "cml").tolist()) & test_cml  # the clean path: train_order_match
     assert cml_init_orders(shared_ave_dir) == "match"
+
+
+def _copy_with(
+    random_ave_dir: Path, folder: Path, name: str, change: Callable[[np.ndarray], np.ndarray]
+) -> Path:
+    """A copy of the fixture dataset with one h5 file's array changed (its key kept)."""
+    shutil.copytree(random_ave_dir, folder)
+    with h5py.File(folder / name, "r+") as f:
+        (key,) = f.keys()
+        data = change(f[key][()])
+        del f[key]
+        f.create_dataset(key, data=data)
+    return folder
+
+
+@pytest.mark.parametrize("problem", ["repeated rows", "rows that are also test rows"])
+def test_train_refuses_repeated_rows_and_test_rows_in_its_order(
+    random_ave_dir: Path, tmp_path: Path, problem: str
+) -> None:
+    test_rows = AVEDirectory(random_ave_dir).order("test", "sel")
+    added = (lambda rows: rows[:2]) if problem == "repeated rows" else (lambda rows: test_rows[:2])
+    data = _copy_with(
+        random_ave_dir, tmp_path / "data", "train_order.h5", lambda rows: np.concatenate([rows, added(rows)])
+    )
+    with pytest.raises(ValueError, match=f"sel training order has 2 {problem}"):
+        train(_run(data, tmp_path / "run", epochs=1))
+    assert not (tmp_path / "run").exists()
+
+
+def test_evaluate_warns_when_the_features_scale_is_far_from_the_checkpoints(
+    sel_run: TrainResult, random_ave_dir: Path, tmp_path: Path
+) -> None:
+    best = sel_run.out / "best.pt"
+    assert evaluate_checkpoint(best, random_ave_dir, device="cpu")["warnings"] == []
+    scaled = _copy_with(random_ave_dir, tmp_path / "scaled", "audio_feature.h5", lambda a: 10 * a)
+    (warning,) = evaluate_checkpoint(best, scaled, device="cpu")["warnings"]
+    ratio = float(re.search(r"\(([\d.]+)x\)", warning).group(1))  # 10x the test split's own RMS
+    assert warning.startswith("the audio features' RMS is") and 5 < ratio < 20
+
+
+def _planted_cell_manifest(data: AVEDirectory) -> dict:
+    """A composite-style manifest whose box is random_ave_dir's planted cell (the cell with the
+    most energy over the event seconds), in a 30-pixel frame."""
+    videos = {}
+    for name in ("train", "val", "test"):
+        split = data.dataset(name, "sel", background=False)
+        energy = np.abs(split.visual).sum(-1)  # (N, T, H, W)
+        for video, row in enumerate(split.rows):
+            event_energy = (energy[video] * split.event[video, :, None, None]).sum(0)  # (H, W)
+            r, c = (int(i) for i in np.unravel_index(event_energy.argmax(), event_energy.shape))
+            box = [c * CELL_PIXELS, r * CELL_PIXELS, (c + 1) * CELL_PIXELS, (r + 1) * CELL_PIXELS]
+            videos[int(row)] = {"kind": "event", "bbox": [box] * split.event.shape[1]}
+    ordered = [videos[row] for row in sorted(videos)]
+    return {"config": {"seconds": 10, "frame_size": 3 * CELL_PIXELS}, "videos": ordered}
+
+
+def test_evaluate_json_reports_the_attention_accuracy(
+    random_ave_dir: Path, sel_run: TrainResult, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data_dir = tmp_path / "composite"
+    shutil.copytree(random_ave_dir, data_dir)
+    (data_dir / "composite.json").write_text(json.dumps(_planted_cell_manifest(AVEDirectory(data_dir))))
+    assert read_object_boxes(random_ave_dir) is None  # AVE data: no boxes, no attention block
+    assert main(["evaluate", str(sel_run.out), "--data", str(data_dir), "--json", "--device", "cpu"]) == 0
+    printed = capsys.readouterr().out.strip().splitlines()
+    attention = json.loads(printed[-1])["attention"]
+    assert any(line.startswith("Attention accuracy") for line in printed)
+    assert attention["chance"] == pytest.approx(1 / 9)
+    assert attention["num_seconds"] == int(AVEDirectory(data_dir).dataset("test", "sel").event.sum())
+    # the co-attention model trained on the planted cell points at it more often than chance
+    assert attention["pointing"] > attention["chance"] + 0.2, attention

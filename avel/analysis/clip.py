@@ -33,7 +33,7 @@ from avel.common.classes import UNSURE as UNSURE_LABEL
 from avel.common.config import FeatureConfig, LocalizeConfig
 from avel.common.metrics import merge_segments
 from avel.features.extractor import BackboneTags, ClipFeatures, FeatureExtractor, file_sha256
-from avel.features.media import MediaError, clip_seconds, decode_window
+from avel.features.media import MediaError, analysed_span, clip_seconds, decode_window, track_ends
 from avel.training.checkpoint import LoadedModel, load_checkpoint
 
 log = logging.getLogger(__name__)
@@ -331,7 +331,11 @@ def analyze_clip(
     whole_limit = min(config.whole_clip_seconds, analyzer.feature_config.max_seconds)
     if seconds is None or seconds <= whole_limit:
         return _analyze_whole(analyzer, path, config, progress, content_hash, on_final)
-    return _analyze_windowed(analyzer, path, seconds, config, progress, content_hash, on_final)
+    # The header may overstate the video (a track ending early): the packets say where each ends,
+    # so a long clip is scored over the seconds it has, with decode_clip's warnings, never "unknown".
+    # It stays on this road even when its video is short: a whole decode goes by the header's length.
+    seconds, warnings = analysed_span(track_ends(path), path)
+    return _analyze_windowed(analyzer, path, seconds, config, progress, content_hash, on_final, warnings)
 
 
 def _analyze_whole(
@@ -385,10 +389,12 @@ def _analyze_windowed(
     progress: Progress | None,
     content_hash: str | None,
     on_final: Callable[..., None] | None,
+    warnings: list[str],
 ) -> ClipAnalysis:
-    """Decoded `decode_window` seconds at a time; then each model's most eventful seconds' frames."""
-    warnings: list[str] = []
-    chunks = _decode_windows(analyzer, path, num_segments, config, warnings, progress)
+    """Decoded `decode_window` seconds at a time; then each model's most eventful seconds' frames.
+
+    `warnings` are the whole clip's (analysed_span): a window's own audio gap is part of them."""
+    chunks = _decode_windows(analyzer, path, num_segments, config, progress)
     tracks = analyzer.scorer(config).score(chunks, num_segments, len(analyzer.classes), on_final)
     localizations = _localizations(tracks, analyzer.classes)
     shown = {
@@ -418,16 +424,25 @@ def _decode_windows(
     path: Path,
     num_segments: int,
     config: LocalizeConfig,
-    warnings: list[str],
     progress: Progress | None,
 ) -> Iterator[DecodedChunk]:
-    """The clip's decode windows in order, native features embedded; their warnings go to `warnings`."""
+    """The clip's decode windows in order, native features embedded; a window short of its seconds
+    is a MediaError (its missing seconds would be left unscored)."""
     extractor = analyzer.extractor
     for start in range(0, num_segments, config.decode_window):
         seconds = min(config.decode_window, num_segments - start)
         clip = decode_window(path, start, seconds, extractor.cfg)
-        audio, visual = extractor.encode(clip)
-        warnings += [f"{start}-{start + len(audio)} s: {w}" for w in clip.warnings]
+        if clip.num_segments < seconds:
+            raise MediaError(
+                f"{path}: the video stops at {start + clip.num_segments} s, before the {num_segments} s "
+                "its packets announce; the file is corrupt"
+            )
+
+        def embedding(fraction: float, message: str, start: int = start, seconds: int = seconds) -> None:
+            if progress is not None:  # each backbone batch: a caller may pause here (the app does)
+                progress(WINDOWS_SHARE * (start + fraction * seconds) / num_segments, message)
+
+        audio, visual = extractor.encode(clip, embedding)
         yield DecodedChunk(start, audio, visual, clip.frames[:, clip.frames.shape[1] // 2])
         if progress is not None:
             end = start + seconds

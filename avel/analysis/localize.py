@@ -26,14 +26,19 @@ from avel.analysis.windows import ModelTrack, RollingSeconds
 from avel.common.config import LocalizeConfig
 from avel.common.device import resolve_device
 from avel.common.files import atomic_write
+from avel.common.locations import bundled_checkpoints
 from avel.features.extract import VIDEO_SUFFIXES
 from avel.features.extractor import file_sha256
 
 log = logging.getLogger(__name__)
 
-BUNDLED = Path(__file__).resolve().parents[2] / "checkpoints"
-DEFAULT_MODELS = {"Co-attention": BUNDLED / "coatt_sel.pt", "Baseline": BUNDLED / "baseline_sel.pt"}
+BUNDLED_MODELS = {"Co-attention": "coatt_sel.pt", "Baseline": "baseline_sel.pt"}  # in bundled_checkpoints()
 CSV_FIELDS = ("file", "model", "start", "end", "label", "probability")
+
+
+def default_models() -> dict[str, Path]:
+    """The bundled SEL models `localize` compares when no checkpoint is named."""
+    return {name: bundled_checkpoints() / file for name, file in BUNDLED_MODELS.items()}
 
 
 def list_inputs(paths: Sequence[str | Path]) -> list[Path]:
@@ -65,7 +70,7 @@ def localize(
 def load_analyzer(
     checkpoints: dict[str, str | Path] | None, device: str, batch_frames: int | None = None
 ) -> Analyzer:
-    models = {name: Path(p) for name, p in (checkpoints or DEFAULT_MODELS).items()}
+    models = {name: Path(p) for name, p in (checkpoints or default_models()).items()}
     return Analyzer(
         ModelPaths(localizers=models, matchers={}),
         device=str(resolve_device(device)),

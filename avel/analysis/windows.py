@@ -200,6 +200,10 @@ class WindowScorer:
                 on_final(tracks, held, finished_until, final)
             finished_until = final
             held.drop_before(final)
+        unscored = [name for name, track in tracks.items() if not track.count.all()]
+        if unscored:  # never an all-zero row shown as "unknown" at probability 0
+            first = int(np.argmin(tracks[unscored[0]].count))
+            raise ValueError(f"second {first} of {num_segments} was never scored: the clip ended early")
         return tracks
 
     def _score_window(

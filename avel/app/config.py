@@ -8,9 +8,10 @@ from pathlib import Path
 
 from avel.analysis.clip import ModelPaths
 from avel.common.config import LocalizeConfig
+from avel.common.locations import bundled_checkpoints
 
 ROOT = Path(__file__).resolve().parents[2]  # the checkout: checkpoints/, assets/, data/, runs/
-CHECKPOINTS = ROOT / "checkpoints"
+CHECKPOINTS = bundled_checkpoints()
 MB = 2**20
 
 
@@ -45,6 +46,11 @@ class AppConfig:
     heatmap_columns: int = 5  # seconds per row of each model's heatmap grid (10 s: 5 x 2)
     device: str = "auto"
     queue_size: int = 16
+    # Fair queueing: this many Localize requests run at once, so a short clip or a cached repeat never
+    # waits behind a long clip; long clips (over normal_clip_seconds) take turns, `long_analyses` at a
+    # time, and a waiting one says so in its progress bar.
+    analysis_workers: int = 4
+    long_analyses: int = 1
     # ---- resource caps: a server that runs for days stays within these -------------------------
     max_sessions: int = 64  # sessions whose cross-modal state is kept (least recently used dropped)
     session_ttl_s: int = 3600  # a session idle this long is forgotten (API clients never "close")

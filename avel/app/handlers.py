@@ -10,7 +10,10 @@ import hashlib
 import logging
 import shutil
 import tempfile
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -19,13 +22,8 @@ import gradio as gr
 import viz
 from avel.analysis.clip import Analyzer, ClipTooLong, Progress, analyze_clip, load_ground_truths
 from avel.analysis.crossmodal import CrossModalState, match_cross_modal
-from avel.analysis.dataset import (
-    build_maps,
-    cache_key,
-    load_summary,
-    runs_table,
-    summarize_dataset,
-)
+from avel.analysis.dataset import cache_key, summarize_dataset
+from avel.analysis.summary import build_maps, load_summary
 from avel.app.config import MB, ROOT, AppConfig
 from avel.app.errors import public_message
 from avel.app.outputs import CrossModalOutputs, DatasetOutputs, LocalizeOutputs
@@ -43,7 +41,8 @@ from avel.common.bounded import BoundedStore
 from avel.common.config import SummaryConfig
 from avel.common.files import evict_oldest
 from avel.features.extractor import file_sha256
-from avel.features.media import MediaError
+from avel.features.media import MediaError, clip_seconds
+from avel.training.runs import runs_table
 
 log = logging.getLogger("avel.app")
 
@@ -91,6 +90,10 @@ class App:
             heatmap_seconds=config.long_heatmap_seconds,
         )
         self.view_settings = ViewSettings(config.heatmap_columns, config.timeline_seconds)
+        self.long_slots = threading.BoundedSemaphore(config.long_analyses)
+        self.long_waiting = 0  # long clips waiting for a slot (shown to each of them)
+        self.short_running = 0  # short analyses now: a long one pauses between its steps meanwhile
+        self._turns = threading.Condition()
 
     def _hide(self) -> list[Path]:
         return [self.work_dir, Path(tempfile.gettempdir()), ROOT]
@@ -163,6 +166,9 @@ class App:
         if not video:
             raise gr.Error("Upload a video (or pick an example) first.")
         name = Path(video).name
+        if not Path(video).is_file():  # gone: the upload cap evicted it (the oldest uploads go first)
+            why = "not a regular file" if Path(video).exists() else "no such file on the server any more"
+            raise gr.Error(f"{name}: {why} (uploads are kept within a cap); upload it again.")
         size_mb = Path(video).stat().st_size / MB
         if size_mb > self.config.max_upload_mb:
             raise gr.Error(
@@ -173,6 +179,8 @@ class App:
         view = self.views.get(key)
         if view is None or not view.folder.is_dir():
             view = self._analyse(video, key, content_hash, progress)
+        for warning in view.warnings:  # on every repeat too: a cached answer has the same caveats
+            gr.Warning(f"{name}: {warning}")
         return view
 
     def _view_key(self, content_hash: str) -> str:
@@ -187,9 +195,10 @@ class App:
         """Any length, one road (avel.analysis.clip.analyze_clip); a clip over the app's limit is
         refused from its header, with the way to analyse it, before any decoding."""
         try:
-            analysis = analyze_clip(
-                self.analyzer, video, self.localize_config, progress, content_hash=content_hash
-            )
+            with self._turn(video, progress) as steps:
+                analysis = analyze_clip(
+                    self.analyzer, video, self.localize_config, steps, content_hash=content_hash
+                )
         except ClipTooLong as err:
             name = Path(video).name
             raise gr.Error(
@@ -200,14 +209,74 @@ class App:
             log.warning("analysis of %s failed: %s", video, err)
             raise gr.Error(public_message(err, video, self._hide())) from err
         analysis.ground_truth = self.ground_truths.get(analysis.content_hash)
-        for warning in analysis.warnings:
-            gr.Warning(f"{Path(video).name}: {public_message(Exception(warning), video, self._hide())}")
+        analysis.warnings = [public_message(Exception(w), video, self._hide()) for w in analysis.warnings]
         if progress:
             progress(0.97, "drawing")
         view = render_clip(analysis, self.outputs_dir / key, self.view_settings, self.placement)
         self.views.put(key, view)
         self._prune_disk(keep=view.folder)
         return view
+
+    @contextmanager
+    def _turn(self, video: str, progress: Progress | None) -> Iterator[Progress | None]:
+        """A clip's turn; yields the progress callback its analysis reports to.
+
+        Short clips run at once, side by side (AppConfig.analysis_workers). Long clips (over
+        normal_clip_seconds) take turns, `long_analyses` at a time, and at each progress step a
+        long analysis pauses while a short one runs: on 2 cores a short clip would otherwise share
+        the CPU with it and take several times as long.
+        """
+        if not self._is_long(video):
+            with self._turns:
+                self.short_running += 1
+            try:
+                yield progress
+            finally:
+                with self._turns:
+                    self.short_running -= 1
+                    self._turns.notify_all()
+            return
+        self._wait_for_slot(progress)
+        try:
+            yield self._yielding(progress)
+        finally:
+            self.long_slots.release()
+
+    def _is_long(self, video: str) -> bool:
+        try:
+            seconds = clip_seconds(video)
+        except MediaError:
+            return False  # no header: decoded whole, up to normal_clip_seconds (analyze_clip)
+        return self.config.normal_clip_seconds < seconds <= self.config.max_clip_seconds
+
+    def _wait_for_slot(self, progress: Progress | None) -> None:
+        if self.long_slots.acquire(blocking=False):
+            return
+        with self._turns:
+            self.long_waiting += 1
+            ahead = self.long_waiting
+        if progress is not None:
+            progress(
+                0.0,
+                f"waiting: long clips take turns ({self.config.long_analyses} at a time, "
+                f"{ahead - 1} waiting before this one); short clips are not held",
+            )
+        self.long_slots.acquire()
+        with self._turns:
+            self.long_waiting -= 1
+
+    def _yielding(self, progress: Progress | None) -> Progress:
+        """`progress`, pausing the long analysis that calls it while any short clip is analysed."""
+
+        def step(fraction: float, message: str) -> None:
+            with self._turns:
+                if self.short_running and progress is not None:
+                    progress(fraction, "paused while a short clip is analysed")
+                self._turns.wait_for(lambda: self.short_running == 0)
+            if progress is not None:
+                progress(fraction, message)
+
+        return step
 
     def _prune_disk(self, keep: Path) -> None:
         """Hold the outputs and Gradio's upload folder under their caps, oldest entries first."""
@@ -286,8 +355,9 @@ class App:
                 progress(0.5, desc="t-SNE of the features")
                 summary.source = f"{data_dir.strip()}, {split} split"
                 view = render_dataset(build_maps(summary, self.summary_config))
-            except (ValueError, FileNotFoundError) as err:
-                raise gr.Error(public_message(err, None, self._hide())) from err
+            except (ValueError, FileNotFoundError) as err:  # the folder named as the user typed it
+                named = ValueError(str(err).replace(str(data_path), data_dir.strip()))
+                raise gr.Error(public_message(named, None, self._hide())) from err
             self.datasets.put(key, view)
         return self._dataset_outputs(view)
 

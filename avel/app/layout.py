@@ -11,9 +11,9 @@ from dataclasses import dataclass
 import gradio as gr
 
 import viz
-from avel.analysis.dataset import RUNS_TABLE_HEADERS
 from avel.app.handlers import App
 from avel.app.outputs import CrossModalOutputs, DatasetOutputs, LocalizeOutputs
+from avel.training.runs import RUNS_TABLE_HEADERS
 
 TITLE = "avel: audio-visual event localization"
 INTRO = (
@@ -176,9 +176,20 @@ def dataset_tab(app: App) -> DatasetTab:
 def wire(app: App, clip: LocalizeTab, matching: CrossModalTab, dataset: DatasetTab) -> None:
     """Each button to its handler; the api_names are the app's public API (gradio_client)."""
     clip.outputs.span_start, clip.outputs.span_end = matching.span_start, matching.span_end
-    clip.run.click(app.localize, inputs=clip.video, outputs=clip.outputs.flat(), api_name="localize")
+    workers = app.config.analysis_workers  # side by side: long clips take turns inside (App._turn)
+    clip.run.click(
+        app.localize,
+        inputs=clip.video,
+        outputs=clip.outputs.flat(),
+        api_name="localize",
+        concurrency_limit=workers,
+    )
     clip.make_videos.click(
-        app.overlay_videos, inputs=clip.video, outputs=clip.outputs.overlay_videos, api_name="overlay_videos"
+        app.overlay_videos,
+        inputs=clip.video,
+        outputs=clip.outputs.overlay_videos,
+        api_name="overlay_videos",
+        concurrency_limit=workers,
     )
     matching.match.click(
         app.cross_modal,

@@ -17,10 +17,12 @@ class Ordered:
     """Flattens a dataclass's fields, in declaration order, into Gradio's positional outputs."""
 
     def flat(self) -> list[Any]:
+        """One entry per component: a `list[Item]` field gives one per model; any other field one
+        (whatever its value: a table's rows are one component's value)."""
         items: list[Any] = []
         for f in fields(self):  # type: ignore[arg-type]
             value = getattr(self, f.name)
-            items += value if isinstance(value, list) else [value]
+            items += list(value) if str(f.type).startswith("list[") else [value]
         return items
 
 

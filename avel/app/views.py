@@ -9,7 +9,7 @@ serves a handful of files. The attention overlay videos are made only when asked
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ from PIL import Image
 import viz
 from avel.analysis.clip import ClipAnalysis, Localization
 from avel.analysis.crossmodal import CrossModalState, event_bounds
-from avel.analysis.dataset import DatasetSummary
+from avel.analysis.summary import DatasetSummary
 from avel.common.calibration import Calibration
 from avel.common.classes import UNKNOWN_TEXT, UNSURE_TEXT
 from avel.common.config import SummaryConfig
@@ -58,6 +58,7 @@ class ClipView:
     sample_rate: int  # of the clip's sound in folder / AUDIO_FILE
     overlay_videos: list[str | None] | None = None  # per localizer, once made (make_overlay_videos)
     windowed: bool = False  # a long clip: localized in windows, heatmaps of its most eventful seconds
+    warnings: list[str] = field(default_factory=list)  # the analysis's, shown again on every cached repeat
 
 
 def real_footage_text(records: dict[str, dict[str, Any] | None]) -> str:
@@ -150,6 +151,8 @@ def render_clip(
     ]
     if analysis.windowed:
         lines.insert(0, _windowed_note(analysis))
+    if analysis.warnings:
+        lines.append("**Warnings:** " + "; ".join(analysis.warnings))
     if analysis.ground_truth is not None:
         lines.append(f"**Ground truth:** {viz.summarize_events(analysis.ground_truth, classes, background)}")
     heatmaps, captions, tables = [], [], []
@@ -183,6 +186,7 @@ def render_clip(
         columns=settings.columns,
         sample_rate=analysis.sample_rate,
         windowed=analysis.windowed,
+        warnings=list(analysis.warnings),
     )
 
 

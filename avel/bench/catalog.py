@@ -1,4 +1,4 @@
-"""The real media package (../shared/media): its manifest, the usable classes, and file loading.
+"""The real media package (`--media`; docs/benchmark.md): its manifest, usable classes and file loading.
 
 The manifest decides everything the builder may use: `ave_class`, `modality` and `split` of each
 photo and recording, plus sizes and durations from manifest_details.csv. A class is usable only

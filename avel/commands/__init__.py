@@ -67,3 +67,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         distributed.shutdown()  # under torchrun: leave the process group cleanly (no-op otherwise)
     return 0
+
+
+def run() -> None:
+    """The `avel` console script (pyproject.toml): the same as `python -m avel`."""
+    raise SystemExit(main())

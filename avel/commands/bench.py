@@ -14,21 +14,17 @@ from pathlib import Path
 
 from avel.bench.composite import DEFAULT_AVE, DEFAULT_MEDIA, Sources, build_benchmark
 from avel.bench.examples import render_examples
+from avel.bench.modality import modality_check
 from avel.bench.stats import benchmark_stats, loudness_stats
 from avel.common.config import (
     COMPOSITE_PRESETS,
     DEVICES,
-    MODALITIES,
     MODELS,
-    ModelConfig,
-    RunConfig,
-    TrainConfig,
     composite_preset,
 )
 from avel.data.annotations import read_annotations
 from avel.data.layout import ANNOTATIONS_FILE
 from avel.features.projection import Projection
-from avel.training.train import train
 
 
 def _add_sources(parser: argparse.ArgumentParser) -> None:
@@ -85,29 +81,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     examples.add_argument("--seed", type=int, default=0)
     _add_sources(examples)
     examples.set_defaults(func=_examples)
-
-
-def modality_check(
-    data: Path, runs: Path, *, model: str, epochs: int, seed: int, device: str
-) -> dict[str, float]:
-    """Test SEL accuracy of one model trained on both modalities, on audio only, on visual only.
-
-    The benchmark is meant to need both (hard background seconds are visible-but-silent or
-    audible-but-off-screen), so each single-modality run must score clearly lower. Runs resume.
-    """
-    accuracy = {}
-    for modalities in MODALITIES:
-        result = train(
-            RunConfig(
-                data=str(data),
-                out=str(runs / f"sel-{model}-{modalities}-seed{seed}"),
-                model=ModelConfig(model=model, task="sel"),
-                train=TrainConfig(epochs=epochs, seed=seed, device=device, modalities=modalities),
-            ),
-            progress=True,
-        )
-        accuracy[modalities] = float(result.test["accuracy"])
-    return accuracy
 
 
 def _modality_check(args: argparse.Namespace) -> None:

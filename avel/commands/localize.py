@@ -15,6 +15,7 @@ from avel.analysis.localize import CSV_FIELDS, list_inputs, load_analyzer, local
 from avel.commands.args import config_from_args, named_path
 from avel.common.classes import UNKNOWN
 from avel.common.config import DEVICES, FeatureConfig, LocalizeConfig
+from avel.features.extract import VIDEO_SUFFIXES
 from avel.features.media import MediaError
 
 
@@ -26,8 +27,13 @@ def _run(args: argparse.Namespace) -> None:
     config = config_from_args(LocalizeConfig, args)
     out = Path(args.out) if args.out else None
     rows: list[dict[str, Any]] = []
-    failed = 0
     inputs = list_inputs(args.paths)
+    empty = [Path(p) for p in args.paths if Path(p).is_dir() and not list_inputs([p])]
+    for folder in empty:  # said, not silently dropped
+        print(
+            f"skipped {folder}: a folder without video files ({', '.join(VIDEO_SUFFIXES)})", file=sys.stderr
+        )
+    failed = 0
     for path in tqdm(inputs, desc="localize", unit="clip", disable=len(inputs) < 2, file=sys.stderr):
         try:
             result = localize_cached(analyzer, path, config, out, args.heatmaps)
@@ -35,6 +41,8 @@ def _run(args: argparse.Namespace) -> None:
             failed += 1
             print(f"skipped {path}: {err}", file=sys.stderr)
             continue
+        for warning in result["warnings"]:  # stored with the result: a resumed run shows them too
+            print(f"warning: {path}: {warning}", file=sys.stderr)
         if args.json:
             print(json.dumps(result))
         else:
@@ -52,6 +60,10 @@ def _run(args: argparse.Namespace) -> None:
         _write_csv(Path(args.csv), rows)
     if failed:
         print(f"{failed} of {len(inputs)} file(s) could not be analysed", file=sys.stderr)
+    if failed == len(inputs):  # every file failed, or there was none: a script must see it
+        raise ValueError(
+            f"no clip could be analysed ({len(inputs)} file(s) found, {len(empty)} empty folder(s))"
+        )
 
 
 def _print_summary(result: dict[str, Any]) -> None:

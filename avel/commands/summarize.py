@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from avel.analysis.dataset import build_maps, save_summary, summarize_dataset
+from avel.analysis.dataset import summarize_dataset
+from avel.analysis.summary import build_maps, save_summary
 from avel.commands.args import config_from_args, named_path
 from avel.common.config import DEVICES, SummaryConfig
 from avel.common.device import resolve_device

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from avel.commands.args import config_from_args
+from avel.common import distributed
 from avel.common.config import (
     ABLATIONS,
     DEVICES,
@@ -28,6 +29,8 @@ def _run(args: argparse.Namespace) -> None:
     result = train(
         RunConfig(data=args.data, out=args.out, model=model_config, train=train_config), progress=True
     )
+    if not distributed.from_env().is_main:
+        return  # rank 0 prints the summary once
     name = "mean of A2V and V2A" if args.task == "cml" else "segment accuracy"
     print(f"run: {result.out} (best.pt, last.pt, history.jsonl, config.json)")
     print(f"best epoch {result.best_epoch} of {result.epochs}, selected on validation {name}")

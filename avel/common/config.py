@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
-# The official AVE features (notes: ../shared/notes/ave-format.md): T = 10 one-second segments,
+# The official AVE features (docs/ave-format.md): T = 10 one-second segments,
 # VGGish audio C_a = 128, VGG19 pool5 visual 7 x 7 x C_v with C_v = 512.
 AVE_SEGMENTS = 10
 AVE_AUDIO_DIM = 128
@@ -147,8 +147,9 @@ class TrainConfig:
     # Learning-rate schedule. The paper gives only the initial rate; Tian et al.'s released code
     # (supervised_main.py, weak_supervised_main.py) multiplies it by 0.1 after 15,000 iterations
     # (StepLR stepped every iteration). "step" is that schedule, the default, so both models train
-    # as the published baseline did; with 52 batches an epoch it fires at epoch 289 of 300 on AVE,
-    # and never in runs of fewer iterations. "constant" keeps lr throughout.
+    # as the published baseline did. avel keeps the last partial batch, so on AVE it fires in epoch
+    # 284 of 300 for SEL (53 batches an epoch) and 273 for WSEL (55, background videos included);
+    # never in runs of fewer iterations. "constant" keeps lr throughout (docs/fidelity.md).
     lr_schedule: str = "step"
     lr_step_iterations: int = 15_000
     lr_gamma: float = 0.1
@@ -156,8 +157,9 @@ class TrainConfig:
     # for SEL/WSEL, *_order_match.h5 for CML); "match" = *_order_match.h5 for every task, for an
     # SEL model that can start a CML run without having trained on CML test videos.
     orders: str = "task"
-    # CML --init: accept an init whose training rows overlap the CML test rows (recorded in the
-    # checkpoint). In the real AVE files train_order holds 314 of test_order_match's 402 rows.
+    # CML --init: accept an init whose training or validation rows overlap the CML test rows
+    # (recorded in the checkpoint). In the real AVE files train_order holds 314 of
+    # test_order_match's 402 rows.
     allow_init_overlap: bool = False
 
     def __post_init__(self) -> None:
@@ -190,7 +192,7 @@ class TrainConfig:
 
 @dataclass
 class FeatureConfig:
-    """How a clip becomes per-second features (Sec. IV-A, ../shared/notes/ave-format.md)."""
+    """How a clip becomes per-second features (Sec. IV-A, docs/ave-format.md)."""
 
     visual_backbone: str = "mobilenet_v2"
     audio_backbone: str = "yamnet"

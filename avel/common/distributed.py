@@ -11,6 +11,7 @@ compare against. Backends: gloo on the CPU, NCCL on CUDA with one device per LOC
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from torch.nn.parallel import DistributedDataParallel
 from avel.common.config import DistributedConfig
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 ENV_VARS = ("RANK", "WORLD_SIZE", "LOCAL_RANK")  # what torchrun sets in every worker
 
 
@@ -75,6 +77,14 @@ def setup(device: torch.device, config: DistributedConfig | None = None) -> tupl
     if not dist.is_initialized():
         backend = config.cuda_backend if device.type == "cuda" else config.cpu_backend
         dist.init_process_group(backend, timeout=timedelta(minutes=config.timeout_minutes))
+    log.info(
+        "distributed run: rank %d of world size %d (local rank %d), backend %s, device %s",
+        context.rank,
+        context.world_size,
+        context.local_rank,
+        dist.get_backend(),
+        device,
+    )
     return context, device
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,12 +16,43 @@ def atomic_path(path: Path) -> Iterator[Path]:
     """A temporary sibling of `path` to write to, renamed onto `path` only when the block ends
     without an exception; removed otherwise. It keeps `path`'s suffix (PyAV and h5py read it)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
+    # pid: a killed writer's leftovers are recognised (remove_stale_temporaries); thread: the app's
+    # handlers may write the same cache entry at once
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.{threading.get_ident()}.tmp{path.suffix}")
     try:
         yield tmp
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+# atomic_path's .STEM.PID.THREAD.tmpSUFFIX, and .STEM.PID.tmpSUFFIX as earlier versions named it
+_TEMPORARY = re.compile(r"^\..+?\.(\d+)(\.\d+)?\.tmp(\.[^.]*)?$")
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process `pid` exists (signal 0 checks without sending anything)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+def remove_stale_temporaries(folder: Path) -> list[Path]:
+    """Delete atomic_path temporaries in `folder` whose writer is dead (a killed run's `.x.PID.tmp.h5`).
+
+    A temporary of a live process (another run writing now) is left alone. Returns what was removed.
+    """
+    removed = []
+    for entry in Path(folder).glob(".*.tmp*") if Path(folder).is_dir() else []:
+        match = _TEMPORARY.match(entry.name)
+        if match and entry.is_file() and not pid_alive(int(match.group(1))):
+            entry.unlink(missing_ok=True)
+            removed.append(entry)
+    return removed
 
 
 def atomic_write(path: Path, data: bytes) -> None:

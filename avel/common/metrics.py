@@ -1,4 +1,4 @@
-"""Accuracy metrics of the AVE protocol (../shared/notes/ave-format.md; paper Sec. IV-A "Evaluation Metrics").
+"""Accuracy metrics of the AVE protocol (docs/ave-format.md; paper Sec. IV-A "Evaluation Metrics").
 
 SEL/WSEL are scored per segment over the whole split, background included. CML follows the
 official `cmm_test.py`: the event span of the query modality slides over the other modality and
@@ -233,3 +233,54 @@ def segment_map(
                 tp[i] = 1
         aps.append(average_precision(tp, num_truth))
     return float(np.mean(aps)) if aps else float("nan")
+
+
+# ---- attention accuracy: does the spatial attention land on the sounding object? -------------
+# Sound-source localization metrics on the H x W attention grid, against the event object's box.
+# A cell is "in the box" when its centre is: the box's share of the grid is then the chance level of
+# all three (a uniform map puts that mass in the box, a random peak hits it that often, and its
+# thresholded map is the whole grid, whose IoU with the box is that share at every threshold).
+ATTENTION_THRESHOLDS = np.linspace(0.05, 1.0, 20)  # of the map's maximum: the IoU curve's x axis
+
+
+def box_cells(box: Sequence[float], frame_size: float, grid_h: int, grid_w: int) -> np.ndarray:
+    """(H, W) bool: the cells whose centre lies inside `box` = (x0, y0, x1, y1) in pixels of a
+    square frame of side `frame_size` (the grid covers the whole frame)."""
+    x0, y0, x1, y1 = (float(value) / frame_size for value in box)
+    rows = (np.arange(grid_h) + 0.5) / grid_h
+    columns = (np.arange(grid_w) + 0.5) / grid_w
+    return ((rows >= y0) & (rows <= y1))[:, None] & ((columns >= x0) & (columns <= x1))[None, :]
+
+
+def _threshold_iou(attention: np.ndarray, cells: np.ndarray) -> np.ndarray:
+    """(K,) mean over the thresholds of IoU(attention / its max >= threshold, box cells)."""
+    flat_att = attention.reshape(len(attention), -1)
+    flat_box = cells.reshape(len(cells), -1)
+    normalised = flat_att / np.maximum(flat_att.max(axis=1, keepdims=True), 1e-12)
+    selected = normalised[:, None, :] >= ATTENTION_THRESHOLDS[None, :, None]  # (K, thresholds, P)
+    inter = (selected & flat_box[:, None, :]).sum(-1)
+    union = (selected | flat_box[:, None, :]).sum(-1)
+    return (inter / np.maximum(union, 1)).mean(axis=1)
+
+
+def attention_accuracy(attention: np.ndarray, cells: np.ndarray) -> dict[str, float | int]:
+    """Pointing game, attention mass in the box and the IoU AUC over thresholds, with their chance.
+
+    attention: (K, H, W) maps summing to 1 (one per scored second); cells: (K, H, W) bool box cells
+    (box_cells). "pointing": share of seconds whose peak cell is in the box; "mass": mean attention
+    inside it; "iou_auc": mean over ATTENTION_THRESHOLDS of the IoU between the map thresholded at
+    that share of its maximum and the box; "chance": mean box share of the grid.
+    """
+    if attention.shape != cells.shape or attention.ndim != 3:
+        raise ValueError(f"attention {attention.shape} and box cells {cells.shape}: expected equal (K, H, W)")
+    if len(attention) == 0:
+        raise ValueError("no second to score: no event second has a box")
+    flat_att, flat_box = attention.reshape(len(attention), -1), cells.reshape(len(cells), -1)
+    peak = flat_att.argmax(axis=1)
+    return {
+        "pointing": float(flat_box[np.arange(len(peak)), peak].mean()),
+        "mass": float((flat_att * flat_box).sum(axis=1).mean()),
+        "iou_auc": float(_threshold_iou(attention, cells).mean()),
+        "chance": float(flat_box.mean()),
+        "num_seconds": len(attention),
+    }

@@ -115,7 +115,7 @@ class AVESplit(Dataset):
 
 
 class AVEDirectory:
-    """A directory in the AVE layout (see ../shared/notes/ave-format.md); row i of every h5 file = video i."""
+    """A directory in the AVE layout (see docs/ave-format.md); row i of every h5 file = video i."""
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)

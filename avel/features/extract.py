@@ -35,7 +35,7 @@ from tqdm import tqdm
 from avel.common import distributed
 from avel.common.config import AVE_SEGMENTS, FeatureConfig
 from avel.common.device import resolve_device
-from avel.common.files import atomic_path, atomic_write
+from avel.common.files import atomic_path, atomic_write, remove_stale_temporaries
 from avel.data.features_info import FEATURES_INFO_FILE, FeaturesInfo, ProjectionInfo
 from avel.data.layout import AUDIO_FILE, DATASET_KEY, VISUAL_FILE
 from avel.features.backbones import WeightsNotFoundError
@@ -405,11 +405,15 @@ def extract_videos(
     ValueError when no video could be extracted (the manifest is written first, with the reasons).
     """
     cfg = cfg or FeatureConfig()
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():  # refused now, not after the whole extraction
+        raise ValueError(f"--out {out_dir}: exists and is not a folder; give a folder for the AVE layout")
+    for stale in remove_stale_temporaries(out_dir):
+        log.info("removed %s, left by a killed run", stale)
     _check_request(segments, project_to, projection, fit_on, cfg)
     paths = list_videos(videos) if isinstance(videos, str | Path) else [Path(p) for p in videos]
     if not paths:
         raise ValueError(f"extract_videos: no videos found in {videos}")
-    out_dir = Path(out_dir)
     # A dataset has one T: longer clips are cut to it, shorter ones are found short and skipped.
     decode_cfg = replace(cfg, max_seconds=segments, on_too_long="cut")
     ranks, rank_device = distributed.setup(resolve_device(device))  # cuda:LOCAL_RANK under torchrun

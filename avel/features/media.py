@@ -1,6 +1,6 @@
 """Decode a clip into per-second frames and 16 kHz mono audio, and encode clips, with PyAV.
 
-Sampling follows the AVE recipe (../shared/notes/ave-format.md): a clip of T whole seconds gives T segments;
+Sampling follows the AVE recipe (docs/ave-format.md): a clip of T whole seconds gives T segments;
 segment t holds K frames, frame k being the one *displayed* at t + (k + 0.5) / K, and the audio of
 [t, t + 1) as mono float32 at FeatureConfig.sample_rate.
 
@@ -249,6 +249,11 @@ def _open_input(path: Path) -> av.container.InputContainer:
 
 def _video_stream(container: av.container.InputContainer, path: Path) -> av.VideoStream:
     """The first real video stream; cover art (attached pictures) of audio files does not count."""
+    fmt = container.format.name
+    if fmt.endswith("_pipe") or fmt == "image2":  # png_pipe, jpeg_pipe, ...: FFmpeg reads a picture as video
+        raise MediaError(
+            f"{path}: a still image ({fmt.removesuffix('_pipe')}), not a video; a video file is required"
+        )
     cover = av.stream.Disposition.attached_pic
     streams = [s for s in container.streams.video if not s.disposition & cover]
     if not streams:
@@ -296,6 +301,77 @@ def _announced_video_end(vstream: av.VideoStream, origin: float, duration: float
     if vstream.duration is not None and vstream.start_time is not None and vstream.time_base is not None:
         return float((vstream.start_time + vstream.duration) * vstream.time_base) - origin
     return duration
+
+
+NO_AUDIO_WARNING = "the file has no audio track; the clip is analysed with silence"
+
+
+def short_audio_warning(missing_s: float) -> str:
+    """The one wording, whole or windowed: seconds past the audio's end are analysed as silence."""
+    return f"the audio track is {missing_s:.1f} s shorter than the clip; silence added"
+
+
+def short_video_warning(video_end: float, duration: float, num_segments: int) -> str:
+    """The one wording, whole or windowed: seconds without a picture are not analysed (no AV event
+    can be seen in them, and holding the last frame would show one as if it were seen)."""
+    return (
+        f"the video track ends at {video_end:.1f} s while the file lasts {duration:.1f} s; "
+        f"only the first {num_segments} s, where picture and sound both exist, are analysed"
+    )
+
+
+@dataclass(frozen=True)
+class TrackEnds:
+    """Where a file's tracks end (s from its start), from the packets' timestamps: no decoding."""
+
+    duration: float | None  # as the header announces it
+    video_end: float  # the end of the last video packet
+    audio_end: float | None  # None: the file has no audio track
+
+
+def track_ends(path: str | Path, *, timeout_s: float = DEFAULT_DECODE_TIMEOUT_S) -> TrackEnds:
+    """Demux (not decode) the first video and audio streams to find where each really ends.
+
+    A long clip is decoded window by window, so its length must be known before the first window:
+    the header's duration alone would leave the seconds after an early-ending video track unscored.
+    """
+    path = Path(path)
+    guard = _DecodeGuard(path, timeout_s)
+    with _open_input(path) as container:
+        vstream = _video_stream(container, path)
+        duration = _describe(container, vstream)["duration"]
+        astream = container.streams.audio[0] if container.streams.audio else None
+        origin, video_index = _origin(container), vstream.index  # a stream is not read after closing
+        audio_index = None if astream is None else astream.index
+        ends: dict[int, float] = {}
+        try:
+            for count, packet in enumerate(container.demux([s for s in (vstream, astream) if s is not None])):
+                if count % 1000 == 0:
+                    guard.check(0, 0)
+                if packet.pts is None or packet.time_base is None:
+                    continue
+                end = float((packet.pts + (packet.duration or 0)) * packet.time_base) - origin
+                ends[packet.stream.index] = max(ends.get(packet.stream.index, 0.0), end)
+        except av.FFmpegError as e:
+            raise MediaError(f"{path}: reading failed, the file is corrupt or truncated ({e})") from e
+    if video_index not in ends:
+        raise MediaError(f"{path}: the video stream holds no frame")
+    audio_end = None if audio_index is None else ends.get(audio_index, 0.0)
+    return TrackEnds(duration, ends[video_index], audio_end)
+
+
+def analysed_span(ends: TrackEnds, path: Path) -> tuple[int, list[str]]:
+    """The whole seconds a windowed analysis covers, and the warnings decode_clip would give."""
+    duration = ends.duration if ends.duration is not None else ends.video_end
+    num_segments, warnings = _whole_seconds(duration), []
+    if ends.video_end + TRUNCATION_TOLERANCE_S < duration:
+        num_segments = _whole_seconds(ends.video_end)
+        _warn(warnings, path, short_video_warning(ends.video_end, duration, num_segments))
+    if ends.audio_end is None:
+        _warn(warnings, path, NO_AUDIO_WARNING)
+    elif num_segments - ends.audio_end > AUDIO_GAP_WARN_S:
+        _warn(warnings, path, short_audio_warning(num_segments - ends.audio_end))
+    return num_segments, warnings
 
 
 def _whole_seconds(duration: float) -> int:
@@ -379,24 +455,17 @@ def _decode(
             # The video track ends well before the file (its audio runs on). Seconds without a picture
             # would repeat the last frame as if it were seen: analyse only the span both tracks cover.
             num_segments = _checked_segments(sampler.end_time, cfg, path, [])
-            _warn(
-                warnings,
-                path,
-                f"the video track ends at {sampler.end_time:.1f} s while the file lasts {duration:.1f} s; "
-                f"only the first {num_segments} s, where picture and sound both exist, are analysed",
-            )
+            _warn(warnings, path, short_video_warning(sampler.end_time, duration, num_segments))
     else:
         duration = sampler.end_time  # when sampler.done, decoding stopped: the clip is at least this long
         num_segments = _checked_segments(duration, cfg, path, warnings, lower_bound=sampler.done)
     if collector is None:
-        _warn(warnings, path, "the file has no audio track; the clip is analysed with silence")
+        _warn(warnings, path, NO_AUDIO_WARNING)
         audio = np.zeros(num_segments * cfg.sample_rate, np.float32)
     else:
         audio, missing_s = collector.finish(num_segments)
         if missing_s > AUDIO_GAP_WARN_S:
-            _warn(
-                warnings, path, f"the audio track is {missing_s:.2f} s shorter than the clip; silence added"
-            )
+            _warn(warnings, path, short_audio_warning(missing_s))
     return DecodedClip(
         frames=sampler.finish(num_segments),
         audio=audio,

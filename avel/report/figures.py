@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from avel.analysis.dataset import DatasetSummary, ModelSummary
+from avel.analysis.summary import DatasetSummary, ModelSummary
 from avel.common.config import ModelConfig
 from avel.models.output import FEATURE_NAMES
 from avel.report.results import MODEL_LABELS, REPORT_SPLIT, SWEEP_COLUMNS, ReportResults, sweep_points

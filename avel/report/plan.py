@@ -88,13 +88,14 @@ class Plan:
 
 
 def cml_init_orders(data_dir: str | Path) -> str:
-    """ "match" when the data's SEL training rows include CML test rows (an SEL init would leak),
-    else "task" (the composite benchmark, whose two split sets are the same). A folder that is
-    not there yet plans as "task"; train() still refuses a leaking init when it gets there."""
+    """ "match" when the data's SEL training or validation rows include CML test rows (an SEL init
+    would leak), else "task" (the composite benchmark, whose two split sets are the same). A
+    folder that is not there yet plans as "task"; train() still refuses a leaking init there."""
     if not (Path(data_dir) / EVENT_MASK_FILE).is_file():
         return "task"
     data = AVEDirectory(data_dir)
-    return "match" if data.cml_test_overlap(data.order("train", "sel")) else "task"
+    seen = [*data.order("train", "sel"), *data.order("val", "sel")]  # trained on, or selected on
+    return "match" if data.cml_test_overlap(seen) else "task"
 
 
 def _task_runs(model: str, ablation: str, seed: int, init_orders: str) -> list[RunSpec]:

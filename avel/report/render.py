@@ -502,7 +502,8 @@ def _sweep_section(results: ReportResults, figures: dict[str, Path]) -> str:
             "Each task's lambda is its CSPA stream's share of the loss (CSEA gets 1 - lambda; eq. 5-7). "
             f"Test accuracy (%). The paper's values: {paper}; the paper gives Fig. 5 as a plot only. "
             "At lambda = 1 (0) the other stream gets no loss and is not built, so the SEL and WSEL "
-            "end points are the Table V CSPA-only (CSEA-only) runs.",
+            "end points are the Table V CSPA-only (CSEA-only) runs. The CML end points are not Table V's "
+            "CML runs: they start from the full model's SEL run, Table V's from their own ablation's.",
             "",
             markdown_table(header, rows),
             "",

@@ -18,9 +18,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from avel.analysis.dataset import DatasetSummary, summarize_dataset
+from avel.analysis.dataset import summarize_dataset
 from avel.analysis.localize import load_analyzer
 from avel.analysis.realdev import score_folder
+from avel.analysis.summary import DatasetSummary
 from avel.common.config import MODELS, ReportConfig
 from avel.data import SPLITS, AVEDirectory, AVESplit, FeatureDims, FeaturesInfo
 from avel.report.plan import Plan, RunSpec, run_dir

@@ -11,8 +11,9 @@ so `torch.load(..., weights_only=True)` can read it without executing code:
     features       {"info": FeaturesInfo.to_dict() or None, "projection": projection.pt dict or None}; a
                    bundled checkpoint has "projection": None, "projection_file" (beside it) and
                    "projection_id" instead, so several checkpoints share one file (`bundle`)
-    provenance     {"train_rows": rows of the AVE files it trained on, "init_test_overlap": CML
-                    test rows its --init (train_config.init) trained on (None: no check)}
+    provenance     {"train_rows": rows of the AVE files it trained on, "val_rows": the rows that
+                    selected its epoch, "init_test_overlap": CML test rows its --init
+                    (train_config.init) trained or selected on (None: no check)}
     metrics        {"val": {...}, "test": {...}}
     calibration    optional, SEL/WSEL: the abstention threshold set on validation (avel/training/calibrate.py)
     trained_classes optional: the classes with training seconds (the rest were never learned)
@@ -131,6 +132,12 @@ def checkpoint_path(path: str | Path) -> Path:
     return path / BEST if path.is_dir() else path
 
 
+def _first_line(err: Exception) -> str:
+    """An error's first line: torch.load's unpickling errors run to a page, a message stays one line."""
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
     """The raw checkpoint dict after checking it is one; ValueError says what was expected vs found."""
     path = Path(path)
@@ -140,7 +147,7 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # torch.load fails on garbage in many ways (unpickling, struct, zip, EOF)
         raise ValueError(
-            f"{path}: expected an avel checkpoint (torch.save dict), cannot read it: {err}"
+            f"{path}: expected an avel checkpoint (torch.save dict), cannot read it: {_first_line(err)}"
         ) from err
     if not isinstance(checkpoint, dict):
         raise ValueError(f"{path}: expected a checkpoint dict, found {type(checkpoint).__name__}")
@@ -193,15 +200,26 @@ def check_state_shapes(expected: dict[str, torch.Tensor], found: dict[str, torch
 
 
 def _shared_projection(path: Path, features: dict[str, Any]) -> dict[str, Any]:
-    """`features` with the projection of a bundled checkpoint read from the file beside it."""
+    """`features` with the projection of a bundled checkpoint read from the file beside it.
+
+    The name may only be a file beside the checkpoint: a path (absolute, `..`, a sub-folder) would
+    let a downloaded checkpoint make the app read any file on the server.
+    """
     name = features.get("projection_file")
     if features.get("projection") is not None or not name:
         return features
+    if not isinstance(name, str) or Path(name).name != name or name in (".", ".."):
+        raise ValueError(f"{path}: its projection_file must name a file beside it, not {name!r}")
     shared = path.parent / name
     if not shared.is_file():
         raise ValueError(f"{path}: its feature projection {name} is missing beside it")
-    projection = torch.load(shared, map_location="cpu", weights_only=True)
-    if Projection.from_dict(projection).id != features.get("projection_id"):
+    try:
+        projection = torch.load(shared, map_location="cpu", weights_only=True)
+        found = Projection.from_dict(projection).id
+    except Exception as err:  # garbage fails torch.load or from_dict in many ways (zip, EOF, keys, types)
+        reason = _first_line(err)
+        raise ValueError(f"{path}: its feature projection {name} is not readable ({reason})") from err
+    if found != features.get("projection_id"):
         raise ValueError(f"{path}: {name} is not the projection it was trained with (another id)")
     return {**features, "projection": projection}
 

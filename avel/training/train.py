@@ -40,10 +40,12 @@ from avel.common.config import (
     ModelConfig,
     RunConfig,
     TrainConfig,
+    from_dict,
 )
 from avel.common.device import resolve_device
 from avel.data import AVEDirectory, AVESplit, FeatureDims
 from avel.models import build_model, compute_loss
+from avel.models.scaling import rms
 from avel.training.checkpoint import (
     BEST,
     LAST,
@@ -62,6 +64,10 @@ HISTORY, CONFIG = "history.jsonl", "config.json"  # beside BEST and LAST (avel/t
 RESUMABLE_CHANGES = ("epochs", "device")
 # Validation metrics kept in history.jsonl (the per-class table and confusion stay in best.pt).
 HISTORY_METRICS = ("accuracy", "a2v", "v2a", "average")
+# --init keeps the init's input scale; a training split whose RMS differs more than this warns.
+INIT_SCALE_TOLERANCE = 0.1
+# The InputScale buffers: copied by --init when the init has them.
+INPUT_SCALE_STATE = ("input_scale.audio_rms", "input_scale.visual_rms")
 
 
 @dataclass
@@ -180,14 +186,34 @@ def make_scheduler(
     return torch.optim.lr_scheduler.StepLR(optimizer, step_size=config.lr_step_iterations, gamma=gamma)
 
 
-def check_init_overlap(init: str, data: AVEDirectory, config: TrainConfig) -> int:
-    """Rows of the CML test split that the --init checkpoint trained on (0 when clean).
+def check_train_rows(data: AVEDirectory, task: str, match: bool | None) -> None:
+    """Refuse a training order that repeats rows (those videos would weigh double) or holds test
+    rows (the reported test accuracy would be measured on videos the model trained on)."""
+    train_rows = data.order("train", task, match)
+    values, counts = np.unique(train_rows, return_counts=True)
+    repeated = values[counts > 1].tolist()
+    leaked = sorted(set(train_rows.tolist()) & set(data.order("test", task, match).tolist()))
+    problems = [
+        f"{len(found)} {what} (rows {', '.join(map(str, found[:5]))}{', ...' if len(found) > 5 else ''})"
+        for what, found in (("repeated rows", repeated), ("rows that are also test rows", leaked))
+        if found
+    ]
+    if problems:
+        raise ValueError(
+            f"{data.root}: the {task} training order has {' and '.join(problems)}; fix the order files"
+        )
 
-    Raises unless `config.allow_init_overlap`: a CML model started from such an init has
-    trained on its own test videos (in the real AVE files train_order holds 314 of the 402
-    test_order_match rows). The clean path: an SEL init trained with --orders match.
+
+def check_init_overlap(init: str, data: AVEDirectory, config: TrainConfig) -> int:
+    """Rows of the CML test split that the --init checkpoint trained or selected on (0 when clean).
+
+    Raises unless `config.allow_init_overlap`: a CML model started from such an init has seen its
+    own test videos, in training (in the real AVE files train_order holds 314 of the 402
+    test_order_match rows) or in the choice of its epoch (its validation rows). The clean path:
+    an SEL init trained with --orders match.
     """
-    provenance = read_checkpoint(init).get("provenance") or {}
+    checkpoint = read_checkpoint(init)
+    provenance = checkpoint.get("provenance") or {}
     if "train_rows" not in provenance:
         if config.allow_init_overlap:
             return -1  # unknown, accepted by the override
@@ -195,14 +221,51 @@ def check_init_overlap(init: str, data: AVEDirectory, config: TrainConfig) -> in
             f"--init {init}: the checkpoint does not record its training rows, so it cannot be "
             "checked against the CML test split; pass --allow-init-overlap to use it anyway"
         )
-    overlap = data.cml_test_overlap(provenance["train_rows"])
+    overlap = data.cml_test_overlap([*provenance["train_rows"], *_init_val_rows(checkpoint, data)])
     if overlap and not config.allow_init_overlap:
         raise ValueError(
-            f"--init {init} trained on {overlap} of the {len(data.order('test', 'cml'))} CML test videos "
-            f"(test_order_match); train the init with --orders match (SEL on train_order_match), "
-            "or pass --allow-init-overlap, which the checkpoint and the report then record"
+            f"--init {init} trained or selected on {overlap} of the {len(data.order('test', 'cml'))} CML "
+            "test videos (test_order_match); train the init with --orders match (SEL on "
+            "train_order_match, selected on val_order_match), or pass --allow-init-overlap, which the "
+            "checkpoint and the report then record"
         )
     return overlap
+
+
+def _init_val_rows(checkpoint: dict[str, Any], data: AVEDirectory) -> list[int]:
+    """The rows that selected the init's epoch: recorded since issue 23; for an older checkpoint,
+    the validation order its stored task and --orders pick in this data folder."""
+    provenance = checkpoint.get("provenance") or {}
+    if "val_rows" in provenance:
+        return list(provenance["val_rows"])
+    task = checkpoint["model_config"]["task"]
+    orders = from_dict(TrainConfig, checkpoint["train_config"]).match_orders
+    return data.order("val", task, orders).tolist()
+
+
+def fit_input_scale(model: nn.Module, train_set: AVESplit, scale_from_init: bool) -> None:
+    """Set the model's input scale from the training rows (the only split a run may fit on).
+
+    After --init the layers it copied were trained on features divided by the init's scale, so
+    that scale is kept; a training split whose RMS differs by more than INIT_SCALE_TOLERANCE from
+    it gets a warning (the copied layers then see features of another size than they learned on).
+    """
+    if not scale_from_init:
+        model.input_scale.fit(train_set.audio, train_set.visual)
+        return
+    kept = model.input_scale
+    for name, kept_rms, array in (
+        ("audio", kept.audio_rms, train_set.audio),
+        ("visual", kept.visual_rms, train_set.visual),
+    ):
+        fitted = rms(array)
+        if abs(fitted / float(kept_rms) - 1.0) > INIT_SCALE_TOLERANCE:
+            log.warning(
+                "--init: kept its %s input scale %.4g; this run's training rows have RMS %.4g",
+                name,
+                float(kept_rms),
+                fitted,
+            )
 
 
 @dataclass
@@ -227,6 +290,7 @@ class _Session:
     start_epoch: int = 1
     best_val: float = -1.0
     best_epoch: int = 0
+    scale_from_init: bool = False  # --init copied the input scale (fit_input_scale keeps it)
 
     def dataset(self, split: str, background: bool = False) -> AVESplit:
         return run_split(self.data, split, self.task, self.train_config, background)
@@ -271,6 +335,8 @@ def _open_run(run: RunConfig) -> _Session:
     model = build_model(model_config).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=train_config.lr)
     train_rows = data.order("train", task, train_config.match_orders).tolist()
+    check_train_rows(data, task, train_config.match_orders)
+    val_rows = data.order("val", task, train_config.match_orders).tolist()
     session = _Session(
         out=out,
         task=task,
@@ -285,7 +351,8 @@ def _open_run(run: RunConfig) -> _Session:
         scheduler=make_scheduler(optimizer, train_config),
         generator=generator,
         features=read_features(run.data),
-        provenance={"train_rows": train_rows, "init_test_overlap": None},  # --init: in train_config
+        # --init: in train_config; val_rows selected the epoch, so a CML init checks them too
+        provenance={"train_rows": train_rows, "val_rows": val_rows, "init_test_overlap": None},
         ranks=ranks,
     )
     if (out / LAST).is_file():
@@ -296,7 +363,8 @@ def _open_run(run: RunConfig) -> _Session:
             session.provenance["init_test_overlap"] = check_init_overlap(
                 train_config.init, data, train_config
             )
-        init_from_checkpoint(model, train_config.init)
+        loaded, _ = init_from_checkpoint(model, train_config.init)
+        session.scale_from_init = all(name in loaded for name in INPUT_SCALE_STATE)
     if ranks.is_main:
         out.mkdir(parents=True, exist_ok=True)
         (out / CONFIG).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
@@ -410,19 +478,28 @@ def _train_loader(session: _Session, train_set: AVESplit) -> DataLoader:
         train_set, num_replicas=ranks.world_size, rank=ranks.rank, shuffle=True, seed=config.seed
     )
     batch_size = distributed.local_batch(config.batch_size, ranks)
+    log.info(
+        "rank %d takes %d of each global batch of %d (%d of the %d training videos an epoch)",
+        ranks.rank,
+        batch_size,
+        config.batch_size,
+        sampler.num_samples,
+        len(train_set),
+    )
     return DataLoader(train_set, batch_size=batch_size, sampler=sampler)
 
 
 def train(run: RunConfig, *, progress: bool = False) -> TrainResult:
     """Train `run.model` on `run.data` into `run.out`, resuming from `run.out/last.pt` if present:
-    set the run up, fit the input scale on the training split (a new run only), train epoch by
+    set the run up, fit the input scale on the training split (a new run only; after --init the
+    init's is kept, fit_input_scale), train epoch by
     epoch selecting on validation, then score the selected epoch on the test split."""
     session = _open_run(run)
     config = session.train_config
     train_set = session.dataset("train", background=config.weak_background)
     val_set = session.dataset("val")
     if session.start_epoch == 1 and config.fit_input_scale:
-        session.model.input_scale.fit(train_set.audio, train_set.visual)
+        fit_input_scale(session.model, train_set, session.scale_from_init)
     loader = _train_loader(session, train_set)
     network = distributed.wrap(session.model, session.ranks, session.device)  # DDP under torchrun
     epochs = tqdm(
