@@ -21,16 +21,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from avel.analysis.localize import default_models
 from avel.bench.composite import build_benchmark
 from avel.common.calibration import softmax
 from avel.common.config import composite_preset
+from avel.common.locations import bundled_checkpoints
 from avel.data import AVEDirectory
 from avel.features.projection import Projection
 from avel.training.checkpoint import load_checkpoint
 from avel.training.evaluate import checkpoint_dataset, collect_outputs
 
-BUNDLED = Path(__file__).resolve().parents[1] / "checkpoints"
-MODELS = {"Co-attention": BUNDLED / "coatt_sel.pt", "Baseline": BUNDLED / "baseline_sel.pt"}
+MODELS = default_models()  # the bundled SEL pair
 OLD_LOOK = {  # the composite before issue 22: every new knob at its clean end
     "object_scale": (0.3, 0.55),
     "p_full_frame": 0.0,
@@ -107,7 +108,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--variants", type=int, nargs="+", help="indices into VARIANTS, run in this order")
     args = parser.parse_args()
-    projection = Projection.load(BUNDLED / "projection.pt")
+    projection = Projection.load(bundled_checkpoints() / "projection.pt")
     rows = []
     names = list(VARIANTS)
     for i in args.variants or range(len(names)):  # in the order given

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from clipgen import make_clip
 
-from avel.analysis.localize import BUNDLED, DEFAULT_MODELS
+from avel.analysis.localize import default_models
 from avel.analysis.realdev import RealClip, read_labels, score_clip, score_results
 from avel.app.views import known_classes_text
 from avel.commands import main
@@ -65,10 +65,12 @@ def test_score_clips_runs_the_bundled_models_on_a_folder(tmp_path: Path, capsys)
         "file,label,event_start,event_end\ntone.mp4,Bark,1,3\nshort.mp4,none,,\n"
     )
     out = tmp_path / "scores.json"
-    copies = {name: tmp_path / path.name for name, path in DEFAULT_MODELS.items()}
+    bundled = default_models()
+    copies = {name: tmp_path / path.name for name, path in bundled.items()}
     for name, copy in copies.items():
-        shutil.copyfile(DEFAULT_MODELS[name], copy)
-    shutil.copyfile(BUNDLED / "projection.pt", tmp_path / "projection.pt")  # the checkpoints' PCA
+        shutil.copyfile(bundled[name], copy)
+    projection = next(iter(bundled.values())).with_name("projection.pt")  # the checkpoints' PCA
+    shutil.copyfile(projection, tmp_path / "projection.pt")
     named = [arg for name, copy in copies.items() for arg in ("--checkpoint", f"{name}={copy}")]
     assert main(["score-clips", str(tmp_path), "--out", str(out), "--store", *named]) == 0
     printed = capsys.readouterr().out
