@@ -31,7 +31,7 @@ from viz.summary import (
     top_k_headers,
     top_k_table,
 )
-from viz.timeline import UNSURE, AnswerState, event_timeline
+from viz.timeline import ABSTENTIONS, NOT_KNOWN, UNSURE, AnswerState, event_timeline
 from viz.timeline_image import timeline_image
 from viz.tsne import HighlightedMaps, stratified_subsample, tsne_embedding, tsne_figure
 
@@ -39,6 +39,8 @@ __all__ = [
     "BACKGROUND_COLOR",
     "NO_EVENT",
     "TAG_HEADERS",
+    "ABSTENTIONS",
+    "NOT_KNOWN",
     "UNSURE",
     "AnswerState",
     "HighlightedMaps",
