@@ -36,11 +36,11 @@ from viz.timeline_image import timeline_image
 from viz.tsne import HighlightedMaps, stratified_subsample, tsne_embedding, tsne_figure
 
 __all__ = [
+    "ABSTENTIONS",
     "BACKGROUND_COLOR",
+    "NOT_KNOWN",
     "NO_EVENT",
     "TAG_HEADERS",
-    "ABSTENTIONS",
-    "NOT_KNOWN",
     "UNSURE",
     "AnswerState",
     "HighlightedMaps",

@@ -3,8 +3,9 @@ probabilities of every model on the same time axis below it.
 
 The cells show each model's *answer* for the second: a class, background, or a state that is not
 a class ("Not a known event" or "Unsure between trained classes" when the model abstains;
-`AnswerState`, so another state can be added without touching the drawing). Seconds where the answers differ are outlined in their rows
-and marked in an extra "Disagreement" row; the outline has its own legend entry.
+`AnswerState`, so another state can be added without touching the drawing). Seconds where the
+answers differ are outlined in their rows and marked in an extra "Disagreement" row; the outline
+has its own legend entry.
 
 Below, a line per model gives the probability of the answer shown (its top class, also when it
 abstains) and a dashed one the event probability (1 - p(background)); each model's abstention
