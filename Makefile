@@ -35,7 +35,9 @@ test: lint
 #                     `make checkpoints`; another machine's build fits another PCA), sets the
 #                     bundled SEL models' abstention thresholds on the validation split
 #                     (`calibrate`) and stores the test split's summary the dataset tab shows
-#                     (`summarize`, checkpoints/test-summary.npz); needs only the benchmark.
+#                     (`summarize`, checkpoints/test-summary.npz) and stores the real clips'
+#                     figures the app states (`score-clips --store`, REAL_CLIPS); needs only
+#                     the benchmark and the real clips.
 #   make results      trains everything RESULTS.md shows (SEEDS for the main comparison, the Table V
 #                     ablations and the Fig. 5 sweeps) and writes RESULTS.md and docs/figures. JOBS
 #                     report processes share the runs folder, each taking different runs (their
@@ -48,7 +50,9 @@ SEEDS ?= 0 1 2
 SEL_EPOCHS ?= 20
 CML_EPOCHS ?= 10
 JOBS ?= 2
-REPORT = $(PY) -m avel report --data $(BENCH) --runs $(RUNS) --epochs $(SEL_EPOCHS) --cml-epochs $(CML_EPOCHS)
+REAL_CLIPS ?= ../shared/realdev
+REPORT = $(PY) -m avel report --data $(BENCH) --runs $(RUNS) --epochs $(SEL_EPOCHS) --cml-epochs $(CML_EPOCHS) \
+  --real-clips $(REAL_CLIPS)
 WORKER_THREADS = $$(( ($$(nproc) + $(JOBS) - 1) / $(JOBS) ))
 
 .PHONY: bench-full checkpoints app-data results
@@ -72,6 +76,8 @@ app-data: bench-full
 	$(PY) -m avel summarize Co-attention=checkpoints/coatt_sel.pt Baseline=checkpoints/baseline_sel.pt \
 	  --data $(BENCH) --split test --out checkpoints/test-summary.npz \
 	  --source "the composite benchmark's test split"
+	$(PY) -m avel score-clips $(REAL_CLIPS) --store \
+	  --checkpoint Co-attention=checkpoints/coatt_sel.pt --checkpoint Baseline=checkpoints/baseline_sel.pt
 
 results: bench-full
 	for worker in $$(seq 2 $(JOBS)); do \

@@ -504,9 +504,9 @@ def _check_timeline(page) -> None:
     assert "thick outline / x: the models' answers differ" in legend
     swatch = {
         name: np.asarray(image.crop(legend[name])).reshape(-1, 3).mean(0)
-        for name in ("Background", "Not a trained class")
+        for name in ("Background", "Not a known event")
     }
-    assert np.abs(swatch["Background"] - swatch["Not a trained class"]).max() > 30, swatch
+    assert np.abs(swatch["Background"] - swatch["Not a known event"]).max() > 30, swatch
     _, top, _, bottom = geometry["legendBox"]
     x_title = geometry["xTitle"]
     assert x_title[1] > bottom or x_title[3] < top  # the "seconds" title clear of the legend
@@ -517,7 +517,7 @@ def _check_timeline(page) -> None:
     assert any(name.startswith("Co-attention: abstains below 0.") for name in legend)
     page.mouse.move(*_page_point(page, base[3]))  # the baseline abstains on chainsaw.mp4's second 3
     hover = page.locator(".hoverlayer .hovertext").text_content(timeout=5_000)
-    assert hover.startswith("Baseline, 3-4 s: Not a trained class"), hover
+    assert hover.startswith("Baseline, 3-4 s: Not a known event"), hover
 
 
 def _page_point(page, point: list[float]) -> tuple[float, float]:

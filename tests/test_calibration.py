@@ -8,8 +8,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from avel.common.calibration import answered, calibrate, softmax
-from avel.common.config import CalibrationConfig, ModelConfig, RunConfig, TrainConfig
+from avel.analysis.clip import ClipAnalysis, Localization
+from avel.analysis.windows import ModelTrack
+from avel.common.calibration import (
+    ANSWERED,
+    NOT_KNOWN,
+    UNSURE,
+    abstention,
+    answered,
+    calibrate,
+    fit_unsure_mass,
+    softmax,
+)
+from avel.common.config import CalibrationConfig, LocalizeConfig, ModelConfig, RunConfig, TrainConfig
+from avel.data import AVEDirectory
 from avel.training.calibrate import calibrate_checkpoint
 from avel.training.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
 from avel.training.evaluate import evaluate_checkpoint
@@ -75,3 +87,65 @@ def test_calibration_is_stored_and_changes_no_metric(
     save_checkpoint(checkpoint, path)
     with pytest.raises(ValueError, match=r"abstention threshold 1\.5 is not a probability"):
         load_checkpoint(path)
+
+
+def _hesitant_and_flat(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(probabilities, truth, open_event) of 4 classes + background: n confident right seconds,
+    n seconds split between two known classes (the wrong one ahead), n flat seconds of open-set events."""
+    confident = np.full((n, 5), 0.02)
+    confident[:, 0] = 0.92
+    hesitant = np.full((n, 5), 0.02)
+    hesitant[:, 1], hesitant[:, 2] = 0.5, 0.44 - rng.uniform(0, 0.1, n)
+    flat = softmax(rng.normal(0, 0.3, (n, 5)))
+    flat[:, 4] = 0.01  # the model does not see background there: a wrong, spread-out answer
+    probabilities = np.concatenate([confident, hesitant, flat])
+    probabilities /= probabilities.sum(axis=1, keepdims=True)
+    truth = np.concatenate([np.zeros(n), np.full(n, 2), np.full(n, 4)]).astype(int)  # hesitant: wrong
+    open_event = np.arange(3 * n) >= 2 * n
+    return probabilities, truth, open_event
+
+
+def test_unsure_mass_tells_hesitation_from_an_unknown_event() -> None:
+    probabilities, truth, open_event = _hesitant_and_flat(np.random.default_rng(0), 50)
+    base = calibrate(probabilities, truth, keep_correct=0.95, split="val")
+    assert fit_unsure_mass(probabilities, truth, np.zeros_like(open_event), base) == base  # nothing to fit on
+    fitted = fit_unsure_mass(probabilities, truth, open_event, base)
+    kinds = abstention(probabilities, fitted.threshold, fitted.unsure_mass)
+    assert (kinds[:50] == ANSWERED).all()
+    assert (kinds[50:100] == UNSURE).all() and (kinds[100:] == NOT_KNOWN).all()
+    assert (fitted.open_seconds, fitted.open_flagged, fitted.open_claimed) == (50, 1.0, 0.0)
+    assert fitted.known_flagged == 0.0
+
+
+def test_localize_labels_unsure_and_unknown_seconds_apart() -> None:
+    probabilities, _, _ = _hesitant_and_flat(np.random.default_rng(1), 1)  # (3, 5)
+    classes = ("A", "B", "C", "D", "Background")
+    track = ModelTrack(probabilities, np.ones(3, dtype=np.int64), None, threshold=0.8, unsure_mass=0.85)
+    clip = ClipAnalysis(
+        file="clip.mp4",
+        content_hash="",
+        num_segments=3,
+        classes=classes,
+        localizations={"M": Localization.from_track(track, background=4)},
+        shown_seconds={},
+        frames={},
+        windowed=False,
+        config=LocalizeConfig(),
+    )
+    result = clip.to_json()["models"]["M"]
+    assert [s["label"] for s in result["seconds"]] == ["A", "unsure", "unknown"]
+    assert result["unsure_mass"] == 0.85
+
+
+def test_open_spans_set_the_unsure_rule_in_the_checkpoint(
+    trained: Path, random_ave_dir: Path, tmp_path: Path
+) -> None:
+    path = tmp_path / "model.pt"
+    shutil.copyfile(trained, path)
+    data = AVEDirectory(random_ave_dir)
+    val = data.order("val", "sel")
+    names = [a.video_id for a in data.annotations()]
+    spans = {names[row]: (0, 10) for row in val[:2]}
+    result = calibrate_checkpoint(path, random_ave_dir, CalibrationConfig(), "cpu", spans)
+    assert result.open_seconds == 20 and result.unsure_mass is not None
+    assert load_checkpoint(path).unsure_mass == result.unsure_mass

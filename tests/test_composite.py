@@ -24,8 +24,7 @@ from avel.bench.composite import (
     render_clip,
 )
 from avel.bench.examples import choose_examples
-from avel.bench.plan import BACKGROUND, EVENT, Planner, VideoPlan
-from avel.bench.scene import render_frames
+from avel.bench.plan import BACKGROUND, EVENT, OPEN, Planner, VideoPlan
 from avel.bench.stats import VIDEOS, benchmark_stats, loudness_per_kind, read_manifest, second_kind
 from avel.commands import main as cli_main
 from avel.common.classes import BACKGROUND_INDEX, class_index
@@ -118,6 +117,34 @@ def test_full_plan_counts_spans_and_labels(full_plans: list[VideoPlan]) -> None:
     assert kinds == {"event", "visible only", "audible only", "neither"}
 
 
+def test_open_set_videos_play_another_kind_of_event_labelled_background(
+    full_plans: list[VideoPlan], catalog: MediaCatalog
+) -> None:
+    opened = [p for p in full_plans if p.kind == OPEN]
+    assert [sum(p.split == s for p in opened) for s in SPLITS] == [168, 36, 36]  # 12 % of 1400/300/300
+    for plan in opened:
+        assert plan.event_span != (0, 0)  # shown and heard together ...
+        assert plan.labels(10) == [BACKGROUND_INDEX] * 10  # ... and still background, as in AVE
+        assert catalog.items[plan.event_object.image].ave_class == "_distractor"
+        assert catalog.items[plan.sound].ave_class == "_ambient" and plan.sound not in plan.ambient
+
+
+def test_full_frame_shots_and_moving_cameras_keep_exact_boxes(full_plans: list[VideoPlan]) -> None:
+    events = [p for p in full_plans if p.kind == EVENT]
+    filled = [p for p in events if p.event_object.fill]
+    moving = [p for p in events if not p.camera.still]
+    assert 0.15 < len(filled) / len(events) < 0.5 and 0.6 < len(moving) / len(events) < 0.8
+    cfg = composite_preset("full")
+    for plan in filled[:20]:  # a photo filling the frame is boxed by the whole frame, moving camera or not
+        boxes = plan.event_object.boxes_per_second(10, cfg.fps, plan.camera)
+        assert {b for b in boxes if b} == {(0, 0, 256, 256)}
+    pasted = next(p for p in moving if not p.event_object.fill and p.camera.zoom[1] > p.camera.zoom[0] + 0.1)
+    still = pasted.event_object.boxes_per_second(10, cfg.fps)
+    filmed = pasted.event_object.boxes_per_second(10, cfg.fps, pasted.camera)
+    t = pasted.visible[1] - 1  # near the end the zoom is larger: the object looks bigger
+    assert (filmed[t][2] - filmed[t][0]) > (still[t][2] - still[t][0])
+
+
 def test_splits_are_disjoint_by_media(full_plans: list[VideoPlan], catalog: MediaCatalog) -> None:
     used = {s: {m for p in full_plans if p.split == s for m in p.media()} for s in SPLITS}
     assert not used["train"] & used["val"]
@@ -173,16 +200,28 @@ def _hard_plans(plans: list[VideoPlan], n: int) -> list[VideoPlan]:
 def test_rendered_video_matches_labels(full_plans: list[VideoPlan], tmp_path: Path) -> None:
     """Decoded pixels and samples agree with the manifest second by second."""
     cfg, k = composite_preset("full"), 4
-    for plan in _hard_plans(full_plans, 3):
+    filmed = [p for p in full_plans if not p.camera.still]  # a filled and a pasted photo, moving camera
+    plans = [
+        *_hard_plans([p for p in filmed if p.event_object.fill], 1),
+        *_hard_plans([p for p in filmed if not p.event_object.fill], 1),
+        *_hard_plans([p for p in full_plans if p.camera.still], 1),
+    ]
+    assert len(plans) == 3
+    for plan in plans:
         path = tmp_path / f"{plan.name}.mp4"
         render_clip(plan, path, DEFAULT_MEDIA, cfg)
         clip = decode_clip(path, FeatureConfig(frames_per_segment=k, frame_size=cfg.frame_size))
         assert clip.frames.shape == (10, k, 256, 256, 3)
 
         # Pixels: the object's box differs from the same scene without the object exactly when visible.
+        # Both go through the codec: at a high crf and with sensor noise it changes flat areas by a
+        # few levels, the same in both files where their pixels are the same.
         hidden = replace(plan, event_object=replace(plan.event_object, visible=(0, 0)))
-        empty_scene = render_frames(hidden, DEFAULT_MEDIA, cfg).astype(np.float32)
-        boxes = plan.event_object.boxes_per_second(10, cfg.fps)
+        render_clip(hidden, tmp_path / "hidden.mp4", DEFAULT_MEDIA, cfg)
+        decoded_scene = decode_clip(
+            tmp_path / "hidden.mp4", FeatureConfig(frames_per_segment=k, frame_size=cfg.frame_size)
+        ).frames.astype(np.float32)  # (10, K, 256, 256, 3)
+        boxes = plan.event_object.boxes_per_second(10, cfg.fps, plan.camera)
         shown = [b for b in boxes if b]
         region = (
             min(b[0] for b in shown),
@@ -192,16 +231,17 @@ def test_rendered_video_matches_labels(full_plans: list[VideoPlan], tmp_path: Pa
         )
         for t in range(10):
             x0, y0, x1, y1 = boxes[t] or region
-            frames = [t * cfg.fps + (2 * j + 1) * cfg.fps // (2 * k) for j in range(k)]  # decode instants
             decoded = clip.frames[t, :, y0:y1, x0:x1].astype(np.float32)  # (K, h, w, 3)
-            diff = np.abs(decoded - empty_scene[frames, y0:y1, x0:x1]).mean(axis=(1, 2, 3))  # (K,)
+            diff = np.abs(decoded - decoded_scene[t, :, y0:y1, x0:x1]).mean(axis=(1, 2, 3))  # (K,)
             if boxes[t]:  # in every decoded frame of the second
                 assert diff.min() > 20, (plan.name, t, diff)
             else:  # codec noise only
                 assert diff.max() < 6, (plan.name, t, diff)
             outside = np.ones((cfg.frame_size, cfg.frame_size), dtype=bool)
             outside[y0:y1, x0:x1] = False  # ... and nothing changes outside the box
-            rest = np.abs(clip.frames[t].astype(np.float32) - empty_scene[frames])[:, outside]  # (K, n, 3)
+            if not outside.any():  # a photo filling the frame
+                continue
+            rest = np.abs(clip.frames[t].astype(np.float32) - decoded_scene[t])[:, outside]  # (K, n, 3)
             assert rest.mean() < 3, (plan.name, t, rest.mean())
 
         # Sound: what the ambient-only mix cannot explain is the event, exactly in the audible seconds.
@@ -243,7 +283,7 @@ TINY = {"n_train": 11, "n_val": 3, "n_test": 3, "n_background": 2, "frames_per_s
 def tiny_build(
     catalog: MediaCatalog, spans: list[Annotation], tmp_path_factory: pytest.TempPathFactory
 ) -> Path:
-    """A reduced tiny build (19 videos, K = 1) through rendering, the real features path and the writer."""
+    """A reduced tiny build (20 videos, 1 open-set, K = 1): rendering, the real features path, the writer."""
     out = tmp_path_factory.mktemp("bench") / "tiny"
     build_benchmark(out, composite_preset("tiny", **TINY), seed=0, workers=2, preset_name="tiny")
     return out
@@ -256,26 +296,28 @@ def _hashes(folder: Path) -> dict[str, str]:
 def test_tiny_build_is_a_valid_ave_directory(tiny_build: Path) -> None:
     data = AVEDirectory(tiny_build)
     manifest = read_manifest(tiny_build)
-    events = [v for v in manifest["videos"] if v["kind"] == EVENT]
-    assert data.num_videos == len(events) == 17
+    events = [v for v in manifest["videos"] if v["kind"] != BACKGROUND]  # the rows: event and open-set
+    assert data.num_videos == len(events) == 18
+    assert [v["split"] for v in events if v["kind"] == OPEN] == ["train"]  # 12 % of 11, of 3: 1, 0
     assert data.check_annotations() == []
     assert data.dims == FeatureDims(num_segments=10, audio_dim=128, visual_dim=512, grid_h=7, grid_w=7)
     assert data.labels().argmax(axis=2).tolist() == [v["labels"] for v in events]
     assert [a.video_id for a in data.annotations()] == [v["name"] for v in events]
-    for split, n in zip(SPLITS, (11, 3, 3), strict=True):
+    for split, n in zip(SPLITS, (12, 3, 3), strict=True):
         rows = data.order(split, "sel")
         assert len(rows) == n and {events[i]["split"] for i in rows} == {split}
-        assert data.order(split, "cml").tolist() == rows.tolist()  # the match split is the same split
+        # the match split is the same split, less the open-set videos (no class to match)
+        assert data.order(split, "cml").tolist() == [i for i in rows if events[i]["kind"] == EVENT]
     assert data.has_background_videos()
     train = data.dataset("train", "wsel")
-    assert len(train) == 11 + 2 and (train.labels[11:].argmax(axis=2) == BACKGROUND_INDEX).all()
+    assert len(train) == 12 + 2 and (train.labels[12:].argmax(axis=2) == BACKGROUND_INDEX).all()
     assert np.isfinite(train.visual).all() and train.visual.std() > 0.1  # real features, projected
     features = read_features(tiny_build)  # what training stores in its checkpoints
     info = FeaturesInfo.from_dict(features["info"])
     assert info.frames_per_segment == 1  # the default backbones, with the bench's K
     assert (info.visual_backbone, info.audio_backbone) == ("mobilenet_v2", "yamnet")
     assert features["projection"] is not None
-    assert len(list((tiny_build / VIDEOS).glob("*.mp4"))) == 19
+    assert len(list((tiny_build / VIDEOS).glob("*.mp4"))) == 20
     bbox = events[0]["bbox"]  # a box exactly in the seconds the object is on screen
     visible = events[0]["event_object"]["visible"]
     assert [b is not None for b in bbox] == [visible[0] <= t < visible[1] for t in range(10)]
@@ -287,7 +329,7 @@ def test_tiny_build_resumes_and_same_seed_gives_same_files(
     cfg = composite_preset("tiny", **TINY)
     videos = _hashes(tiny_build / VIDEOS)
     parts = sorted(tiny_build.glob(".parts/*/*.npz"))
-    assert len(parts) == 17  # extract_videos' per-video cache of the event videos
+    assert len(parts) == 18  # extract_videos' per-video cache of the event and open-set videos
     lost = tiny_build / VIDEOS / "val_0001.mp4"  # as if the build had stopped before rendering it
     kept = sorted(set((tiny_build / VIDEOS).glob("*.mp4")) - {lost}) + parts
     stamps = [p.stat().st_mtime_ns for p in kept]
@@ -363,7 +405,12 @@ def test_decoded_event_seconds_are_not_louder(tiny_build: Path) -> None:
     levels = loudness_per_kind(tiny_build)
     target = composite_preset("tiny").target_dbfs
     assert len(levels["event"]) + len(levels["visible only"]) + len(levels["audible only"]) > 100
+    # Medians and shares, not means: a second of near-silent ambience left after the microphone's
+    # high-pass stays under the target (the gain is capped at max_gain_db), and one such second
+    # moves a mean over a tiny build's few dozen background seconds by half a dB.
     for kind, dbfs in levels.items():
         if dbfs:
-            assert abs(np.mean(dbfs) - target) < 0.5, kind
-    assert abs(np.mean(levels["event"]) - np.mean(levels["visible only"] + levels["neither"])) < 0.3
+            assert abs(np.median(dbfs) - target) < 0.5, kind
+            assert np.mean(np.abs(np.asarray(dbfs) - target) < 1.0) >= 0.9, kind
+    background = levels["visible only"] + levels["neither"] + levels["open event"]
+    assert abs(np.median(levels["event"]) - np.median(background)) < 0.3

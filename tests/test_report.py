@@ -17,13 +17,13 @@ import numpy as np
 import pytest
 
 from avel.commands import main
-from avel.common.config import ModelConfig, ReportConfig, RunConfig, TrainConfig
+from avel.common.config import MODELS, ModelConfig, ReportConfig, RunConfig, TrainConfig
 from avel.data import AVEDirectory, AVESplit
 from avel.data.layout import AUDIO_FILE, DATASET_KEY, VISUAL_FILE
 from avel.report.figures import FIGURE_FILES
 from avel.report.ledger import benchmark_fingerprint, config_key, write_record
 from avel.report.plan import Plan, RunSpec, plan_runs, run_config, run_dir
-from avel.report.render import GENERATED_PREFIX, format_duration, format_mean_std
+from avel.report.render import GENERATED_PREFIX, _real_footage_section, format_duration, format_mean_std
 from avel.report.results import (
     ReportResults,
     RunResult,
@@ -217,6 +217,45 @@ def test_lambda_picked_on_validation_is_the_best_val_run_not_the_best_test_run()
     )
     picked = val_picked_lambdas(results)
     assert {task: run.spec.stream_weight for task, run in picked.items()} == {"sel": 0.5, "cml": 0.9}
+
+
+def test_real_footage_table_stands_beside_the_composite_one() -> None:
+    def result(task: str, model: str, seed: int) -> RunResult:
+        spec = RunSpec(task, model, seed=seed)
+        return RunResult(spec, {}, {}, best_epoch=1, epochs=1, seconds=0.0, hardware=None)
+
+    runs = [result(t, m, seed) for t in ("sel", "wsel") for m in MODELS for seed in (0, 1)]
+    clips = [{"label": "Bark"}, {"label": "none"}, {"label": "none"}]
+    scored = {
+        r.spec.name: {
+            "num_clips": 3,
+            "known_seconds": 10,
+            "other_seconds": 20,
+            "known_accuracy": 0.75 + 0.1 * r.spec.seed if r.spec.model == "coatt" else 0.5,
+            "other_claim_rate": 0.05 if r.spec.task == "sel" else 0.25,
+            "clips": clips,
+        }
+        for r in runs
+    }
+    results = ReportResults(
+        config=ReportConfig(data="unused", real_clips="/somewhere/realdev"),
+        plan=Plan(runs={r.spec.name: r.spec for r in runs}, sections={"main": list(scored)}),
+        runs={r.spec.name: r for r in runs},
+        data=None,  # type: ignore[arg-type]  # not read
+        swaps={},
+        dataset=None,
+        chance_flags=[],
+        real_footage=scored,
+    )
+    text = _real_footage_section(results)
+    assert "3 real clips (realdev)" in text and "1 of known classes, 10 event seconds" in text
+    coatt = next(line for line in text.splitlines() if line.startswith("| ours: co-attention"))
+    assert coatt.rstrip(" |").split(" | ")[1:5] == [
+        "80.0 ± 7.1 (n=2)",
+        "5.0 ± 0.0 (n=2)",
+        "80.0 ± 7.1 (n=2)",
+        "25.0 ± 0.0 (n=2)",
+    ]
 
 
 # --- the command end to end ---------------------------------------------------------------------

@@ -9,7 +9,7 @@ from matplotlib.colors import to_hex
 from PIL import Image
 
 import viz
-from avel.common.classes import AVE_CLASSES, BACKGROUND_INDEX, class_index
+from avel.common.classes import AVE_CLASSES, BACKGROUND_INDEX, UNKNOWN_TEXT, UNSURE_TEXT, class_index
 from viz import export, heatmap
 from viz.colors import BACKGROUND_COLOR, BEST_COLOR, TRUTH_COLOR
 
@@ -106,7 +106,7 @@ def test_gallery_wraps_long_captions_mutes_tiles_and_cuts_back_into_seconds() ->
     rng = np.random.default_rng(2)
     frames = np.full((t, h, w, 3), (200, 30, 30), np.uint8)
     attentions = rng.random((t, 7, 7))
-    labels = ["Bark 0.81 · event 0.93", "Not a trained class (unsure: Bark 0.41) · event 0.88"] + ["x"] * 3
+    labels = ["Bark 0.81 · event 0.93", "Not a known event (top: Bark 0.41) · event 0.88"] + ["x"] * 3
     muted = [False, True, False, False, True]
     grid = viz.attention_gallery(
         frames, attentions, labels, columns=2, muted=muted, seconds=[40, 41, 7, 8, 9]
@@ -163,8 +163,8 @@ def test_top_k_table() -> None:
         ["0-1", "Cat", "Cat", 0.6, "Horse", 0.2],
         ["1-2", "Background", "Background", 0.8, "Horse", 0.1],
     ]
-    unsure = viz.top_k_table(probs, SMALL, k=2, answers=["Cat", "Not a trained class"])
-    assert unsure[1][:3] == ["1-2", "Not a trained class", "Background"]  # the top class stays listed
+    unsure = viz.top_k_table(probs, SMALL, k=2, answers=["Cat", "Not a known event"])
+    assert unsure[1][:3] == ["1-2", "Not a known event", "Background"]  # the top class stays listed
     with pytest.raises(ValueError, match="apply a softmax"):
         viz.top_k_table(probs * 10, SMALL)
 
@@ -191,28 +191,28 @@ def test_muted_overlays_are_dimmed_not_greyed_and_abstained_cells_have_their_own
     fig = viz.event_timeline({"Model": probs}, SMALL, answers={"Model": np.array([CAT, len(SMALL)])})
     row = next(t for t in fig.data if t.meta == {"role": "row"})
     assert list(row.marker.pattern.shape) == ["", "x"]
-    assert "<b>Not a trained class</b>" in row.hovertext[1] and "Not a trained class" not in row.hovertext[0]
+    assert f"<b>{UNKNOWN_TEXT}</b>" in row.hovertext[1] and UNKNOWN_TEXT not in row.hovertext[0]
     legend = {t.name: t.marker for t in fig.data if t.meta == {"role": "legend"}}
-    assert legend["Not a trained class"].color != viz.BACKGROUND_COLOR  # unlike background's swatch
-    assert legend["Not a trained class"].pattern.shape == "x"
+    assert legend[UNKNOWN_TEXT].color != viz.BACKGROUND_COLOR  # unlike background's swatch
+    assert legend[UNKNOWN_TEXT].pattern.shape == "x"
 
 
 def test_disagreement_compares_the_answers_shown_and_a_third_state_fits() -> None:
-    unsure, unknown_event = len(SMALL), len(SMALL) + 1
+    unsure, unknown_event = len(SMALL), len(SMALL) + 1  # indices of the two states given below
     probs = one_hot_probs([CAT, CAT, BG, BARK])  # the same top classes: only the answers differ
-    third = viz.AnswerState("Not a known event", "#ffe0e0", ".")
+    third = viz.AnswerState("Off screen", "#ffe0e0", ".")
     fig = viz.event_timeline(
         {"A": probs, "B": probs},
         SMALL,
         answers={"A": np.array([unsure, unsure, BG, BARK]), "B": np.array([unsure, BG, BG, unknown_event])},
-        states=(viz.UNSURE, third),
+        states=(viz.NOT_KNOWN, third),
         thresholds={"A": 0.5, "B": None},
     )
     (marks,) = [tr for tr in fig.data if tr.meta["role"] == "disagreement"]
     assert list(marks.x) == [1.5, 3.5]  # both unsure: agree; unsure vs background, Bark vs unknown: differ
-    assert "A: Not a trained class, B: Background" in marks.hovertext[0] and marks.showlegend
+    assert f"A: {UNKNOWN_TEXT}, B: Background" in marks.hovertext[0] and marks.showlegend
     legend = [tr.name for tr in fig.data if tr.meta["role"] == "legend"]
-    assert "Not a known event" in legend and "Not a trained class" in legend
+    assert "Off screen" in legend and UNKNOWN_TEXT in legend
     row_b = [tr for tr in fig.data if tr.meta["role"] == "row"][1]
     assert row_b.marker.color[3] == "#ffe0e0" and row_b.marker.pattern.shape[3] == "."
     thresholds = [tr for tr in fig.data if tr.meta["role"] == "threshold"]
@@ -223,6 +223,20 @@ def test_disagreement_compares_the_answers_shown_and_a_third_state_fits() -> Non
     lines = {tr.name: tr for tr in fig.data if tr.meta["role"] in ("probability", "event-probability")}
     assert list(lines["A: p(answer)"].y) == [0.7] * 4 and lines["A: p(answer)"].yaxis == "y2"
     assert list(lines["A: p(event) = 1 - p(background)"].y) == pytest.approx([0.9, 0.9, 0.3, 0.9])
+
+
+def test_timeline_tells_background_unsure_and_not_a_known_event_apart() -> None:
+    probs = np.array(
+        [[0.1, 0.6, 0.2, 0.1], [0.05, 0.45, 0.4, 0.1], [0.3, 0.3, 0.2, 0.2], [0.1, 0.1, 0.1, 0.7]]
+    )
+    unknown, unsure = len(SMALL), len(SMALL) + 1  # Localization.shown's abstention indices
+    fig = viz.event_timeline({"Model": probs}, SMALL, answers={"Model": np.array([1, unsure, unknown, 3])})
+    row = next(t for t in fig.data if t.meta == {"role": "row"})
+    assert list(row.marker.pattern.shape) == ["", ".", "x", ""]
+    assert len(set(row.marker.color[1:3])) == 2  # unsure and unknown cells differ in colour too
+    assert UNSURE_TEXT in row.hovertext[1] and UNKNOWN_TEXT in row.hovertext[2]
+    legend = [t.name for t in fig.data if t.meta == {"role": "legend"}]
+    assert {SMALL[-1], UNSURE_TEXT, UNKNOWN_TEXT} <= set(legend)  # background, unsure, not a known event
 
 
 # --- timeline --------------------------------------------------------------------------------

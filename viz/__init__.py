@@ -31,12 +31,14 @@ from viz.summary import (
     top_k_headers,
     top_k_table,
 )
-from viz.timeline import UNSURE, AnswerState, event_timeline
+from viz.timeline import ABSTENTIONS, NOT_KNOWN, UNSURE, AnswerState, event_timeline
 from viz.timeline_image import timeline_image
 from viz.tsne import HighlightedMaps, stratified_subsample, tsne_embedding, tsne_figure
 
 __all__ = [
+    "ABSTENTIONS",
     "BACKGROUND_COLOR",
+    "NOT_KNOWN",
     "NO_EVENT",
     "TAG_HEADERS",
     "UNSURE",

@@ -2,9 +2,10 @@
 probabilities of every model on the same time axis below it.
 
 The cells show each model's *answer* for the second: a class, background, or a state that is not
-a class (e.g. "Not a trained class" when the model abstains; `AnswerState`, so a third state can be
-added without touching the drawing). Seconds where the answers differ are outlined in their rows
-and marked in an extra "Disagreement" row; the outline has its own legend entry.
+a class ("Not a known event" or "Unsure between trained classes" when the model abstains;
+`AnswerState`, so another state can be added without touching the drawing). Seconds where the
+answers differ are outlined in their rows and marked in an extra "Disagreement" row; the outline
+has its own legend entry.
 
 Below, a line per model gives the probability of the answer shown (its top class, also when it
 abstains) and a dashed one the event probability (1 - p(background)); each model's abstention
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import plotly.graph_objects as go
 
-from avel.common.classes import UNKNOWN_TEXT
+from avel.common.classes import UNKNOWN_TEXT, UNSURE_TEXT
 from viz.colors import class_colors, model_colors
 from viz.summary import span_label, top_k_indices
 from viz.validate import Classes, check_labels, check_probabilities
@@ -46,7 +47,9 @@ class AnswerState:
     pattern: str  # plotly bar pattern shape: "/", "x", "." ...
 
 
-UNSURE = AnswerState(UNKNOWN_TEXT, "#ffffff", "x")  # white, cross-hatched: unlike background's grey
+NOT_KNOWN = AnswerState(UNKNOWN_TEXT, "#ffffff", "x")  # white, cross-hatched: unlike background's grey
+UNSURE = AnswerState(UNSURE_TEXT, "#e6d3a3", ".")  # sand, dotted: hesitating between trained classes
+ABSTENTIONS = (NOT_KNOWN, UNSURE)  # in the order of Localization.shown: index C, then C + 1
 
 
 def answer_styles(
@@ -204,7 +207,7 @@ def event_timeline(
     background_index: int | None = -1,
     title: str | None = None,
     answers: dict[str, np.ndarray] | None = None,
-    states: tuple[AnswerState, ...] = (UNSURE,),
+    states: tuple[AnswerState, ...] = ABSTENTIONS,
     initial_seconds: int | None = None,
     thresholds: dict[str, float | None] | None = None,
 ) -> go.Figure:
@@ -213,7 +216,8 @@ def event_timeline(
     predictions: model name -> (T, C) class probabilities (softmax of the scores), same T for all.
     ground_truth: (T,) class indices, drawn as the top row when given.
     answers: model name -> (T,) index into (*classes, *state names): what the page says for each
-    second (default: the top class); index C + i is `states[i]`, e.g. UNSURE where a model abstains.
+    second (default: the top class); index C + i is `states[i]` (by default C: not a known event,
+    C + 1: unsure between trained classes).
     thresholds: model name -> its abstention threshold, drawn in the probability panel.
     The x axis is shared by both panels and can be zoomed (drag, or the range slider of long clips);
     initial_seconds: the span shown at first (from 0), e.g. the first minute of a long clip.

@@ -27,8 +27,9 @@ import torch
 
 from avel.analysis.crossmodal import CrossModalState
 from avel.analysis.windows import DecodedChunk, ModelTrack, WindowScorer
-from avel.common.calibration import answered
-from avel.common.classes import UNKNOWN, UNKNOWN_TEXT, background_index
+from avel.common.calibration import ANSWERED, UNSURE, abstention
+from avel.common.classes import UNKNOWN, UNKNOWN_TEXT, UNSURE_TEXT, background_index
+from avel.common.classes import UNSURE as UNSURE_LABEL
 from avel.common.config import FeatureConfig, LocalizeConfig
 from avel.common.metrics import merge_segments
 from avel.features.extractor import BackboneTags, ClipFeatures, FeatureExtractor, file_sha256
@@ -71,23 +72,31 @@ class Localization:
     spatial_attention: np.ndarray | None  # (T, h, w) attention over the grid, or None
     threshold: float | None = None  # the calibrated abstention threshold (None: never abstains)
     features: dict[str, np.ndarray] = field(default_factory=dict)  # FEATURE_NAMES -> (T, dim)
+    # (T,) bool: abstained with the probability on a few trained classes ("unsure"), not on none
+    unsure: np.ndarray | None = None
+    unsure_mass: float | None = None  # the calibrated rule behind `unsure` (None: never unsure)
 
     @classmethod
     def from_track(cls, track: ModelTrack, background: int) -> Localization:
         probabilities = track.probabilities  # (T, C)
+        kinds = abstention(probabilities, track.threshold, track.unsure_mass)  # (T,)
         return cls(
             probabilities=probabilities,
             predicted=probabilities.argmax(axis=-1),
-            answered=answered(probabilities, track.threshold),
+            answered=kinds == ANSWERED,
             event_probability=1.0 - probabilities[:, background],
             spatial_attention=track.attention,
             threshold=track.threshold,
             features=track.features,
+            unsure=kinds == UNSURE,
+            unsure_mass=track.unsure_mass,
         )
 
     def shown(self, num_classes: int) -> np.ndarray:
-        """(T,) class index per second, with abstained seconds as `num_classes` (the unknown row)."""
-        return np.where(self.answered, self.predicted, num_classes)
+        """(T,) class index per second, with abstained seconds as `num_classes` (not a known event)
+        or, when unsure between trained classes, `num_classes + 1` (ClipAnalysis.shown_classes)."""
+        abstained = num_classes + (self.unsure if self.unsure is not None else 0)
+        return np.where(self.answered, self.predicted, abstained)
 
 
 @dataclass
@@ -120,8 +129,8 @@ class ClipAnalysis:
 
     @property
     def shown_classes(self) -> tuple[str, ...]:
-        """The classes plus the display name of an abstained second, for Localization.shown()."""
-        return (*self.classes, UNKNOWN_TEXT)
+        """The classes plus the names of the two kinds of abstained second, for Localization.shown()."""
+        return (*self.classes, UNKNOWN_TEXT, UNSURE_TEXT)
 
     @property
     def cross_modal_state(self) -> CrossModalState:
@@ -145,7 +154,7 @@ class ClipAnalysis:
             {
                 "start": t,
                 "end": t + 1,
-                "label": self._label(int(loc.predicted[t]), bool(loc.answered[t])),
+                "label": self._label(loc, t),
                 "probability": round(float(probabilities[t, loc.predicted[t]]), 4),
                 "top3": [
                     {"label": self.classes[c], "probability": round(float(probabilities[t, c]), 4)}
@@ -157,14 +166,23 @@ class ClipAnalysis:
         segments = [
             {"start": s, "end": e, "label": self.classes[c], "score": round(score, 4)}
             for c, s, e, score in merge_segments(
-                loc.shown(len(self.classes)), probabilities, skip=(background, len(self.classes))
+                loc.shown(len(self.classes)),
+                probabilities,
+                skip=(background, len(self.classes), len(self.classes) + 1),
             )
         ]
-        return {"threshold": loc.threshold, "seconds": seconds, "segments": segments}
+        return {
+            "threshold": loc.threshold,
+            "unsure_mass": loc.unsure_mass,
+            "seconds": seconds,
+            "segments": segments,
+        }
 
-    def _label(self, index: int, sure: bool) -> str:
-        if not sure:
-            return UNKNOWN
+    def _label(self, loc: Localization, t: int) -> str:
+        """The class, "background", or for an abstained second "unsure" or "unknown"."""
+        if not loc.answered[t]:
+            return UNSURE_LABEL if loc.unsure is not None and loc.unsure[t] else UNKNOWN
+        index = int(loc.predicted[t])
         return "background" if index == self.background_index else self.classes[index]
 
 

@@ -51,6 +51,7 @@ class ModelTrack:
     attention_sum: np.ndarray | None  # (T, h, w), or None for a model without spatial attention
     threshold: float | None
     feature_sums: dict[str, np.ndarray] | None = None  # FEATURE_NAMES -> (T, dim), when kept
+    unsure_mass: float | None = None  # abstained seconds at or above it are "unsure", below "unknown"
 
     @property
     def probabilities(self) -> np.ndarray:
@@ -70,7 +71,12 @@ class ModelTrack:
 
     @classmethod
     def empty(
-        cls, num_segments: int, num_classes: int, threshold: float | None, keep_features: bool = False
+        cls,
+        num_segments: int,
+        num_classes: int,
+        threshold: float | None,
+        keep_features: bool = False,
+        unsure_mass: float | None = None,
     ) -> ModelTrack:
         return cls(
             np.zeros((num_segments, num_classes)),
@@ -78,6 +84,7 @@ class ModelTrack:
             None,
             threshold,
             {} if keep_features else None,
+            unsure_mass,
         )
 
     def add(
@@ -174,7 +181,9 @@ class WindowScorer:
         on_final: FinalSeconds | None = None,
     ) -> dict[str, ModelTrack]:
         tracks = {
-            name: ModelTrack.empty(num_segments, num_classes, loaded.abstain_threshold, self.keep_features)
+            name: ModelTrack.empty(
+                num_segments, num_classes, loaded.abstain_threshold, self.keep_features, loaded.unsure_mass
+            )
             for name, loaded in self.localizers.items()
         }
         window, models = self.config.model_window, list(self.localizers.values())

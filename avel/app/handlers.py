@@ -85,7 +85,11 @@ class App:
             config.dataset_cache_entries, config.session_ttl_s
         )
         calibrations = {name: m.calibration for name, m in analyzer.localizers.items()}
-        self.known_classes = known_classes_text(analyzer.trained_events, calibrations)
+        self.known_classes = known_classes_text(
+            analyzer.trained_events,
+            calibrations,
+            {name: m.real_footage for name, m in analyzer.localizers.items()},
+        )
         self.localize_config = replace(
             config.localize,
             max_seconds=config.max_clip_seconds,

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
@@ -27,7 +28,7 @@ from avel.analysis.crossmodal import CrossModalState, event_bounds
 from avel.analysis.localize import CSV_FIELDS, csv_rows
 from avel.analysis.summary import DatasetSummary
 from avel.common.calibration import Calibration
-from avel.common.classes import UNKNOWN_TEXT
+from avel.common.classes import UNKNOWN_TEXT, UNSURE_TEXT
 from avel.common.config import SummaryConfig
 from avel.features.media import decoded_frames, write_clip
 from avel.models.output import FEATURE_NAMES
@@ -74,8 +75,31 @@ class ClipView:
     warnings: list[str] = field(default_factory=list)  # the analysis's, shown again on every cached repeat
 
 
-def known_classes_text(events: tuple[str, ...], calibrations: dict[str, Calibration | None]) -> str:
-    """The UI's statement of what the models know and when they abstain (from the checkpoints)."""
+def real_footage_text(records: dict[str, dict[str, Any] | None]) -> str:
+    """One sentence of how the models score on real clips (`score-clips --store`), or "" if never scored."""
+    scored = {name: r for name, r in records.items() if r}
+    if not scored:
+        return ""
+    first = next(iter(scored.values()))
+    figures = "; ".join(
+        f"{name} labels {100 * r['known_accuracy']:.0f}% of the seconds of known events right and claims a "
+        f"trained class on {100 * r['other_claim_rate']:.0f}% of the seconds of other events"
+        for name, r in scored.items()
+    )
+    return (
+        f" They were trained only on the composite benchmark (photos and recordings composed into "
+        f"videos); on {first['clips']} real clips ({first['folder']}, {first['known_clips']} of known "
+        f"classes) {figures}."
+    )
+
+
+def known_classes_text(
+    events: tuple[str, ...],
+    calibrations: dict[str, Calibration | None],
+    real_footage: dict[str, dict[str, Any] | None] | None = None,
+) -> str:
+    """The UI's statement of what the models know, how they do on real footage and when they
+    abstain (all from the checkpoints)."""
     rules = [
         f"{name} names a class only at probability >= {c.threshold:.2f}, which keeps "
         f"{100 * c.kept_correct:.0f}% of its correct {c.split} seconds and answers "
@@ -85,9 +109,10 @@ def known_classes_text(events: tuple[str, ...], calibrations: dict[str, Calibrat
         for name, c in calibrations.items()
     ]
     return (
-        f"**The bundled models know {len(events)} event classes** (and background): {', '.join(events)}. "
-        f"Anything else is not one of them: a second where a model is unsure is marked *{UNKNOWN_TEXT}* "
-        f"({'; '.join(rules)})."
+        f"**The bundled models know {len(events)} event classes** (and background): {', '.join(events)}."
+        + real_footage_text(real_footage or {})
+        + f" A second no model can name is marked *{UNSURE_TEXT}* when its probability sits on a few "
+        f"trained classes and *{UNKNOWN_TEXT}* when it sits on none ({'; '.join(rules)})."
     )
 
 
@@ -96,7 +121,12 @@ def _caption(loc: Localization, t: int, classes: tuple[str, ...], background: in
     best = int(loc.predicted[t])
     p, event = float(loc.probabilities[t, best]), float(loc.event_probability[t])
     if not loc.answered[t]:
-        answer = f"{UNKNOWN_TEXT} (unsure: {classes[best]} {p:.2f})"
+        second = int(np.argsort(loc.probabilities[t])[-2])
+        answer = (
+            f"{UNSURE_TEXT} ({classes[best]} {p:.2f} / {classes[second]} {loc.probabilities[t, second]:.2f})"
+            if loc.unsure is not None and loc.unsure[t]
+            else f"{UNKNOWN_TEXT} (top: {classes[best]} {p:.2f})"
+        )
     elif best == background:
         answer = f"background {p:.2f}"
     else:

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from avel.bench.catalog import load_wav
-from avel.bench.plan import VideoPlan
+from avel.bench.plan import Look, VideoPlan
 from avel.common.config import CompositeConfig
 
 FRAME_S = 0.025  # frame for finding the active content: the 25-ms window of the VGGish/YAMNet front end
@@ -113,4 +113,16 @@ def render_audio(plan: VideoPlan, media_root: Path, cfg: CompositeConfig) -> np.
         gain = np.minimum(want / np.maximum(event_rms, 1e-12), 10 ** (cfg.max_gain_db / 20))
         gain[event_rms == 0] = 0.0
         event *= gain_curve(gain, cfg)
-    return level_per_second(ambient + event, cfg)
+    return level_per_second(band_limit(ambient + event, sr, plan.look), cfg)
+
+
+def band_limit(x: np.ndarray, sr: int, look: Look) -> np.ndarray:
+    """`x` through a microphone's band: 2nd-order Butterworth magnitudes at `highpass_hz` and
+    `lowpass_hz`, applied in the frequency domain with zero phase (no delay: labels stay aligned)."""
+    if look.highpass_hz <= 0 and look.lowpass_hz >= sr / 2:
+        return x
+    freqs = np.fft.rfftfreq(len(x), 1.0 / sr)  # (n // 2 + 1,)
+    response = 1.0 / np.sqrt(1.0 + (freqs / look.lowpass_hz) ** 4)
+    if look.highpass_hz > 0:
+        response /= np.sqrt(1.0 + (look.highpass_hz / np.maximum(freqs, 1e-3)) ** 4)
+    return np.fft.irfft(np.fft.rfft(x) * response, n=len(x)).astype(np.float32)

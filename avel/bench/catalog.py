@@ -24,8 +24,9 @@ log = logging.getLogger(__name__)
 
 AMBIENT = "_ambient"  # manifest class of the non-AVE background recordings
 DISTRACTOR = "_distractor"  # manifest class of the non-AVE backdrop/distractor photos
-# Sources whose licence is unknown (LICENSES.md): never redistributed in assets/.
-UNKNOWN_LICENCE_SOURCES = ("Kaggle-music-instruments", "GenderFaces", "AnimalSound-SasmazTek")
+# Sources whose licence is unknown or grants nothing (LICENSES.md; LFW's news photos are research-use,
+# copyright with the photographers): never redistributed in assets/.
+UNKNOWN_LICENCE_SOURCES = ("Kaggle-music-instruments", "GenderFaces", "AnimalSound-SasmazTek", "LFW")
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from avel.bench.audio import render_audio
 from avel.bench.catalog import MediaCatalog
-from avel.bench.plan import EVENT, Planner, VideoPlan
+from avel.bench.plan import BACKGROUND, OPEN, Planner, VideoPlan
 from avel.bench.scene import render_frames
 from avel.bench.stats import BACKGROUND_FEATURES, BUILD_LOG, MANIFEST, VIDEOS
 from avel.common.classes import AVE_CLASSES, BACKGROUND_INDEX, class_index
@@ -59,7 +59,10 @@ def plan_record(plan: VideoPlan, cfg: CompositeConfig) -> dict[str, Any]:
         **plan.to_dict(),
         "event_span": list(plan.event_span),
         "labels": plan.labels(cfg.seconds),
-        "bbox": [list(b) if b else None for b in plan.event_object.boxes_per_second(cfg.seconds, cfg.fps)],
+        "bbox": [
+            list(b) if b else None
+            for b in plan.event_object.boxes_per_second(cfg.seconds, cfg.fps, plan.camera)
+        ],
     }
 
 
@@ -69,7 +72,7 @@ def render_clip(plan: VideoPlan, path: Path, media_root: Path, cfg: CompositeCon
     frames = render_frames(plan, media_root, cfg)
     audio = render_audio(plan, media_root, cfg)
     with atomic_path(path) as partial:
-        write_clip(partial, frames, cfg.fps, audio, sample_rate=cfg.sample_rate)
+        write_clip(partial, frames, cfg.fps, audio, sample_rate=cfg.sample_rate, crf=plan.look.crf)
 
 
 def _render_task(task: tuple[VideoPlan, Path, Path, CompositeConfig]) -> None:
@@ -190,14 +193,16 @@ def _projection_id(out: Path) -> str | None:
 def write_features_and_labels(
     out: Path, plans: list[VideoPlan], cfg: CompositeConfig, projection: Projection | None = None
 ) -> None:
-    """Extract features from the decoded videos and write the AVE layout (rows = event videos).
+    """Extract features from the decoded videos and write the AVE layout (rows = event and open-set
+    videos; the open-set ones, background throughout, are left out of CML's split: they have no
+    audio-visual pair of a class to match).
 
     The projection to AVE's sizes is fitted on the train videos only (or is the given one) and
     reused for the background-only videos. extract_videos keeps per-video parts, so a re-run skips
     finished videos.
     """
-    events = [p for p in plans if p.kind == EVENT]
-    background = [p for p in plans if p.kind != EVENT]
+    events = [p for p in plans if p.kind != BACKGROUND]
+    background = [p for p in plans if p.kind == BACKGROUND]
     # the default backbones and frame size (224): only K is the bench's own choice
     feature_cfg = FeatureConfig(frames_per_segment=cfg.frames_per_segment, sample_rate=cfg.sample_rate)
     videos = out / VIDEOS
@@ -229,6 +234,10 @@ def write_features_and_labels(
             background,
         )
     orders = {s: np.array([i for i, p in enumerate(events) if p.split == s], dtype=np.int64) for s in SPLITS}
+    match_orders = {
+        s: np.array([i for i, p in enumerate(events) if p.split == s and p.kind != OPEN], dtype=np.int64)
+        for s in SPLITS
+    }
     write_ave_layout(
         out,
         audio=audio,
@@ -238,9 +247,12 @@ def write_features_and_labels(
             [[label != BACKGROUND_INDEX for label in p.labels(cfg.seconds)] for p in events], dtype=np.float32
         ),
         orders=orders,
-        match_orders=orders,  # the splits are media-disjoint already; CML uses the same rows
+        match_orders=match_orders,  # the splits are media-disjoint already; CML uses the same event rows
         background_audio=bg_audio,
         background_visual=bg_visual,
-        annotations=[Annotation(p.event_class, p.name, "good", *p.event_span) for p in events],
+        annotations=[
+            Annotation(p.event_class, p.name, "good", *(p.event_span if p.kind != OPEN else (0, 0)))
+            for p in events
+        ],
         classes=AVE_CLASSES,
     )

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from avel.bench.plan import EVENT
+from avel.bench.plan import BACKGROUND, EVENT, OPEN
 from avel.common.config import FeatureConfig
 from avel.common.text import markdown_table
 from avel.data.annotations import Annotation
@@ -38,6 +38,7 @@ _SHOWN = {
     "visible only": "background: object visible, silent",
     "audible only": "background: sound audible, object off-screen",
     "neither": "background: neither",
+    "open event": "background: another kind of event seen and heard (open-set videos)",
 }
 
 
@@ -49,10 +50,25 @@ def read_manifest(out: Path) -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+def open_event_spans(out: Path) -> dict[str, tuple[int, int]]:
+    """Video name -> the span where its open-set event is seen and heard; empty when `out` holds no
+    composite manifest (a folder of real AVE features) or no open-set videos."""
+    if not (Path(out) / MANIFEST).is_file():
+        return {}
+    return {
+        v["name"]: (v["event_span"][0], v["event_span"][1])
+        for v in read_manifest(out)["videos"]
+        if v.get("kind") == OPEN
+    }
+
+
 def second_kind(video: dict[str, Any], t: int) -> str:
-    """'event', or which modality carries the class in a background second."""
+    """'event' ('open event' in an open-set video: another kind, labelled background), or which
+    modality carries the class in a background second."""
     visible = video["event_object"]["visible"][0] <= t < video["event_object"]["visible"][1]
     audible = video["audible"][0] <= t < video["audible"][1]
+    if visible and audible and video.get("kind") == OPEN:
+        return "open event"
     return {
         (True, True): "event",
         (True, False): "visible only",
@@ -207,7 +223,7 @@ def loudness_per_kind(out: Path) -> dict[str, list[float]]:
     seconds, sr = manifest["config"]["seconds"], manifest["config"]["sample_rate"]
     # the sound is what is measured: one tiny frame per second keeps the decode cheap
     decode_cfg = FeatureConfig(frames_per_segment=1, frame_size=32, sample_rate=sr)
-    levels: dict[str, list[float]] = {k: [] for k in ("event", *SECOND_KINDS)}
+    levels: dict[str, list[float]] = {k: [] for k in ("event", *SECOND_KINDS, "open event")}
     for video in tqdm(manifest["videos"], desc="loudness", unit="video"):
         audio = decode_clip(out / VIDEOS / f"{video['name']}.mp4", decode_cfg).audio
         power = np.mean(np.square(audio[: seconds * sr].reshape(seconds, sr), dtype=np.float64), axis=1)
@@ -237,17 +253,35 @@ def loudness_stats(out: Path) -> str:
     )
 
 
+def _realism(events: list[dict[str, Any]], opened: list[dict[str, Any]], seconds: int) -> str:
+    """How the event videos are shot (photo filling the frame or pasted, camera still or moving),
+    and how much of the open-set videos shows their other event."""
+    n = max(len(events), 1)
+    filled = sum(v["event_object"].get("fill", False) for v in events)
+    moving = sum(v["camera"]["zoom"] != [1.0, 1.0] for v in events)
+    open_event = sum(second_kind(v, t) == "open event" for v in opened for t in range(seconds))
+    return (
+        f"Event photo filling the frame: {_share(filled, n)}; pasted: {_share(len(events) - filled, n)}. "
+        f"Camera moving (zoom, pan, shake): {_share(moving, n)}. Open-set videos: {len(opened)}, their "
+        f"other event seen and heard in {_share(open_event, len(opened) * seconds)} of their seconds "
+        "(all labelled background)."
+    )
+
+
 def benchmark_stats(out: Path, ave_annotations: list[Annotation] | None = None) -> str:
     """Markdown: classes per split, event lengths (vs AVE), background kinds, media use, size, time."""
     out = Path(out)
     manifest = read_manifest(out)
     videos, seconds = manifest["videos"], manifest["config"]["seconds"]
     events = [v for v in videos if v["kind"] == EVENT]
-    background = [v for v in videos if v["kind"] != EVENT]
+    background = [v for v in videos if v["kind"] == BACKGROUND]
+    opened = [v for v in videos if v["kind"] == OPEN]
     built = (out / BUILD_LOG).is_file()
     parts = [
         f"Benchmark `{out}`: preset {manifest['preset']}, seed {manifest['seed']}, {len(events)} event "
-        f"videos + {len(background)} background-only videos" + ("." if built else " (plan only, not built)."),
+        f"videos + {len(opened)} open-set videos + {len(background)} background-only videos"
+        + ("." if built else " (plan only, not built)."),
+        _realism(events, opened, seconds),
         _classes(manifest, events, background),
         _lengths(events, seconds, ave_annotations),
         _seconds(events, background, seconds),

@@ -19,7 +19,7 @@ from avel import __version__
 from avel.common import distributed
 
 COMMANDS: dict[str, str] = {  # command -> the module that registers it
-    name: f"avel.commands.{name}"
+    name: f"avel.commands.{name.replace('-', '_')}"
     for name in (
         "train",
         "evaluate",
@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {  # command -> the module that registers it
         "extract",
         "summarize",
         "localize",
+        "score-clips",
         "bench",
         "report",
         "bundle",

@@ -63,5 +63,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--only", choices=ONLY_CHOICES, default=defaults.only, help="sections to run and render"
     )
+    parser.add_argument(
+        "--real-clips", help="real clips with a labels.csv (score-clips): the main runs are scored on them"
+    )
     parser.add_argument("--dry-run", action="store_true", help="print the plan and how much of it exists")
     parser.set_defaults(func=_run)

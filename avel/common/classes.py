@@ -40,7 +40,11 @@ BACKGROUND = "Background"
 # An abstained second (below the checkpoint's calibrated threshold, avel/common/calibration.py): its
 # machine label (CLI/JSON) and how the app writes it.
 UNKNOWN = "unknown"
-UNKNOWN_TEXT = "Not a trained class"
+UNKNOWN_TEXT = "Not a known event"
+# An abstained second whose probability sits on a few trained classes (the calibrated unsure_mass):
+# the model hesitates between classes it knows rather than meeting something new.
+UNSURE = "unsure"
+UNSURE_TEXT = "Unsure between trained classes"
 AVE_CLASSES: tuple[str, ...] = (*AVE_EVENTS, BACKGROUND)
 
 

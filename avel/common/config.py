@@ -267,8 +267,13 @@ class CompositeConfig:
     frame_size: int = 256
     sample_rate: int = 16_000  # VGGish/YAMNet input rate; the media are 16 kHz already
     # Event object: long side as a share of the frame side; big enough to cover a few cells of
-    # the 7x7 grid, small enough that its position matters.
-    object_scale: tuple[float, float] = (0.3, 0.55)
+    # the 7x7 grid, small enough that its position matters. Real footage often shows the sounding
+    # object large (a face, a dog close up), hence the upper end.
+    object_scale: tuple[float, float] = (0.3, 0.75)
+    # Share of videos whose event photo, when big enough (backdrop_min_side), fills the whole frame
+    # instead of being pasted: a shot of the scene (a speaker at a podium, a dog in a yard), as real
+    # footage cuts to it, rather than a small cut-out on an unrelated backdrop. Its box is the frame.
+    p_full_frame: float = 0.5
     # Distance the object travels over its visible interval, as a share of the frame side.
     object_travel: tuple[float, float] = (0.15, 0.4)
     # Backdrops: distractor photos at least this big (ImageNet samples), not 32x32 CIFAR blurs.
@@ -277,6 +282,31 @@ class CompositeConfig:
     distractor_scale: tuple[float, float] = (0.15, 0.3)
     # Distractors drift too, so motion alone does not point at the event object.
     distractor_travel: tuple[float, float] = (0.0, 0.15)
+    # Camera: a share of videos get a slow zoom and pan over the whole composed picture plus a
+    # small hand-held shake (px); the zoom (>= 1) leaves room for the pan, so no border shows.
+    p_camera_motion: float = 0.7
+    zoom: tuple[float, float] = (1.0, 1.3)
+    shake_px: tuple[float, float] = (0.0, 3.0)
+    # Picture degradations, drawn per video (the first value of each range is a clean picture):
+    # lens/focus blur (Gaussian sigma, px), a lower capture resolution (scale before upscaling),
+    # exposure and colour (brightness, contrast, saturation gains; per-channel tint gains),
+    # sensor noise (sigma in grey levels) and H.264 compression (crf; 23 is the default).
+    blur_sigma: tuple[float, float] = (0.0, 1.5)
+    capture_scale: tuple[float, float] = (1.0, 0.4)
+    brightness: tuple[float, float] = (0.75, 1.25)
+    contrast: tuple[float, float] = (0.75, 1.2)
+    saturation: tuple[float, float] = (0.6, 1.3)
+    tint: tuple[float, float] = (0.9, 1.1)
+    noise_sigma: tuple[float, float] = (0.0, 6.0)
+    crf: tuple[int, int] = (23, 33)
+    # Sound degradation: the microphone's band (Hz): a high-pass corner and a low-pass corner,
+    # from full band (16-kHz audio) down to a phone's.
+    highpass_hz: tuple[float, float] = (0.0, 300.0)
+    lowpass_hz: tuple[float, float] = (8000.0, 3400.0)
+    # Open-set videos per split, as a share of its event videos: a non-AVE object (a `_distractor`
+    # photo) on screen while a non-AVE sound (an `_ambient` recording) is heard, both at once, and
+    # labelled background as AVE labels every event outside its 28 classes.
+    open_share: float = 0.12
     snr_db: tuple[float, float] = (-5.0, 10.0)  # event over ambient, drawn per video
     target_dbfs: float = -26.0  # every second is brought to this RMS: level carries no label
     peak_dbfs: float = -1.0  # ... unless its peak would pass this (no clipping, no codec overshoot)
@@ -306,6 +336,11 @@ class CompositeConfig:
                 "CompositeConfig: p_visible_only + p_audible_only must be <= 1, got "
                 f"{self.p_visible_only} + {self.p_audible_only}"
             )
+        for name in ("p_full_frame", "p_camera_motion", "open_share"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"CompositeConfig.{name} must be in [0, 1], got {getattr(self, name)}")
+        if min(self.zoom) < 1:
+            raise ValueError(f"CompositeConfig.zoom must be >= 1 (no border shows), got {self.zoom}")
         if self.fade_s * self.sample_rate < 1 or self.gain_ramp_s >= 1:
             raise ValueError(
                 f"CompositeConfig: fade_s ({self.fade_s}) must span >= 1 sample and gain_ramp_s "
@@ -317,6 +352,10 @@ class CompositeConfig:
         counts = {"train": self.n_train, "val": self.n_val, "test": self.n_test}
         check_choice("split", split, tuple(counts))
         return counts[split]
+
+    def open_count(self, split: str) -> int:
+        """Open-set videos (an event of another kind, labelled background) in `split`."""
+        return round(self.open_share * self.count(split))
 
     @property
     def frames_per_video(self) -> int:
@@ -365,6 +404,9 @@ class ReportConfig:
     swap_margin: float = 0.02  # a modality "is used" when swapping it costs at least 2 points
     tsne_classes: int = 7  # Fig. 7 shows the 7 most frequent event classes
     tsne_max_points: int = 1000  # t-SNE cost grows quickly with points; subsampled above this
+    # Real clips with a labels.csv (`score-clips`, e.g. ../shared/realdev): the main SEL/WSEL runs are
+    # scored on them beside the composite test split. None: not scored.
+    real_clips: str | None = None
 
     def __post_init__(self) -> None:
         check_choice("--only", self.only, ONLY_CHOICES)

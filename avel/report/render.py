@@ -235,6 +235,7 @@ def _main_section(results: ReportResults) -> str:
         "",
         *_comparison_lines(scores),
         "",
+        *([_real_footage_section(results), ""] if results.real_footage else []),
         f"### The paper's numbers ({PAPER_LABEL}; not ours)",
         "",
         markdown_table(
@@ -246,6 +247,46 @@ def _main_section(results: ReportResults) -> str:
         ),
     ]
     return "\n".join(lines)
+
+
+def _real_footage_section(results: ReportResults) -> str:
+    """Known-class seconds right and other-event seconds claimed on real clips, per model and task."""
+    scored = results.real_footage
+    if not scored:
+        return ""
+    first = next(iter(scored.values()))
+    known = sum(c["label"] != "none" for c in first["clips"])
+    tasks = [t for t in ("sel", "wsel") if any(results.runs[n].spec.task == t for n in scored)]
+    rows = []
+    for model in MODELS:
+        cells = []
+        for task in tasks:
+            mine = [
+                scored[n]
+                for n in scored
+                if results.runs[n].spec.model == model and results.runs[n].spec.task == task
+            ]
+            cells += [
+                format_mean_std([m["known_accuracy"] for m in mine]),
+                format_mean_std([m["other_claim_rate"] for m in mine]),
+            ]
+        rows.append([f"ours: {MODEL_LABELS[model]}", *cells])
+    header = ["method"] + [
+        f"{SUBTASK_LABELS[t]} {what}" for t in tasks for what in ("known s right", "other s claimed")
+    ]
+    return "\n".join(
+        [
+            f"### Real footage: {first['num_clips']} real clips ({Path(results.config.real_clips).name})",
+            "",
+            f"The same runs on {first['num_clips']} real clips ({known} of known classes, "
+            f"{first['known_seconds']} event seconds; {first['num_clips'] - known} of other events, "
+            f"{first['other_seconds']} seconds), `python -m avel score-clips`: the share of known-class "
+            "event seconds labelled right and of other-event seconds claimed as a trained class "
+            "(p >= 0.5), mean ± std over seeds (%).",
+            "",
+            markdown_table(header, rows),
+        ]
+    )
 
 
 def _comparison_lines(scores: dict[str, dict[str, list[float]]]) -> list[str]:

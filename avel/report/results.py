@@ -21,6 +21,8 @@ import numpy as np
 import torch
 
 from avel.analysis.dataset import summarize_dataset
+from avel.analysis.localize import load_analyzer
+from avel.analysis.realdev import score_folder
 from avel.analysis.summary import DatasetSummary
 from avel.common.config import MODELS, ReportConfig
 from avel.data import SPLITS, AVEDirectory, AVESplit, FeatureDims, FeaturesInfo
@@ -34,6 +36,7 @@ from avel.training.train import BEST
 log = logging.getLogger(__name__)
 
 REPORT_SPLIT = "test"
+REAL_CLIPS_CACHE = "real-clips"  # a run folder's cache of its localize results on the real clips
 EVAL_DEVICE = "cpu"  # the report's own evaluations: deterministic, so reruns give the same bytes
 SUBTASKS = ("a2v", "v2a", "sel", "wsel")  # the columns of Tables II-V
 SWAPPABLE_MODALITIES = ("audio", "visual")  # what the swap check replaces with another video's
@@ -101,6 +104,8 @@ class ReportResults:
     chance_flags: list[ChanceFlag]
     # CML run of the main section -> STRICT_KEYS accuracies (empty without the main section)
     strict_cml: dict[str, dict[str, float]] = field(default_factory=dict)
+    # SEL/WSEL run of the main section -> its score on config.real_clips (ModelScore.to_dict())
+    real_footage: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def subtask_scores(test: dict[str, Any], task: str) -> dict[str, float]:
@@ -227,6 +232,23 @@ def _data_facts(config: ReportConfig) -> DataFacts:
     )
 
 
+def _real_footage(plan: Plan, config: ReportConfig) -> dict[str, dict[str, Any]]:
+    """Each main SEL/WSEL run scored on the real clips (score-clips), cached in its run folder."""
+    if config.real_clips is None or "main" not in plan.sections:
+        return {}
+    scored = {}
+    for name in plan.sections["main"]:
+        spec = plan.runs[name]
+        if spec.task == "cml":
+            continue
+        log.info("real clips: %s", name)
+        out = run_dir(config, spec)
+        analyzer = load_analyzer({name: out / BEST}, EVAL_DEVICE)
+        _, scores = score_folder(analyzer, config.real_clips, out / REAL_CLIPS_CACHE)
+        scored[name] = scores[name].to_dict()
+    return scored
+
+
 def collect_results(plan: Plan, config: ReportConfig) -> ReportResults:
     """Read every planned run (all must be done) and run the report's checks on the test split."""
     records = read_ledger(config, benchmark_fingerprint(config.data))
@@ -258,6 +280,7 @@ def collect_results(plan: Plan, config: ReportConfig) -> ReportResults:
         }
         dataset = summarize_dataset(models, config.data, REPORT_SPLIT)
     return ReportResults(
+        real_footage=_real_footage(plan, config),
         config=config,
         plan=plan,
         runs=runs,

@@ -65,11 +65,18 @@ class LoadedModel:
     path: Path
     calibration: Calibration | None = None  # None: never calibrated, so it never abstains
     trained_classes: tuple[str, ...] | None = None  # None: unknown (all classes are assumed)
+    # how it scored on real clips (`score-clips --store`, avel/analysis/realdev.py); None: never scored
+    real_footage: dict[str, Any] | None = None
 
     @property
     def abstain_threshold(self) -> float | None:
         """The top probability below which the model abstains; None: uncalibrated, never abstains."""
         return None if self.calibration is None else self.calibration.threshold
+
+    @property
+    def unsure_mass(self) -> float | None:
+        """The top-2 mass at or above which an abstained second is "unsure"; None: all are "unknown"."""
+        return None if self.calibration is None else self.calibration.unsure_mass
 
 
 def read_features(data_dir: str | Path) -> dict[str, Any]:
@@ -261,6 +268,7 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Loa
         trained_classes=None
         if checkpoint.get("trained_classes") is None
         else tuple(checkpoint["trained_classes"]),
+        real_footage=checkpoint.get("real_footage"),
     )
 
 
