@@ -186,18 +186,16 @@ def decode_window(
     num_segments = seconds if sampler.done else min(seconds, _whole_seconds(sampler.end_time))
     if sampler.num_decoded == 0 or num_segments < 1:
         raise MediaError(f"{path}: no video frame from {start} s on")
-    warnings: list[str] = []
     audio = np.zeros(num_segments * cfg.sample_rate, np.float32)
     if collector is not None:
         audio, _ = collector.finish(num_segments)
-    return DecodedClip(
+    return DecodedClip(  # no warnings of its own: a long clip's come from its tracks (analysed_span)
         frames=sampler.finish(num_segments),
         audio=audio,
         sample_rate=cfg.sample_rate,
         num_segments=num_segments,
         duration=float(start + num_segments),
         has_audio=collector is not None and collector.num_samples > 0,
-        warnings=warnings,
     )
 
 
