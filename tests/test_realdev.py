@@ -19,7 +19,7 @@ from avel.training.checkpoint import load_checkpoint
 
 
 def _model(labels: list[str], probability: float = 0.9) -> dict[str, Any]:
-    """A model's `seconds` as ClipResult.to_json() writes them."""
+    """A model's `seconds` as ClipAnalysis.to_json() writes them."""
     return {"seconds": [{"label": x, "probability": probability} for x in labels]}
 
 

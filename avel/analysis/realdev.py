@@ -1,7 +1,7 @@
 """Score models on real footage: a folder of clips and a labels.csv of what happens in each.
 
 The composite benchmark's own numbers say how well a model reads composites; people upload real
-video. This scores the same per-second answers `localize` gives (ClipResult.to_json) against
+video. This scores the same per-second answers `localize` gives (ClipAnalysis.to_json) against
 coarse real labels, with the two questions a user asks:
 
 - of the seconds where a class the models know is happening, how many are labelled with it
@@ -115,7 +115,7 @@ def _run_length(labels: list[str]) -> str:
 
 
 def score_clip(clip: RealClip, model: dict[str, Any]) -> ClipScore:
-    """Score one model's `seconds` (from ClipResult.to_json()["models"][name]) on `clip`."""
+    """Score one model's `seconds` (from ClipAnalysis.to_json()["models"][name]) on `clip`."""
     seconds = model["seconds"]
     scored = [seconds[t] for t in clip.event_seconds(len(seconds))]
     claimed = [s for s in scored if s["label"] not in NOT_EVENTS and s["probability"] >= CLAIM_PROBABILITY]
@@ -211,7 +211,7 @@ def store_score(checkpoint: Path, folder: str, score: ModelScore) -> None:
 
 
 def score_results(clips: list[RealClip], results: dict[str, dict[str, Any]]) -> dict[str, ModelScore]:
-    """Per model: the scores of every clip, from `results` (file name -> ClipResult.to_json())."""
+    """Per model: the scores of every clip, from `results` (file name -> ClipAnalysis.to_json())."""
     names = next(iter(results.values()))["models"].keys() if results else ()
     return {
         name: ModelScore.of(
