@@ -47,3 +47,10 @@ def config_from_args(cls: type[Config], args: argparse.Namespace, **given: Any) 
         if f.init and getattr(args, f.name, None) is not None
     }
     return cls(**{**values, **given})
+
+
+def add_checkpoint_option(parser: argparse.ArgumentParser, help_text: str) -> None:
+    """`--checkpoint [NAME=]FILE`, repeatable: the models a command compares (localize, score-clips)."""
+    parser.add_argument(
+        "--checkpoint", action="append", default=[], type=named_path, metavar="[NAME=]FILE", help=help_text
+    )

@@ -12,7 +12,7 @@ from typing import Any
 from tqdm import tqdm
 
 from avel.analysis.localize import CSV_FIELDS, csv_rows, list_inputs, load_analyzer, localize_cached
-from avel.commands.args import config_from_args, named_path
+from avel.commands.args import add_checkpoint_option, config_from_args
 from avel.common.classes import UNKNOWN
 from avel.common.config import DEVICES, FeatureConfig, LocalizeConfig
 from avel.features.extract import VIDEO_SUFFIXES
@@ -83,14 +83,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     defaults = LocalizeConfig()
     parser = subparsers.add_parser("localize", help="per-second events of your own videos, any length")
     parser.add_argument("paths", nargs="+", help="video files or folders")
-    parser.add_argument(
-        "--checkpoint",
-        action="append",
-        default=[],
-        type=named_path,
-        metavar="[NAME=]FILE",
-        help="an SEL/WSEL model (repeat)",
-    )
+    add_checkpoint_option(parser, "an SEL/WSEL model (repeat)")
     parser.add_argument("--out", help="write one JSON per clip here (a rerun skips finished clips)")
     parser.add_argument("--json", action="store_true", help="print one JSON object per clip")
     parser.add_argument("--csv", help="write a flat table: file, model, start, end, label, probability")

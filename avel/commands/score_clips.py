@@ -15,7 +15,7 @@ from pathlib import Path
 
 from avel.analysis.localize import load_analyzer
 from avel.analysis.realdev import CLAIM_PROBABILITY, ModelScore, read_labels, score_folder, store_score
-from avel.commands.args import named_path
+from avel.commands.args import add_checkpoint_option
 from avel.common.config import DEVICES
 
 
@@ -56,14 +56,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add `score-clips` to the command line (avel/commands/__init__.py)."""
     parser = subparsers.add_parser("score-clips", help="score the models on real clips with a labels.csv")
     parser.add_argument("folder", help="clips and their labels.csv (file,label,event_start,event_end)")
-    parser.add_argument(
-        "--checkpoint",
-        action="append",
-        default=[],
-        type=named_path,
-        metavar="[NAME=]FILE",
-        help="an SEL/WSEL model (repeat); default: the bundled two",
-    )
+    add_checkpoint_option(parser, "an SEL/WSEL model (repeat); default: the bundled two")
     parser.add_argument("--cache", help="keep each clip's localize result here (a rerun skips it)")
     parser.add_argument("--out", help="write the scores as JSON")
     parser.add_argument(
