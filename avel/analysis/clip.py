@@ -108,7 +108,7 @@ class ClipAnalysis:
     """
 
     file: str  # the path as given
-    content_hash: str
+    content_hash: str | None  # sha256 of the file; a long clip's only when the caller gave it
     num_segments: int
     classes: tuple[str, ...]
     localizations: dict[str, Localization]
@@ -407,7 +407,7 @@ def _analyze_windowed(
         progress(WINDOWS_SHARE, f"decoding the {len(wanted)} seconds shown as heatmaps")
     return ClipAnalysis(
         file=str(path),
-        content_hash=content_hash or file_sha256(path),
+        content_hash=content_hash,  # not hashed here: an hour of video is GBs that nothing else reads
         num_segments=num_segments,
         classes=analyzer.classes,
         localizations=localizations,

@@ -281,7 +281,7 @@ class App:
         except (MediaError, ValueError) as err:
             log.warning("analysis of %s failed: %s", video, err)
             raise gr.Error(public_message(err, video, self._hide())) from err
-        analysis.ground_truth = self.ground_truths.get(analysis.content_hash)
+        analysis.ground_truth = self.ground_truths.get(content_hash)
         analysis.warnings = [public_message(Exception(w), video, self._hide()) for w in analysis.warnings]
         if progress:
             progress(0.97, "drawing")
