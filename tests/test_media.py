@@ -384,3 +384,14 @@ def test_windows_of_a_clip_decode_like_the_whole_clip(tmp_path: Path) -> None:
     assert audio.shape == whole.audio.shape
     assert np.abs(audio - whole.audio).max() < 0.05  # the same tones (AAC frames re-aligned by the seek)
     assert_tones(windows[1].audio, [tone_freq(3), tone_freq(4), tone_freq(5)])
+
+
+def test_a_clips_header_is_read_once_per_version_of_the_file(tmp_path: Path, monkeypatch) -> None:
+    spec = make_clip(tmp_path / "clip.mp4", 3.0, fps=2, size=(16, 16))
+    opened = []
+    real_open = media._open_input
+    monkeypatch.setattr(media, "_open_input", lambda path: opened.append(path) or real_open(path))
+    assert media.clip_seconds(spec.path) == 3 and media.clip_seconds(str(spec.path)) == 3
+    assert len(opened) == 1  # the app's queue and analyze_clip share one read
+    make_clip(spec.path, 5.0, fps=2, size=(16, 16))  # a new version of the same file
+    assert media.clip_seconds(spec.path) == 5 and len(opened) == 2

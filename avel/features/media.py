@@ -17,6 +17,7 @@ hostile file ends in a `MediaError`, never a hang.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import math
@@ -35,6 +36,7 @@ from avel.common.config import FeatureConfig
 logger = logging.getLogger(__name__)
 
 # Not in FeatureConfig (shared contract): passed to decode_clip(timeout_s=...) instead.
+HEADER_CACHE_ENTRIES = 256  # files whose header seconds are remembered (a few bytes each)
 DEFAULT_DECODE_TIMEOUT_S = 300.0  # a 60-s 1080p60 H.264 clip decodes in about a minute on 2 cores
 MAX_FRAME_RATE = 1000  # frame-count guard: more decoded frames per second means broken timestamps
 TRUNCATION_TOLERANCE_S = 1.0  # video may stop this much before its announced end (VFR, rounding)
@@ -112,8 +114,26 @@ def decode_clip(
 
 
 def clip_seconds(path: str | Path) -> int:
-    """Whole seconds of a clip as its container announces them (no decoding); MediaError if unknown."""
+    """Whole seconds of a clip as its container announces them (no decoding); MediaError if unknown.
+
+    Read once per version of a file (its size and mtime): the app's queue decides long vs short
+    by it, then analyze_clip decides how to decode by it, and the header is opened once for both.
+    """
     path = Path(path)
+    try:
+        stat = path.stat()
+    except OSError:
+        return _header_seconds(path)  # the clear message for a missing file
+    return _cached_header_seconds(str(path), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=HEADER_CACHE_ENTRIES)
+def _cached_header_seconds(path: str, size: int, mtime_ns: int) -> int:
+    del size, mtime_ns  # the cache key only: another version of the file is read again
+    return _header_seconds(Path(path))
+
+
+def _header_seconds(path: Path) -> int:
     with _open_input(path) as container:
         duration = _describe(container, _video_stream(container, path))["duration"]
     if duration is None:
