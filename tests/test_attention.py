@@ -62,18 +62,21 @@ def test_score_attention_scores_event_seconds_with_a_box_per_class() -> None:
     assert (per_class[AVE_CLASSES[0]]["pointing"], per_class[AVE_CLASSES[1]]["pointing"]) == (1.0, 0.0)
 
 
-def test_object_boxes_follow_the_event_videos_of_the_manifest() -> None:
+def test_object_boxes_follow_the_rows_of_the_ave_layout() -> None:
+    """Rows are the event and open-set videos (write_features_and_labels); background-only
+    videos live apart and have no row."""
     manifest = {
         "config": {"seconds": 2, "frame_size": 256},
         "videos": [
             {"kind": "event", "bbox": [[0, 0, 10, 10], None]},
             {"kind": "background", "bbox": [None, None]},
+            {"kind": "open", "bbox": [[1, 1, 2, 2], None]},
             {"kind": "event", "bbox": [None, [5, 5, 20, 20]]},
         ],
     }
     boxes = object_boxes(manifest)
-    assert boxes.frame_size == 256 and boxes.boxes.shape == (2, 2, 4)
-    assert np.isnan(boxes.boxes[0, 1]).all() and boxes.boxes[1, 1].tolist() == [5, 5, 20, 20]
+    assert boxes.frame_size == 256 and boxes.boxes.shape == (3, 2, 4)
+    assert np.isnan(boxes.boxes[0, 1]).all() and boxes.boxes[2, 1].tolist() == [5, 5, 20, 20]
 
 
 def test_a_model_without_spatial_attention_has_none() -> None:
