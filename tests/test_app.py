@@ -316,13 +316,61 @@ def test_a_clip_over_the_apps_limit_points_to_the_localize_command(client, tmp_p
 def test_dataset_tab_shows_the_bundled_summary_and_refuses_outside_folders(client) -> None:
     text, *plots = client.predict("", "test", api_name="/explore")
     assert "segment accuracy" in text and "Co-attention" in text
-    confusion0, confusion1, per_class, tsne, _note, _runs = plots
+    confusion0, confusion1, per_class, _attention_note, _attention, tsne, _note, _runs = plots
     for plot in (confusion0, confusion1, per_class, tsne):
         assert plot, "a dataset figure is missing"
     for folder in ("/etc", "/root", "data/../..", "~"):
         with pytest.raises(Exception, match="Only dataset folders under data/") as raised:
             client.predict(folder, "test", api_name="/explore")
         assert "file not found" not in str(raised.value)
+
+
+def _summary_with_attention(measured: bool):
+    """A hand-made dataset summary of two models on 3 classes; the baseline never saw a Cat box."""
+    import numpy as np
+
+    from avel.analysis.summary import DatasetSummary, ModelSummary
+
+    def scores(pointing: float, seconds: int) -> dict:
+        return {"pointing": pointing, "mass": 0.25, "iou_auc": 0.125, "chance": 0.2, "num_seconds": seconds}
+
+    def model(pointing: float, per_class: dict) -> ModelSummary:
+        confusion = np.eye(3, dtype=np.int64)
+        attention = {**scores(pointing, 30), "per_class": per_class} if measured else None
+        return ModelSummary(np.zeros((1, 3), np.int64), confusion, np.ones(3), 1.0, {}, attention=attention)
+
+    models = {
+        "Co-attention": model(0.75, {"Bark": scores(0.8, 20), "Cat": scores(0.65, 10)}),
+        "Baseline": model(0.5, {"Bark": scores(0.5, 20)}),
+    }
+    return DatasetSummary(
+        ("Bark", "Cat", "Background"),
+        "test",
+        np.array([[0, 1, 2]]),
+        models,
+        "bench, test split",
+        attention_measured=measured,
+    )
+
+
+def test_dataset_tab_shows_attention_accuracy_per_class_or_says_it_was_not_measured() -> None:
+    from avel.app.views import attention_table, render_dataset
+
+    note, table = attention_table(_summary_with_attention(measured=True))
+    assert "peak lies in the true object box" in note and "30 event seconds" in note
+    assert table["headers"][:3] == ["class", "event seconds", "chance (%)"]
+    assert table["headers"][3:6] == [
+        "Co-attention: pointing game (%)",
+        "Co-attention: mass in box (%)",
+        "Co-attention: AUC (%)",
+    ]
+    assert table["data"] == [
+        ["all classes", 30, 20.0, 75.0, 25.0, 12.5, 50.0, 25.0, 12.5],
+        ["Bark", 20, 20.0, 80.0, 25.0, 12.5, 50.0, 25.0, 12.5],
+        ["Cat", 10, 20.0, 65.0, 25.0, 12.5, None, None, None],
+    ]
+    old = render_dataset(_summary_with_attention(measured=False))  # a file from before: it still loads
+    assert "not measured for this summary" in old.attention_note and old.attention["data"] == []
 
 
 def test_runs_table_lists_finished_runs_with_their_test_scores(tmp_path: Path) -> None:

@@ -6,13 +6,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from avel.analysis.dataset import summarize_dataset
 from avel.analysis.summary import FeatureMap, build_maps, load_summary, save_summary
 from avel.commands import main
 from avel.common.config import ModelConfig, RunConfig, SummaryConfig, TrainConfig
+from avel.data import AVEDirectory
 from avel.models.output import FEATURE_NAMES
+from avel.training.attention import ObjectBoxes, attention_accuracy
 from avel.training.checkpoint import load_checkpoint
+from avel.training.evaluate import checkpoint_dataset
 from avel.training.train import train
 
 SMALL = SummaryConfig(max_points=60, pca_dims=8, neighbours=5)
@@ -47,6 +51,27 @@ def test_summary_round_trips_without_raw_features(coatt: Path, random_ave_dir: P
     assert stored.features == {} and loaded.classes == summary.classes
     for name, fmap in loaded.maps.items():
         np.testing.assert_allclose(fmap.coords, summary.maps[name].coords)
+
+
+def test_summary_stores_attention_accuracy_given_boxes_and_an_older_file_still_loads(
+    coatt: Path, random_ave_dir: Path, tmp_path: Path
+) -> None:
+    loaded = load_checkpoint(coatt, "cpu")
+    boxes = np.full((40, 10, 4), np.nan)  # random_ave_dir: 40 videos of 10 s on a 3 x 3 grid
+    boxes[:, 2:] = (0, 0, 10, 10)  # the top-left cell, seconds 2-9
+    object_boxes = ObjectBoxes(boxes, frame_size=30)
+    summary = summarize_dataset({"Co-attention": loaded}, random_ave_dir, "test", object_boxes)
+    dataset = checkpoint_dataset(loaded, AVEDirectory(random_ave_dir), "test")
+    expected = attention_accuracy(loaded.model, dataset, object_boxes, loaded.classes, torch.device("cpu"))
+    assert summary.attention_measured and summary.models["Co-attention"].attention == expected
+    assert expected["chance"] == pytest.approx(1 / 9) and set(expected["per_class"]) <= set(loaded.classes)
+    save_summary(summary, tmp_path / "s.npz")
+    stored = load_summary(tmp_path / "s.npz")
+    assert stored.attention_measured and stored.models["Co-attention"].attention == expected
+    summary.attention_measured = False  # as every file stored before attention accuracy
+    save_summary(summary, tmp_path / "old.npz")
+    old = load_summary(tmp_path / "old.npz")
+    assert not old.attention_measured and old.models["Co-attention"].attention is None
 
 
 def test_a_stored_point_is_placed_on_itself_and_a_new_one_among_its_neighbours() -> None:

@@ -42,6 +42,7 @@ from avel.app.views import (
     second_tiles,
     write_downloads,
 )
+from avel.bench.boxes import read_object_boxes
 from avel.common.bounded import BoundedStore
 from avel.common.config import SummaryConfig
 from avel.common.files import evict_oldest
@@ -434,7 +435,8 @@ class App:
         if view is None:
             progress(0.1, desc="running the models over the split")
             try:
-                summary = summarize_dataset(self.analyzer.localizers, data_path, split)
+                boxes = read_object_boxes(data_path)  # a composite benchmark: attention accuracy too
+                summary = summarize_dataset(self.analyzer.localizers, data_path, split, boxes)
                 progress(0.5, desc="t-SNE of the features")
                 summary.source = f"{data_dir.strip()}, {split} split"
                 view = render_dataset(build_maps(summary, self.summary_config))
@@ -469,6 +471,8 @@ class App:
             text=view.text,
             confusions=view.confusions,
             per_class=view.per_class,
+            attention_note=view.attention_note,
+            attention=view.attention,
             tsne=view.tsne,
             **self._runs(),
         ).flat()

@@ -432,6 +432,58 @@ class DatasetView:
     confusions: list
     per_class: object
     tsne: object
+    attention_note: str = ""
+    attention: dict[str, list] = field(default_factory=dict)  # {"headers", "data"}: gr.Dataframe's value
+
+
+ATTENTION_COLUMNS = {"pointing": "pointing game", "mass": "mass in box", "iou_auc": "AUC"}
+NOT_MEASURED = (
+    "**Attention accuracy:** not measured for this summary. It needs the object box of every event "
+    "second, which a composite benchmark's manifest holds: `python -m avel summarize` on one stores it."
+)
+
+
+def _class_scores(result: dict[str, Any], name: str | None) -> dict[str, Any] | None:
+    """One class's attention scores in an attention accuracy result (None: all classes)."""
+    return result if name is None else result["per_class"].get(name)
+
+
+def _percent_or_none(scores: dict[str, Any] | None, key: str) -> float | None:
+    return None if scores is None else round(100 * scores[key], 1)
+
+
+def attention_table(summary: DatasetSummary) -> tuple[str, dict[str, list]]:
+    """Each model's attention accuracy, all classes then per class, with the chance level: a note
+    that says what the numbers mean and a gr.Dataframe value; "not measured" for a summary without."""
+    scored = {name: m.attention for name, m in summary.models.items() if m.attention is not None}
+    if not summary.attention_measured or not scored:
+        note = (
+            NOT_MEASURED if not summary.attention_measured else "**Attention accuracy:** no model has a map."
+        )
+        return note, {"headers": ["attention accuracy"], "data": []}
+    first = next(iter(scored.values()))
+    headers = ["class", "event seconds", "chance (%)"] + [
+        f"{name}: {label} (%)" for name in scored for label in ATTENTION_COLUMNS.values()
+    ]
+    data = []
+    for name in [None, *(c for c in summary.classes if c in first["per_class"])]:  # None: all classes
+        base = _class_scores(first, name)
+        cells = [
+            _percent_or_none(_class_scores(r, name), key)
+            for r in scored.values()
+            for key in ATTENTION_COLUMNS
+        ]
+        data.append([name or "all classes", base["num_seconds"], round(100 * base["chance"], 1), *cells])
+    note = (
+        f"**Attention accuracy** on the {first['num_seconds']} event seconds whose object box is known: "
+        "pointing game = the share of seconds whose attention peak lies in the true object box; mass in "
+        "box = the mean share of the attention inside it; AUC = the mean IoU of the thresholded map with "
+        "the box over thresholds; chance = the box's share of the grid (a uniform map's score)."
+    )
+    without = [name for name, m in summary.models.items() if m.attention is None]
+    if without:
+        note += f" {', '.join(without)}: no spatial attention."
+    return note, {"headers": headers, "data": data}
 
 
 def render_dataset(summary: DatasetSummary) -> DatasetView:
@@ -459,4 +511,5 @@ def render_dataset(summary: DatasetSummary) -> DatasetView:
         f"t-SNE of {summary.map_model}'s features: {points} of {summary.labels.size} seconds "
         "(stratified sample)."
     )
-    return DatasetView(text, confusions, per_class, tsne)
+    note, table = attention_table(summary)
+    return DatasetView(text, confusions, per_class, tsne, note, table)
