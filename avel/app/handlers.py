@@ -282,7 +282,9 @@ class App:
         except (MediaError, ValueError) as err:
             log.warning("analysis of %s failed: %s", video, err)
             raise gr.Error(public_message(err, video, self._hide())) from err
-        analysis.ground_truth = self.ground_truths.get(content_hash)
+        known = self.ground_truths.get(content_hash)  # an example: its labels and object boxes
+        if known is not None:
+            known.apply_to(analysis)
         analysis.warnings = [public_message(Exception(w), video, self._hide()) for w in analysis.warnings]
         if progress:
             progress(0.97, "drawing")

@@ -40,8 +40,10 @@ HEATMAP_EXPLANATION = (
     "Colour = where the model's visual attention falls in each second: red most, blue least, each second "
     "scaled to its own range (the colour bar under the grid). Background and unsure seconds are dimmed, "
     "not hidden. Caption: the answer and its probability · event = 1 - p(background), the probability "
-    "that an audio-visual event happens in that second."
+    "that an audio-visual event happens in that second. On a bundled example a white outline marks the "
+    "true object box, where the sounding object is, in each second it is visible."
 )
+BOX_NOTE = f"outline: {viz.BOX_LEGEND}"  # the overlay videos' legend entry, on a second with a box
 
 
 @dataclass(frozen=True)
@@ -165,7 +167,9 @@ def render_clip(
             captions.append(f"{name} has no spatial attention to show.")
             continue
         frames = _at_aspect([analysis.frames[t] for t in seconds], aspect)  # (n, H, W, 3)
-        grid, text = _heatmap_grid(loc, frames, seconds, classes, background, settings.columns, folder, index)
+        grid, text = _heatmap_grid(
+            loc, frames, seconds, classes, background, settings.columns, folder, index, analysis.object_boxes
+        )
         heatmaps.append(grid)
         which = f"its {len(seconds)} most eventful seconds" if analysis.windowed else "per second"
         captions.append(f"**{name}, {which}**:  \n{text}")
@@ -260,9 +264,12 @@ def _heatmap_grid(
     columns: int,
     folder: Path,
     index: int,
+    boxes: np.ndarray | None = None,
 ) -> tuple[str, str]:
     """Model `index`'s captioned heatmaps of `seconds` (frames: (n, H, W, 3), one per second) as a
-    JPEG grid in `folder`, and the same captions as markdown lines (searchable, screen-readable).
+    JPEG grid in `folder`, each with the true object box of a known example (`boxes`: (T, 4)
+    fractions, ClipAnalysis.object_boxes), and the same captions as markdown lines (searchable,
+    screen-readable).
     """
     labels = [_caption(loc, t, classes, background) for t in seconds]
     muted = _muted(loc, background)
@@ -273,6 +280,7 @@ def _heatmap_grid(
         columns,
         muted=[muted[t] for t in seconds],
         seconds=seconds,
+        boxes=None if boxes is None else boxes[seconds],
     )
     path = folder / f"model{index}-heatmaps.jpg"
     Image.fromarray(grid).save(path, quality=JPEG_QUALITY)
@@ -301,7 +309,10 @@ def make_overlay_videos(view: ClipView, source: str, max_height: int, max_fps: f
             f"{viz.span_label(t, t + 1)} s: {_caption(loc, t, analysis.classes, analysis.background_index)}"
             for t in range(analysis.num_segments)
         ]
-        overlaid = _overlaid(frames, loc.spatial_attention, labels, _muted(loc, analysis.background_index))
+        boxes = analysis.object_boxes
+        overlaid = _overlaid(
+            frames, loc.spatial_attention, labels, _muted(loc, analysis.background_index), boxes
+        )
         path = view.folder / f"model{index}-attention.mp4"
         write_clip(path, overlaid, Fraction(fps).limit_denominator(1001), waveform, view.sample_rate)
         videos.append(str(path))
@@ -310,19 +321,28 @@ def make_overlay_videos(view: ClipView, source: str, max_height: int, max_fps: f
 
 
 def _overlaid(
-    frames: Iterator[tuple[float, np.ndarray]], attention: np.ndarray, labels: list[str], muted: list[bool]
+    frames: Iterator[tuple[float, np.ndarray]],
+    attention: np.ndarray,
+    labels: list[str],
+    muted: list[bool],
+    boxes: np.ndarray | None = None,
 ) -> Iterator[np.ndarray]:
-    """Each frame blended with its second's heatmap, the second's caption on a band at the top."""
-    second, heat, band = -1, None, None
+    """Each frame blended with its second's heatmap and outlined true object box (`boxes`: (T, 4)
+    fractions of the frame, NaN where hidden; a known example's), the second's caption on a band
+    at the top, naming the outline when there is one."""
+    second, heat, band, box = -1, None, None, None
     for when, frame in frames:
         t = min(int(when), len(labels) - 1)
         if t != second:  # one heatmap and caption per second, drawn at the frame's size
             second = t
             heat = viz.attention_heat(attention[t], frame.shape[0], frame.shape[1])
-            band = viz.caption_band(labels[t], frame.shape[1], muted[t])
+            box = None if boxes is None or not np.isfinite(boxes[t]).all() else boxes[t]
+            label = labels[t] if box is None else f"{labels[t]} · {BOX_NOTE}"
+            band = viz.caption_band(label, frame.shape[1], muted[t])
         image = viz.blend(frame, heat)
         if muted[t]:
             image = viz.mute(image)
+        image = viz.draw_box(image, box)
         image[: band.shape[0]] = band
         yield image
 
