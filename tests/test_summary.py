@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +12,7 @@ import torch
 
 from avel.analysis.dataset import summarize_dataset
 from avel.analysis.summary import FeatureMap, build_maps, load_summary, save_summary
+from avel.bench.stats import MANIFEST
 from avel.commands import main
 from avel.common.config import ModelConfig, RunConfig, SummaryConfig, TrainConfig
 from avel.data import AVEDirectory
@@ -72,6 +75,24 @@ def test_summary_stores_attention_accuracy_given_boxes_and_an_older_file_still_l
     save_summary(summary, tmp_path / "old.npz")
     old = load_summary(tmp_path / "old.npz")
     assert not old.attention_measured and old.models["Co-attention"].attention is None
+
+
+def test_summarize_command_scores_attention_on_a_folder_with_a_manifest(
+    coatt: Path, random_ave_dir: Path, tmp_path: Path, capsys
+) -> None:
+    data = tmp_path / "bench"
+    shutil.copytree(random_ave_dir, data)
+    box = [0, 0, 10, 10]  # the top-left cell of the 3 x 3 grid, in every second of every video
+    videos = [{"kind": "event", "bbox": [box] * 10} for _ in range(40)]
+    manifest = {"config": {"seconds": 10, "frame_size": 30}, "videos": videos}
+    (data / MANIFEST).write_text(json.dumps(manifest))
+    out = tmp_path / "summary.npz"
+    main(["summarize", f"Co-attention={coatt}", "--data", str(data), "--out", str(out), "--max-points", "50"])
+    assert "attention pointing game: Co-attention" in capsys.readouterr().out
+    stored = load_summary(out)
+    assert stored.attention_measured and stored.models["Co-attention"].attention["chance"] == pytest.approx(
+        1 / 9
+    )
 
 
 def test_a_stored_point_is_placed_on_itself_and_a_new_one_among_its_neighbours() -> None:
