@@ -200,6 +200,21 @@ def test_resumed_run_equals_uninterrupted_run(random_ave_dir: Path, tmp_path: Pa
         train(_run(random_ave_dir, interrupted, epochs=5, lr=0.01))
 
 
+def test_patience_stops_once_validation_stops_improving_and_stays_stopped(
+    sel_run: TrainResult, random_ave_dir: Path, tmp_path: Path
+) -> None:
+    val = [record["val_accuracy"] for record in _history(sel_run.out)]
+    # the first epoch that brings no new best: patience 1 trains it, then stops
+    stale = next(epoch for epoch in range(2, len(val) + 1) if val[epoch - 1] <= max(val[: epoch - 1]))
+    assert stale < LEARN_EPOCHS  # else the fixture does not exercise the stop
+    run = _run(random_ave_dir, tmp_path / "patient", epochs=LEARN_EPOCHS, patience=1)
+    stopped = train(run)
+    assert [record["epoch"] for record in _history(stopped.out)] == list(range(1, stale + 1))
+    assert stopped.best_epoch == int(np.argmax(val[:stale])) + 1  # the same seed trains the same epochs
+    train(run)  # resuming a stopped run trains nothing more
+    assert len(_history(stopped.out)) == stale
+
+
 def test_input_scale_is_fitted_on_the_training_rows_and_stored(
     sel_run: TrainResult, random_ave_dir: Path
 ) -> None:

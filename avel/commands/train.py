@@ -58,6 +58,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--init", help="checkpoint whose matching layers start the model (CML from MMEL)")
     parser.add_argument("--device", choices=DEVICES, default=defaults.device)
     parser.add_argument(
+        "--patience",
+        type=int,
+        help="stop once this many epochs in a row bring no better validation score (default: train all)",
+    )
+    parser.add_argument(
         "--lambda",
         dest="stream_weight",
         metavar="LAMBDA",

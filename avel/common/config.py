@@ -161,9 +161,16 @@ class TrainConfig:
     # (recorded in the checkpoint). In the real AVE files train_order holds 314 of
     # test_order_match's 402 rows.
     allow_init_overlap: bool = False
+    # Early stopping: end the run once this many epochs in a row have not improved the validation
+    # metric (the selected epoch is the same as without it as long as no later epoch would have
+    # won). None trains every epoch, as the paper and the released code do; the report shows from
+    # its runs' histories what a patience would have changed (avel/report/results.py).
+    patience: int | None = None
 
     def __post_init__(self) -> None:
         check_choice("modalities", self.modalities, MODALITIES)
+        if self.patience is not None and self.patience < 1:
+            raise ValueError(f"patience: expected >= 1 epochs or None, got {self.patience}")
         check_choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
         check_choice("orders", self.orders, ORDERS)
         if self.lr_step_iterations < 1 or not 0.0 < self.lr_gamma <= 1.0:

@@ -60,8 +60,9 @@ from avel.training.evaluate import evaluate_model, run_split, selection_metric
 log = logging.getLogger(__name__)
 
 HISTORY, CONFIG = "history.jsonl", "config.json"  # beside BEST and LAST (avel/training/checkpoint.py)
-# Settings a resumed run may change: more epochs to continue a finished run, another device.
-RESUMABLE_CHANGES = ("epochs", "device")
+# Settings a resumed run may change: more epochs to continue a finished run, another device, the
+# early-stopping patience.
+RESUMABLE_CHANGES = ("epochs", "device", "patience")
 # Validation metrics kept in history.jsonl (the per-class table and confusion stay in best.pt).
 HISTORY_METRICS = ("accuracy", "a2v", "v2a", "average")
 # --init keeps the init's input scale; a training split whose RMS differs more than this warns.
@@ -510,6 +511,10 @@ def train(run: RunConfig, *, progress: bool = False) -> TrainResult:
         disable=None if progress and session.ranks.is_main else True,  # None: hidden when not a terminal
     )
     for epoch in epochs:
+        if config.patience is not None and epoch - 1 - session.best_epoch >= config.patience:
+            # checked before the epoch, so a resumed run that had already run out stops at once
+            log.info("early stop before epoch %d: no better validation for %d epochs", epoch, config.patience)
+            break
         started = time.perf_counter()
         if isinstance(loader.sampler, DistributedSampler):
             loader.sampler.set_epoch(epoch)  # the epoch's permutation: seed + epoch, the same on every rank
