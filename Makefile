@@ -35,7 +35,8 @@ test: lint
 #                     `make checkpoints`; another machine's build fits another PCA), sets the
 #                     bundled SEL models' abstention thresholds on the validation split
 #                     (`calibrate`) and stores the test split's summary the dataset tab shows
-#                     (`summarize`, checkpoints/test-summary.npz) and stores the real clips'
+#                     (`summarize`, checkpoints/test-summary.npz, with attention accuracy from the
+#                     benchmark's object boxes) and stores the real clips'
 #                     figures the app states (`score-clips --store`, REAL_CLIPS); needs only
 #                     the benchmark and the real clips.
 #   make results      trains everything RESULTS.md shows (SEEDS for the main comparison, the Table V

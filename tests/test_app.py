@@ -16,6 +16,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -111,11 +112,42 @@ def client(server: str):
 
 
 def test_examples_have_ground_truth() -> None:
+    from avel.analysis.clip import load_ground_truths
+
     examples = _examples()
     assert len(examples) >= 3, "assets/ needs example clips (python -m avel bench examples --out assets)"
     for clip in examples:
         record = json.loads(clip.with_suffix(".json").read_text())
         assert len(record["label_indices"]) == 10
+    truths = load_ground_truths(ASSETS).values()
+    assert len(truths) == len(examples)
+    for truth in truths:  # composite examples: the object's box in the seconds it is visible
+        visible = np.isfinite(truth.boxes).all(axis=1)
+        assert truth.boxes.shape == (10, 4) and visible.any()
+        assert (truth.boxes[visible] >= 0).all() and (truth.boxes[visible] <= 1).all()
+
+
+def test_a_sidecars_boxes_load_as_fractions_of_the_frame(tmp_path: Path) -> None:
+    from avel.analysis.clip import load_ground_truths
+    from avel.features.extractor import file_sha256
+
+    (tmp_path / "boxed.mp4").write_bytes(b"example one")  # only hashed, never decoded
+    bbox = [None, [64, 0, 128, 256]]
+    sidecar = {"label_indices": [28, 2], "bbox": bbox, "frame_size": 256}
+    (tmp_path / "boxed.json").write_text(json.dumps(sidecar))
+    (tmp_path / "plain.mp4").write_bytes(b"example two")
+    (tmp_path / "plain.json").write_text(json.dumps({"label_indices": [2, 2]}))
+    truths = load_ground_truths(tmp_path)
+    boxed, plain = truths[file_sha256(tmp_path / "boxed.mp4")], truths[file_sha256(tmp_path / "plain.mp4")]
+    assert boxed.labels.tolist() == [28, 2] and np.isnan(boxed.boxes[0]).all()
+    assert boxed.boxes[1].tolist() == [0.25, 0.0, 0.5, 1.0]
+    assert plain.labels.tolist() == [2, 2] and plain.boxes is None
+    analysis = _example_analysis(None)
+    boxed.apply_to(analysis)  # what the app does for an example's clip
+    assert analysis.ground_truth is boxed.labels and analysis.object_boxes is boxed.boxes
+    (tmp_path / "boxed.json").write_text(json.dumps({**sidecar, "bbox": bbox[:1]}))
+    with pytest.raises(ValueError, match=r"boxed\.json: expected one \[x0, y0, x1, y1\] or null per second"):
+        load_ground_truths(tmp_path)
 
 
 @pytest.mark.browser
@@ -316,13 +348,108 @@ def test_a_clip_over_the_apps_limit_points_to_the_localize_command(client, tmp_p
 def test_dataset_tab_shows_the_bundled_summary_and_refuses_outside_folders(client) -> None:
     text, *plots = client.predict("", "test", api_name="/explore")
     assert "segment accuracy" in text and "Co-attention" in text
-    confusion0, confusion1, per_class, tsne, _note, _runs = plots
+    confusion0, confusion1, per_class, _attention_note, _attention, tsne, _note, _runs = plots
     for plot in (confusion0, confusion1, per_class, tsne):
         assert plot, "a dataset figure is missing"
     for folder in ("/etc", "/root", "data/../..", "~"):
         with pytest.raises(Exception, match="Only dataset folders under data/") as raised:
             client.predict(folder, "test", api_name="/explore")
         assert "file not found" not in str(raised.value)
+
+
+def _example_analysis(boxes):
+    """A 2-second analysis of one model on grey frames: what render_clip gets for a clip."""
+    from avel.analysis.clip import ClipAnalysis, Localization
+    from avel.common.config import LocalizeConfig
+
+    probabilities = np.array([[0.1, 0.8, 0.1], [0.1, 0.1, 0.8]])  # Cat, then background
+    loc = Localization(
+        probabilities,
+        probabilities.argmax(-1),
+        np.ones(2, bool),
+        1 - probabilities[:, 2],
+        np.full((2, 7, 7), 1 / 49),
+    )
+    frames = {t: np.full((64, 64, 3), 90, np.uint8) for t in range(2)}
+    return ClipAnalysis(
+        "clip.mp4", None, 2, ("Bark", "Cat", "Background"), {"M": loc}, {"M": [0, 1]}, frames, False,
+        LocalizeConfig(), object_boxes=boxes,
+    )  # fmt: skip
+
+
+def test_an_examples_heatmaps_and_overlay_videos_outline_the_true_object_box(tmp_path: Path) -> None:
+    from PIL import Image
+
+    import viz
+    from avel.app.views import BOX_NOTE, ViewSettings, _overlaid, render_clip
+
+    boxes = np.array([[0.25, 0.25, 0.75, 0.75], [np.nan] * 4])  # second 1: the object is hidden
+    settings = ViewSettings(columns=2, timeline_seconds=10)
+    grids = {}
+    for name, known in (("example", boxes), ("upload", None)):
+        view = render_clip(_example_analysis(known), tmp_path / name, settings, placement=None)
+        with Image.open(view.heatmaps[0]) as grid:
+            grids[name] = viz.gallery_tiles(np.asarray(grid.convert("RGB")), 2, 2)
+    strip = grids["upload"][0].shape[0] - 64
+    edge = (slice(strip + 16, strip + 48), 16)  # the box's left edge in second 0's tile
+    assert grids["example"][0][edge].min() > 220 and grids["upload"][0][edge].max() < 200  # white: drawn
+    assert np.abs(grids["example"][1].astype(int) - grids["upload"][1]).max() < 12  # hidden: none (JPEG)
+    frames = iter([(0.5, np.full((40, 80, 3), 90, np.uint8)), (1.5, np.full((40, 80, 3), 90, np.uint8))])
+    labels = ["0-1 s: Cat 0.80", "1-2 s: background 0.80"]
+    shown, hidden = _overlaid(frames, np.full((2, 7, 7), 1 / 49), labels, [False, True], boxes)
+    band = viz.caption_band(f"{labels[0]} · {BOX_NOTE}", 80)  # the legend entry on the video
+    np.testing.assert_array_equal(shown[: band.shape[0]], band)
+    assert "true object box" in BOX_NOTE and shown[29, 20:60].min() == 255  # the box's bottom edge
+    np.testing.assert_array_equal(hidden[: band.shape[0]], viz.caption_band(labels[1], 80, muted=True))
+    assert hidden[band.shape[0] :].max() < 255  # no box that second
+
+
+def _summary_with_attention(measured: bool):
+    """A hand-made dataset summary of two models on 3 classes; the baseline never saw a Cat box."""
+    import numpy as np
+
+    from avel.analysis.summary import DatasetSummary, ModelSummary
+
+    def scores(pointing: float, seconds: int) -> dict:
+        return {"pointing": pointing, "mass": 0.25, "iou_auc": 0.125, "chance": 0.2, "num_seconds": seconds}
+
+    def model(pointing: float, per_class: dict) -> ModelSummary:
+        confusion = np.eye(3, dtype=np.int64)
+        attention = {**scores(pointing, 30), "per_class": per_class} if measured else None
+        return ModelSummary(np.zeros((1, 3), np.int64), confusion, np.ones(3), 1.0, {}, attention=attention)
+
+    models = {
+        "Co-attention": model(0.75, {"Bark": scores(0.8, 20), "Cat": scores(0.65, 10)}),
+        "Baseline": model(0.5, {"Bark": scores(0.5, 20)}),
+    }
+    return DatasetSummary(
+        ("Bark", "Cat", "Background"),
+        "test",
+        np.array([[0, 1, 2]]),
+        models,
+        "bench, test split",
+        attention_measured=measured,
+    )
+
+
+def test_dataset_tab_shows_attention_accuracy_per_class_or_says_it_was_not_measured() -> None:
+    from avel.app.views import attention_table, render_dataset
+
+    note, table = attention_table(_summary_with_attention(measured=True))
+    assert "peak lies in the true object box" in note and "30 event seconds" in note
+    assert table["headers"][:3] == ["class", "event seconds", "chance (%)"]
+    assert table["headers"][3:6] == [
+        "Co-attention: pointing game (%)",
+        "Co-attention: mass in box (%)",
+        "Co-attention: AUC (%)",
+    ]
+    assert table["data"] == [
+        ["all classes", 30, 20.0, 75.0, 25.0, 12.5, 50.0, 25.0, 12.5],
+        ["Bark", 20, 20.0, 80.0, 25.0, 12.5, 50.0, 25.0, 12.5],
+        ["Cat", 10, 20.0, 65.0, 25.0, 12.5, None, None, None],
+    ]
+    old = render_dataset(_summary_with_attention(measured=False))  # a file from before: it still loads
+    assert "not measured for this summary" in old.attention_note and old.attention["data"] == []
 
 
 def test_runs_table_lists_finished_runs_with_their_test_scores(tmp_path: Path) -> None:

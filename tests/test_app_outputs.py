@@ -42,5 +42,5 @@ def test_a_list_field_gives_one_entry_per_model_and_a_table_stays_one_value() ->
         0,
         10,
     ]
-    dataset = DatasetOutputs("t", ["a", "b"], "p", "ts", "note", rows)
-    assert dataset.flat() == ["t", "a", "b", "p", "ts", "note", rows]
+    dataset = DatasetOutputs("t", ["a", "b"], "p", "an", "at", "ts", "note", rows)
+    assert dataset.flat() == ["t", "a", "b", "p", "an", "at", "ts", "note", rows]

@@ -23,7 +23,13 @@ from avel.data.layout import AUDIO_FILE, DATASET_KEY, VISUAL_FILE
 from avel.report.figures import FIGURE_FILES
 from avel.report.ledger import benchmark_fingerprint, config_key, write_record
 from avel.report.plan import Plan, RunSpec, plan_runs, run_config, run_dir
-from avel.report.render import GENERATED_PREFIX, _real_footage_section, format_duration, format_mean_std
+from avel.report.render import (
+    GENERATED_PREFIX,
+    _attention_section,
+    _real_footage_section,
+    format_duration,
+    format_mean_std,
+)
 from avel.report.results import (
     ReportResults,
     RunResult,
@@ -64,6 +70,7 @@ SECTION_HEADINGS = (
     "## Fig. 4 analogue",
     "## Fig. 7 analogue",
     "## Table V analogue: ablations",
+    "## Attention accuracy",
     "## Fig. 5 analogue",
     "## Appendix: every run",
 )
@@ -256,6 +263,66 @@ def test_real_footage_table_stands_beside_the_composite_one() -> None:
         "80.0 ± 7.1 (n=2)",
         "25.0 ± 0.0 (n=2)",
     ]
+
+
+def _attention(pointing: float, bark: float) -> dict:
+    """An attention_accuracy result (avel/training/attention.py) with one class of its own."""
+    scores = {"pointing": pointing, "mass": pointing / 2, "iou_auc": 0.3, "chance": 0.2, "num_seconds": 40}
+    return {**scores, "per_class": {"Bark": {**scores, "pointing": bark, "num_seconds": 10}}}
+
+
+def _attention_results(runs: list[RunResult], sections: dict[str, list[str]]) -> ReportResults:
+    return ReportResults(
+        config=ReportConfig(data="unused", seeds=(0, 1)),
+        plan=Plan(runs={r.spec.name: r.spec for r in runs}, sections=sections),
+        runs={r.spec.name: r for r in runs},
+        data=None,  # type: ignore[arg-type]  # not read
+        swaps={},
+        dataset=None,
+        chance_flags=[],
+    )
+
+
+def test_attention_section_averages_seeds_and_omits_models_without_a_map() -> None:
+    def result(spec: RunSpec, attention: dict | None) -> RunResult:
+        return RunResult(
+            spec, {}, {}, best_epoch=1, epochs=1, seconds=0.0, hardware=None, attention=attention
+        )
+
+    main = [
+        result(RunSpec("sel", "coatt", seed=0), _attention(0.6, 0.9)),
+        result(RunSpec("sel", "coatt", seed=1), _attention(0.8, 0.7)),
+        result(RunSpec("sel", "baseline", seed=0), _attention(0.3, 0.1)),
+        result(RunSpec("sel", "baseline", seed=1), _attention(0.4, 0.2)),
+        result(RunSpec("cml", "baseline", seed=0), None),  # AVDLN: no spatial attention
+    ]
+    ablations = [
+        result(RunSpec("sel", ablation="csea"), None),
+        result(RunSpec("sel", ablation="cspa"), _attention(0.5, 0.5)),
+    ]
+    runs = main + ablations
+    sections = {"main": [r.spec.name for r in main], "ablations": [r.spec.name for r in ablations]}
+    text = _attention_section(_attention_results(runs, sections))
+    rows = {
+        line.split(" | ")[0].lstrip("| "): line.rstrip(" |").split(" | ")[1:] for line in text.splitlines()
+    }
+    assert rows["co-attention (Xue et al.), SEL"] == [
+        "70.0 ± 14.1 (n=2)",
+        "35.0 ± 7.1 (n=2)",
+        "30.0 ± 0.0 (n=2)",
+        "20.0",
+        "40",
+    ]
+    assert rows["baseline (Tian et al.), SEL"][0] == "35.0 ± 7.1 (n=2)"
+    assert rows["CSPA only, SEL"][0] == "50.0 (n=1)"
+    assert not any(label.startswith(("CSEA only", "baseline (Tian et al.), CML")) for label in rows)
+    omitted = next(line for line in text.splitlines() if line.startswith("Omitted"))
+    assert "CSEA only SEL (no CSPA stream" in omitted and "baseline (Tian et al.) CML (AVDLN" in omitted
+    assert rows["Bark"] == ["10", "20.0", "80.0 ± 14.1 (n=2)", "15.0 ± 7.1 (n=2)"]  # per class, SEL
+    assert "peak cell lies in the box" in text and "Not scored" not in text
+    unscored = [replace(r, attention=None) for r in runs]  # official AVE: no boxes, no scores
+    text = _attention_section(_attention_results(unscored, sections))
+    assert "Not measured" in text and "official AVE" in text and "|" not in text
 
 
 # --- the command end to end ---------------------------------------------------------------------

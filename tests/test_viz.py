@@ -130,6 +130,30 @@ def test_gallery_wraps_long_captions_mutes_tiles_and_cuts_back_into_seconds() ->
         viz.attention_overlays(frames, attentions, labels, seconds=[1, 2])
 
 
+def test_gallery_outlines_the_true_object_box_and_names_it_in_the_legend() -> None:
+    t, h, w = 2, 40, 60
+    frames = np.full((t, h, w, 3), 90, np.uint8)
+    attentions = np.random.default_rng(3).random((t, 7, 7))
+    boxes = np.array([[0.25, 0.5, 0.75, 1.0], [np.nan] * 4])  # second 1: the object is hidden
+    plain = viz.attention_gallery(frames, attentions, columns=2, muted=[True, False])
+    boxed = viz.attention_gallery(frames, attentions, columns=2, muted=[True, False], boxes=boxes)
+    plain_tiles, boxed_tiles = viz.gallery_tiles(plain, t, 2), viz.gallery_tiles(boxed, t, 2)
+    strip = plain_tiles[0].shape[0] - h
+    tile, before = boxed_tiles[0][strip:], plain_tiles[0][strip:]
+    for row, col in ((20, 30), (30, 15), (30, 44), (39, 30)):  # top, left, right and bottom edges
+        assert tile[row, col].tolist() == [255, 255, 255]  # white, even on a dimmed (muted) tile
+    assert tile[19, 30].tolist() == [0, 0, 0] and tile[22, 30].tolist() == [0, 0, 0]  # edged in black
+    np.testing.assert_array_equal(tile[24:36, 18:42], before[24:36, 18:42])  # inside: the heat map as it was
+    np.testing.assert_array_equal(tile[:18], before[:18])  # outside too
+    np.testing.assert_array_equal(boxed_tiles[1], plain_tiles[1])  # no box, nothing drawn
+    footer = heatmap.COLORBAR_PX
+    assert (boxed[-footer:] != plain[-footer:]).any()  # the legend entry "true object box"
+    hidden = viz.attention_gallery(frames, attentions, columns=2, muted=[True, False], boxes=boxes[[1, 1]])
+    np.testing.assert_array_equal(hidden, plain)  # no box shown: no legend either
+    with pytest.raises(ValueError, match="boxes: expected one box per segment"):
+        viz.attention_overlays(frames, attentions, boxes=boxes[:1])
+
+
 # --- summaries -------------------------------------------------------------------------------
 
 

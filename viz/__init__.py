@@ -11,12 +11,14 @@ from viz.colors import BACKGROUND_COLOR, class_colors, model_colors
 from viz.confusion import confusion_matrix_figure, normalize_rows, per_class_accuracy_figure
 from viz.export import figure_to_image, save_figure
 from viz.heatmap import (
+    BOX_LEGEND,
     attention_gallery,
     attention_heat,
     attention_overlay,
     attention_overlays,
     blend,
     caption_band,
+    draw_box,
     gallery_tiles,
     mute,
     upsample_attention,
@@ -38,6 +40,7 @@ from viz.tsne import HighlightedMaps, stratified_subsample, tsne_embedding, tsne
 __all__ = [
     "ABSTENTIONS",
     "BACKGROUND_COLOR",
+    "BOX_LEGEND",
     "NOT_KNOWN",
     "NO_EVENT",
     "TAG_HEADERS",
@@ -53,6 +56,7 @@ __all__ = [
     "class_colors",
     "cml_distance_figure",
     "confusion_matrix_figure",
+    "draw_box",
     "event_timeline",
     "figure_to_image",
     "gallery_tiles",

@@ -21,6 +21,11 @@ TILE_GAP_PX = 4  # white gap between gallery tiles
 DIM_WHITE = 0.45  # share of white blended into a dimmed overlay: paler, its colours still readable
 COLORBAR_PX = 30  # strip under a gallery grid: the colour scale and what it means
 COLORBAR_TEXT = ("low", "attention in the second (each second scaled to its own range)", "high")
+# The true object box (composite examples know it): a white line between two black ones, visible on
+# any colour of the heat map and on the dimmed tiles alike.
+BOX_COLOR, BOX_EDGE = (255, 255, 255), (0, 0, 0)
+BOX_LEGEND = "true object box"  # its entry in the colour bar strip
+LEGEND_GAP_PX = 18  # between the colour bar's text and the box legend
 
 
 def _check_frame(name: str, frame: np.ndarray) -> None:
@@ -99,6 +104,30 @@ def _segment_captions(count: int, labels: list[str] | None, seconds: list[int] |
     ]
 
 
+def draw_box(image: np.ndarray, box: np.ndarray | None) -> np.ndarray:
+    """A copy of `image` with the outline of `box` = (x0, y0, x1, y1) as fractions of its width and
+    height (BOX_COLOR edged by BOX_EDGE); unchanged for None or a NaN box (the object not visible)."""
+    if box is None or not np.isfinite(box).all():
+        return image
+    height, width = image.shape[:2]
+    x0, y0, x1, y1 = (float(v) for v in box)
+    corners = [round(x0 * width), round(y0 * height), round(x1 * width) - 1, round(y1 * height) - 1]
+    canvas = Image.fromarray(image)
+    _outline(ImageDraw.Draw(canvas), corners)
+    return np.asarray(canvas).copy()
+
+
+def _outline(draw: ImageDraw.ImageDraw, corners: list[int]) -> None:
+    """A 2-px BOX_COLOR rectangle on `corners` (left, top, right, bottom), a BOX_EDGE pixel each side."""
+    left, top, right, bottom = corners
+    draw.rectangle([left - 1, top - 1, right + 1, bottom + 1], outline=BOX_EDGE, width=4)
+    draw.rectangle(corners, outline=BOX_COLOR, width=2)
+
+
+def _has_boxes(boxes: np.ndarray | None) -> bool:
+    return boxes is not None and bool(np.isfinite(boxes).all(axis=-1).any())
+
+
 def mute(image: np.ndarray) -> np.ndarray:
     """A paler copy that keeps its colours: a background or abstained second is dimmed, not hidden,
     since where a model looks when it finds no event is what a researcher inspects."""
@@ -114,13 +143,15 @@ def attention_overlays(
     colormap: str = "jet",
     muted: list[bool] | None = None,
     seconds: list[int] | None = None,
+    boxes: np.ndarray | None = None,
 ) -> list[tuple[np.ndarray, str]]:
     """Per-segment (overlay, caption) pairs.
 
     frames: (T, H, W, 3) uint8, one frame per 1-s segment; attentions: (T, h, w);
     labels: optional per-segment text (e.g. the predicted class) appended to "3-4 s";
     muted: per segment, True to dim the overlay (background or abstained seconds);
-    seconds: the clip second of each segment (default 0..T-1), for a selection of a long clip.
+    seconds: the clip second of each segment (default 0..T-1), for a selection of a long clip;
+    boxes: (T, 4) true object box per segment as fractions of the frame (draw_box), NaN where hidden.
     """
     frames = np.asarray(frames)
     attentions = np.asarray(attentions)
@@ -137,9 +168,12 @@ def attention_overlays(
         attention_overlay(frame, attention, alpha, colormap)
         for frame, attention in zip(frames, attentions, strict=True)
     ]
+    if boxes is not None and len(boxes) != frames.shape[0]:
+        raise ValueError(f"boxes: expected one box per segment ({frames.shape[0]}), got {len(boxes)}")
+    drawn = [None] * frames.shape[0] if boxes is None else list(boxes)
     return [
-        (mute(image) if off else image, caption)
-        for image, caption, off in zip(overlays, captions, muted, strict=True)
+        (draw_box(mute(image) if off else image, box), caption)
+        for image, caption, off, box in zip(overlays, captions, muted, drawn, strict=True)
     ]
 
 
@@ -152,18 +186,20 @@ def attention_gallery(
     colormap: str = "jet",
     muted: list[bool] | None = None,
     seconds: list[int] | None = None,
+    boxes: np.ndarray | None = None,
 ) -> np.ndarray:
     """All segments' overlays tiled in one RGB image (rows of `columns`), each under its caption.
 
     One image instead of one file per second: the app serves two files, not twenty. A caption
     wider than its tile wraps onto more lines (every tile's strip is as tall as the tallest);
     a muted segment's overlay is dimmed and its caption grey. The colour scale is drawn under the
-    grid (COLORBAR_PX). Returns (rows * (strip + H) + gaps + COLORBAR_PX, cols * W + gaps, 3)
+    grid (COLORBAR_PX), with the BOX_LEGEND entry when `boxes` outline any object. Returns
+    (rows * (strip + H) + gaps + COLORBAR_PX, cols * W + gaps, 3)
     uint8; `gallery_tiles` cuts it back.
     """
     if columns < 1:
         raise ValueError(f"columns: expected >= 1, got {columns}")
-    overlays = attention_overlays(frames, attentions, labels, alpha, colormap, muted, seconds)
+    overlays = attention_overlays(frames, attentions, labels, alpha, colormap, muted, seconds, boxes)
     muted = muted if muted is not None else [False] * len(overlays)
     height, width = overlays[0][0].shape[:2]
     font = ImageFont.load_default(size=CAPTION_HEIGHT_PX - 8)
@@ -174,7 +210,7 @@ def attention_gallery(
     grid_h = rows * tile_h + (rows - 1) * TILE_GAP_PX
     canvas = Image.new("RGB", (cols * tile_w + (cols - 1) * TILE_GAP_PX, grid_h + COLORBAR_PX), "white")
     draw = ImageDraw.Draw(canvas)
-    _draw_colorbar(canvas, draw, grid_h, colormap, font)
+    _draw_colorbar(canvas, draw, grid_h, colormap, font, legend=_has_boxes(boxes))
     for index, ((overlay, _), lines, off) in enumerate(zip(overlays, wrapped, muted, strict=True)):
         left, top = _tile_origin(index, cols, tile_h, tile_w)
         for line_index, line in enumerate(lines):
@@ -185,17 +221,31 @@ def attention_gallery(
 
 
 def _draw_colorbar(
-    canvas: Image.Image, draw: ImageDraw.ImageDraw, top: int, colormap: str, font: ImageFont.FreeTypeFont
+    canvas: Image.Image,
+    draw: ImageDraw.ImageDraw,
+    top: int,
+    colormap: str,
+    font: ImageFont.FreeTypeFont,
+    legend: bool = False,
 ) -> None:
-    """The colour scale under the grid: "low", a gradient, "high", and what the colours measure."""
+    """The colour scale under the grid: "low", a gradient, "high", and what the colours measure;
+    with `legend`, then a box swatch and BOX_LEGEND (on a narrow grid in place of the meaning)."""
     low, meaning, high = COLORBAR_TEXT
-    bar_w = min(240, canvas.width // 3)
+    bar_w, bar_h = min(240, canvas.width // 3), COLORBAR_PX - 14
     left = CAPTION_PAD_PX + int(font.getlength(low)) + 6
     ramp = colormaps[colormap](np.linspace(0.0, 1.0, bar_w))[:, :3] * 255.0  # (bar_w, 3)
-    bar = np.repeat(np.rint(ramp).astype(np.uint8)[None], COLORBAR_PX - 14, axis=0)
+    bar = np.repeat(np.rint(ramp).astype(np.uint8)[None], bar_h, axis=0)
     canvas.paste(Image.fromarray(bar), (left, top + 8))
     draw.text((CAPTION_PAD_PX, top + 8), low, fill="black", font=font)
-    draw.text((left + bar_w + 6, top + 8), f"{high}: {meaning}", fill="black", font=font)
+    text, x = f"{high}: {meaning}", left + bar_w + 6
+    if legend:
+        swatch = 2 * bar_h
+        entry = LEGEND_GAP_PX + swatch + 6 + font.getlength(BOX_LEGEND)
+        text = text if x + font.getlength(text) + entry <= canvas.width else high
+        start = round(x + font.getlength(text) + LEGEND_GAP_PX)
+        _outline(draw, [start, top + 8, start + swatch, top + 8 + bar_h])
+        draw.text((start + swatch + 6, top + 8), BOX_LEGEND, fill="black", font=font)
+    draw.text((x, top + 8), text, fill="black", font=font)
 
 
 def gallery_tiles(grid: np.ndarray, count: int, columns: int) -> list[np.ndarray]:

@@ -122,6 +122,9 @@ class ClipAnalysis:
     sample_rate: int = 0
     warnings: list[str] = field(default_factory=list)
     ground_truth: np.ndarray | None = None  # (T,) class per second when known
+    # (T, 4) the true object box per second, (x0, y0, x1, y1) as fractions of the frame, NaN where the
+    # object is hidden; known for the composite examples only (KnownTruth)
+    object_boxes: np.ndarray | None = None
 
     @property
     def background_index(self) -> int:
@@ -466,10 +469,32 @@ def middle_frame(analyzer: Analyzer, path: str | Path, second: int) -> np.ndarra
     return clip.frames[0, clip.frames.shape[1] // 2]
 
 
-def load_ground_truths(folder: Path) -> dict[str, np.ndarray]:
-    """Per-second labels of the example clips, keyed by the clip's content hash.
+@dataclass(frozen=True)
+class KnownTruth:
+    """What an example clip's sidecar says is in it (ClipAnalysis.ground_truth, .object_boxes)."""
 
-    Each example `X.mp4` has a sidecar `X.json` whose "label_indices" hold its T classes;
+    labels: np.ndarray  # (T,) class per second
+    boxes: np.ndarray | None  # (T, 4) object box per second as fractions of the frame, NaN: hidden
+
+    def apply_to(self, analysis: ClipAnalysis) -> None:
+        """Give the analysis of the example's clip its truth: the timeline's labels, the heatmaps' boxes."""
+        analysis.ground_truth, analysis.object_boxes = self.labels, self.boxes
+
+
+def _fractional_boxes(record: dict[str, Any]) -> np.ndarray | None:
+    """(T, 4) the sidecar's per-second "bbox" (pixels of its square "frame_size" frame) as fractions
+    of the frame, NaN where null; None for a sidecar without boxes."""
+    if "bbox" not in record:
+        return None
+    boxes = [[np.nan] * 4 if box is None else box for box in record["bbox"]]
+    return np.asarray(boxes, dtype=float) / float(record["frame_size"])
+
+
+def load_ground_truths(folder: Path) -> dict[str, KnownTruth]:
+    """Per-second labels (and object boxes) of the example clips, keyed by the clip's content hash.
+
+    Each example `X.mp4` has a sidecar `X.json` whose "label_indices" hold its T classes and, for a
+    composite example (`python -m avel bench examples`), "bbox" its object's box per second;
     keying by content means a re-uploaded copy of an example still shows its ground truth.
     """
     truths = {}
@@ -477,5 +502,12 @@ def load_ground_truths(folder: Path) -> dict[str, np.ndarray]:
         sidecar = clip.with_suffix(".json")
         if sidecar.is_file():
             record = json.loads(sidecar.read_text(encoding="utf-8"))
-            truths[file_sha256(clip)] = np.asarray(record["label_indices"], dtype=np.int64)
+            labels = np.asarray(record["label_indices"], dtype=np.int64)
+            boxes = _fractional_boxes(record)
+            if boxes is not None and boxes.shape != (len(labels), 4):
+                raise ValueError(
+                    f"{sidecar.name}: expected one [x0, y0, x1, y1] or null per second in its bbox "
+                    f"({len(labels)} seconds), got an array of shape {boxes.shape}"
+                )
+            truths[file_sha256(clip)] = KnownTruth(labels, boxes)
     return truths

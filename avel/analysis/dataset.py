@@ -1,4 +1,5 @@
-"""A whole dataset through the models: confusion matrices, per-class accuracy and t-SNE features.
+"""A whole dataset through the models: confusion matrices, per-class accuracy, t-SNE features and,
+on data with object boxes, attention accuracy.
 
 The result is an avel.analysis.summary.DatasetSummary.
 
@@ -17,6 +18,7 @@ from avel.analysis.summary import DatasetSummary, ModelSummary
 from avel.common.calibration import softmax
 from avel.data import AVEDirectory
 from avel.models.output import FEATURE_NAMES
+from avel.training.attention import ObjectBoxes, attention_accuracy
 from avel.training.checkpoint import LoadedModel
 from avel.training.evaluate import checkpoint_dataset, collect_outputs, compute_metrics
 
@@ -26,8 +28,11 @@ log = logging.getLogger(__name__)
 # Features shown in the t-SNE panels (Fig. 7): raw inputs and the LSTM inputs of each stream.
 
 
-def summarize_model(loaded: LoadedModel, data: AVEDirectory, split: str) -> tuple[ModelSummary, np.ndarray]:
-    """Scores, confusion and per-segment features of one classifier; returns (summary, labels)."""
+def summarize_model(
+    loaded: LoadedModel, data: AVEDirectory, split: str, boxes: ObjectBoxes | None = None
+) -> tuple[ModelSummary, np.ndarray]:
+    """Scores, confusion and per-segment features of one classifier, and with the data's object
+    `boxes` its attention accuracy; returns (summary, labels)."""
     task = loaded.model_config.task
     if task == "cml":
         raise ValueError(f"{loaded.path}: a CML model has no class scores; give an SEL or WSEL checkpoint")
@@ -43,23 +48,35 @@ def summarize_model(loaded: LoadedModel, data: AVEDirectory, split: str) -> tupl
         accuracy=scored["accuracy"],
         features={name: outputs[name] for name in FEATURE_NAMES if name in outputs},
         probabilities=softmax(outputs["scores"]),
+        attention=None
+        if boxes is None
+        else attention_accuracy(loaded.model, dataset, boxes, loaded.classes, device),
     )
     return summary, outputs["labels"]
 
 
 def summarize_dataset(
-    models: dict[str, LoadedModel], data_dir: str | Path, split: str = "test"
+    models: dict[str, LoadedModel],
+    data_dir: str | Path,
+    split: str = "test",
+    boxes: ObjectBoxes | None = None,
 ) -> DatasetSummary:
-    """Run each classifier over a split of an AVE-layout directory."""
+    """Run each classifier over a split of an AVE-layout directory; given the data's object `boxes`
+    (avel.bench.boxes.read_object_boxes of a composite benchmark), score each model's attention too."""
     data = AVEDirectory(data_dir)
     summaries, labels = {}, None
     for name, loaded in models.items():
         log.info("dataset analysis: %s on %s/%s", name, data_dir, split)
-        summaries[name], labels = summarize_model(loaded, data, split)
+        summaries[name], labels = summarize_model(loaded, data, split, boxes)
     if labels is None:
         raise ValueError("no models given to analyse the dataset with")
     return DatasetSummary(
-        classes=tuple(data.classes), split=split, labels=labels, models=summaries, source=str(data_dir)
+        classes=tuple(data.classes),
+        split=split,
+        labels=labels,
+        models=summaries,
+        source=str(data_dir),
+        attention_measured=boxes is not None,
     )
 
 

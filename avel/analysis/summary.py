@@ -10,6 +10,7 @@ import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -32,6 +33,9 @@ class ModelSummary:
     accuracy: float
     features: dict[str, np.ndarray]  # name -> (N * T, dim), for t-SNE; empty once stored
     probabilities: np.ndarray | None = None  # (N, T, C) softmax of the scores
+    # attention accuracy against the object boxes (avel/training/attention.py: overall + "per_class");
+    # None: not measured (DatasetSummary.attention_measured) or a model without spatial attention
+    attention: dict[str, Any] | None = None
 
 
 @dataclass
@@ -77,6 +81,9 @@ class DatasetSummary:
     source: str = ""  # what was summarised, in words (a stored summary says which benchmark)
     maps: dict[str, FeatureMap] = field(default_factory=dict)  # FEATURE_NAMES -> map (map_model's)
     map_model: str = ""  # whose features the maps show
+    # summarised with the data's object boxes (a composite benchmark), so each model's `attention`
+    # is measured; False for data without boxes and for a file stored before attention accuracy
+    attention_measured: bool = False
 
 
 def build_maps(summary: DatasetSummary, config: SummaryConfig) -> DatasetSummary:
@@ -116,6 +123,8 @@ def save_summary(summary: DatasetSummary, path: Path) -> None:
         "maps": list(summary.maps),
         "map_model": summary.map_model,
     }
+    if summary.attention_measured:  # small: a few numbers per model and class
+        header["attention"] = {name: model.attention for name, model in summary.models.items()}
     buffer = io.BytesIO()
     np.savez_compressed(buffer, header=np.array(json.dumps(header)), **arrays)
     atomic_write(path, buffer.getvalue())
@@ -131,6 +140,7 @@ def load_summary(path: Path) -> DatasetSummary:
             arrays = {key: stored[key] for key in stored.files}
     except (OSError, KeyError, ValueError) as err:
         raise ValueError(f"{path.name}: not a dataset summary of avel ({err})") from err
+    attention = header.get("attention")  # absent: not measured, or stored before it was
     models = {}
     for index, name in enumerate(header["models"]):
         confusion = arrays[f"model{index}_confusion"].astype(np.int64)
@@ -142,6 +152,7 @@ def load_summary(path: Path) -> DatasetSummary:
             accuracy=float(np.trace(confusion) / confusion.sum()),
             features={},
             probabilities=None if probabilities is None else probabilities.astype(np.float32),
+            attention=None if attention is None else attention[name],
         )
     maps = {
         feature: FeatureMap(
@@ -158,4 +169,5 @@ def load_summary(path: Path) -> DatasetSummary:
         source=header["source"],
         maps=maps,
         map_model=header["map_model"],
+        attention_measured=attention is not None,
     )

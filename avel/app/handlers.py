@@ -42,6 +42,7 @@ from avel.app.views import (
     second_tiles,
     write_downloads,
 )
+from avel.bench.boxes import read_object_boxes
 from avel.common.bounded import BoundedStore
 from avel.common.config import SummaryConfig
 from avel.common.files import evict_oldest
@@ -281,7 +282,9 @@ class App:
         except (MediaError, ValueError) as err:
             log.warning("analysis of %s failed: %s", video, err)
             raise gr.Error(public_message(err, video, self._hide())) from err
-        analysis.ground_truth = self.ground_truths.get(content_hash)
+        known = self.ground_truths.get(content_hash)  # an example: its labels and object boxes
+        if known is not None:
+            known.apply_to(analysis)
         analysis.warnings = [public_message(Exception(w), video, self._hide()) for w in analysis.warnings]
         if progress:
             progress(0.97, "drawing")
@@ -434,7 +437,8 @@ class App:
         if view is None:
             progress(0.1, desc="running the models over the split")
             try:
-                summary = summarize_dataset(self.analyzer.localizers, data_path, split)
+                boxes = read_object_boxes(data_path)  # a composite benchmark: attention accuracy too
+                summary = summarize_dataset(self.analyzer.localizers, data_path, split, boxes)
                 progress(0.5, desc="t-SNE of the features")
                 summary.source = f"{data_dir.strip()}, {split} split"
                 view = render_dataset(build_maps(summary, self.summary_config))
@@ -469,6 +473,8 @@ class App:
             text=view.text,
             confusions=view.confusions,
             per_class=view.per_class,
+            attention_note=view.attention_note,
+            attention=view.attention,
             tsne=view.tsne,
             **self._runs(),
         ).flat()

@@ -234,12 +234,14 @@ def dataset_tab(app: App) -> DatasetTab:
         confusions.append(gr.Plot(show_label=False, elem_id=f"confusion-{i}"))
     gr.Markdown("**Per-class accuracy**")
     per_class = gr.Plot(show_label=False, elem_id="per-class")
+    attention_note = gr.Markdown(elem_id="attention-note")  # under per-class accuracy: per class too
+    attention = gr.Dataframe(show_label=False, elem_id="attention-accuracy")
     gr.Markdown("**t-SNE of the raw, CSPA and CSEA features**")
     tsne = gr.Plot(show_label=False, elem_id="tsne")
     gr.Markdown("**Runs (Table V analogue)**")
     runs_note = gr.Markdown(elem_id="runs-note")
     runs = gr.Dataframe(headers=list(RUNS_TABLE_HEADERS), show_label=False, elem_id="runs")
-    outputs = DatasetOutputs(text, confusions, per_class, tsne, runs_note, runs)
+    outputs = DatasetOutputs(text, confusions, per_class, attention_note, attention, tsne, runs_note, runs)
     return DatasetTab(data_dir, split, explore, outputs)
 
 

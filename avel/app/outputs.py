@@ -56,6 +56,8 @@ class DatasetOutputs(Ordered, Generic[Item]):
     text: Item
     confusions: list[Item]  # one per localizer
     per_class: Item
+    attention_note: Item  # what the attention accuracy numbers mean, or why there are none
+    attention: Item  # attention accuracy per model, all classes then per class
     tsne: Item
     runs_note: Item
     runs: Item

@@ -40,8 +40,10 @@ HEATMAP_EXPLANATION = (
     "Colour = where the model's visual attention falls in each second: red most, blue least, each second "
     "scaled to its own range (the colour bar under the grid). Background and unsure seconds are dimmed, "
     "not hidden. Caption: the answer and its probability · event = 1 - p(background), the probability "
-    "that an audio-visual event happens in that second."
+    "that an audio-visual event happens in that second. On a bundled example a white outline marks the "
+    "true object box, where the sounding object is, in each second it is visible."
 )
+BOX_NOTE = f"outline: {viz.BOX_LEGEND}"  # the overlay videos' legend entry, on a second with a box
 
 
 @dataclass(frozen=True)
@@ -165,7 +167,9 @@ def render_clip(
             captions.append(f"{name} has no spatial attention to show.")
             continue
         frames = _at_aspect([analysis.frames[t] for t in seconds], aspect)  # (n, H, W, 3)
-        grid, text = _heatmap_grid(loc, frames, seconds, classes, background, settings.columns, folder, index)
+        grid, text = _heatmap_grid(
+            loc, frames, seconds, classes, background, settings.columns, folder, index, analysis.object_boxes
+        )
         heatmaps.append(grid)
         which = f"its {len(seconds)} most eventful seconds" if analysis.windowed else "per second"
         captions.append(f"**{name}, {which}**:  \n{text}")
@@ -260,9 +264,12 @@ def _heatmap_grid(
     columns: int,
     folder: Path,
     index: int,
+    boxes: np.ndarray | None = None,
 ) -> tuple[str, str]:
     """Model `index`'s captioned heatmaps of `seconds` (frames: (n, H, W, 3), one per second) as a
-    JPEG grid in `folder`, and the same captions as markdown lines (searchable, screen-readable).
+    JPEG grid in `folder`, each with the true object box of a known example (`boxes`: (T, 4)
+    fractions, ClipAnalysis.object_boxes), and the same captions as markdown lines (searchable,
+    screen-readable).
     """
     labels = [_caption(loc, t, classes, background) for t in seconds]
     muted = _muted(loc, background)
@@ -273,6 +280,7 @@ def _heatmap_grid(
         columns,
         muted=[muted[t] for t in seconds],
         seconds=seconds,
+        boxes=None if boxes is None else boxes[seconds],
     )
     path = folder / f"model{index}-heatmaps.jpg"
     Image.fromarray(grid).save(path, quality=JPEG_QUALITY)
@@ -301,7 +309,10 @@ def make_overlay_videos(view: ClipView, source: str, max_height: int, max_fps: f
             f"{viz.span_label(t, t + 1)} s: {_caption(loc, t, analysis.classes, analysis.background_index)}"
             for t in range(analysis.num_segments)
         ]
-        overlaid = _overlaid(frames, loc.spatial_attention, labels, _muted(loc, analysis.background_index))
+        boxes = analysis.object_boxes
+        overlaid = _overlaid(
+            frames, loc.spatial_attention, labels, _muted(loc, analysis.background_index), boxes
+        )
         path = view.folder / f"model{index}-attention.mp4"
         write_clip(path, overlaid, Fraction(fps).limit_denominator(1001), waveform, view.sample_rate)
         videos.append(str(path))
@@ -310,19 +321,28 @@ def make_overlay_videos(view: ClipView, source: str, max_height: int, max_fps: f
 
 
 def _overlaid(
-    frames: Iterator[tuple[float, np.ndarray]], attention: np.ndarray, labels: list[str], muted: list[bool]
+    frames: Iterator[tuple[float, np.ndarray]],
+    attention: np.ndarray,
+    labels: list[str],
+    muted: list[bool],
+    boxes: np.ndarray | None = None,
 ) -> Iterator[np.ndarray]:
-    """Each frame blended with its second's heatmap, the second's caption on a band at the top."""
-    second, heat, band = -1, None, None
+    """Each frame blended with its second's heatmap and outlined true object box (`boxes`: (T, 4)
+    fractions of the frame, NaN where hidden; a known example's), the second's caption on a band
+    at the top, naming the outline when there is one."""
+    second, heat, band, box = -1, None, None, None
     for when, frame in frames:
         t = min(int(when), len(labels) - 1)
         if t != second:  # one heatmap and caption per second, drawn at the frame's size
             second = t
             heat = viz.attention_heat(attention[t], frame.shape[0], frame.shape[1])
-            band = viz.caption_band(labels[t], frame.shape[1], muted[t])
+            box = None if boxes is None or not np.isfinite(boxes[t]).all() else boxes[t]
+            label = labels[t] if box is None else f"{labels[t]} · {BOX_NOTE}"
+            band = viz.caption_band(label, frame.shape[1], muted[t])
         image = viz.blend(frame, heat)
         if muted[t]:
             image = viz.mute(image)
+        image = viz.draw_box(image, box)
         image[: band.shape[0]] = band
         yield image
 
@@ -432,6 +452,58 @@ class DatasetView:
     confusions: list
     per_class: object
     tsne: object
+    attention_note: str = ""
+    attention: dict[str, list] = field(default_factory=dict)  # {"headers", "data"}: gr.Dataframe's value
+
+
+ATTENTION_COLUMNS = {"pointing": "pointing game", "mass": "mass in box", "iou_auc": "AUC"}
+NOT_MEASURED = (
+    "**Attention accuracy:** not measured for this summary. It needs the object box of every event "
+    "second, which a composite benchmark's manifest holds: `python -m avel summarize` on one stores it."
+)
+
+
+def _class_scores(result: dict[str, Any], name: str | None) -> dict[str, Any] | None:
+    """One class's attention scores in an attention accuracy result (None: all classes)."""
+    return result if name is None else result["per_class"].get(name)
+
+
+def _percent_or_none(scores: dict[str, Any] | None, key: str) -> float | None:
+    return None if scores is None else round(100 * scores[key], 1)
+
+
+def attention_table(summary: DatasetSummary) -> tuple[str, dict[str, list]]:
+    """Each model's attention accuracy, all classes then per class, with the chance level: a note
+    that says what the numbers mean and a gr.Dataframe value; "not measured" for a summary without."""
+    scored = {name: m.attention for name, m in summary.models.items() if m.attention is not None}
+    if not summary.attention_measured or not scored:
+        note = (
+            NOT_MEASURED if not summary.attention_measured else "**Attention accuracy:** no model has a map."
+        )
+        return note, {"headers": ["attention accuracy"], "data": []}
+    first = next(iter(scored.values()))
+    headers = ["class", "event seconds", "chance (%)"] + [
+        f"{name}: {label} (%)" for name in scored for label in ATTENTION_COLUMNS.values()
+    ]
+    data = []
+    for name in [None, *(c for c in summary.classes if c in first["per_class"])]:  # None: all classes
+        base = _class_scores(first, name)
+        cells = [
+            _percent_or_none(_class_scores(r, name), key)
+            for r in scored.values()
+            for key in ATTENTION_COLUMNS
+        ]
+        data.append([name or "all classes", base["num_seconds"], round(100 * base["chance"], 1), *cells])
+    note = (
+        f"**Attention accuracy** on the {first['num_seconds']} event seconds whose object box is known: "
+        "pointing game = the share of seconds whose attention peak lies in the true object box; mass in "
+        "box = the mean share of the attention inside it; AUC = the mean IoU of the thresholded map with "
+        "the box over thresholds; chance = the box's share of the grid (a uniform map's score)."
+    )
+    without = [name for name, m in summary.models.items() if m.attention is None]
+    if without:
+        note += f" {', '.join(without)}: no spatial attention."
+    return note, {"headers": headers, "data": data}
 
 
 def render_dataset(summary: DatasetSummary) -> DatasetView:
@@ -459,4 +531,5 @@ def render_dataset(summary: DatasetSummary) -> DatasetView:
         f"t-SNE of {summary.map_model}'s features: {points} of {summary.labels.size} seconds "
         "(stratified sample)."
     )
-    return DatasetView(text, confusions, per_class, tsne)
+    note, table = attention_table(summary)
+    return DatasetView(text, confusions, per_class, tsne, note, table)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from avel.analysis.dataset import summarize_dataset
 from avel.analysis.summary import build_maps, save_summary
+from avel.bench.boxes import read_object_boxes
 from avel.commands.args import config_from_args, named_path
 from avel.common.config import DEVICES, SummaryConfig
 from avel.common.device import resolve_device
@@ -19,12 +20,20 @@ def _run(args: argparse.Namespace) -> None:
     for name, path in args.checkpoints:
         models[name] = load_checkpoint(path, device)
     config = config_from_args(SummaryConfig, args)
-    summary = build_maps(summarize_dataset(models, args.data, args.split), config)
+    boxes = read_object_boxes(args.data)  # a composite benchmark: attention accuracy too
+    summary = build_maps(summarize_dataset(models, args.data, args.split, boxes), config)
     summary.source = args.source or f"{Path(args.data).name}, {args.split} split"
     save_summary(summary, args.out)
     accuracy = ", ".join(f"{name} {100 * m.accuracy:.1f}%" for name, m in summary.models.items())
     size_mb = args.out.stat().st_size / 2**20
     print(f"wrote {args.out} ({size_mb:.1f} MB): {summary.labels.size} seconds, accuracy {accuracy}")
+    if summary.attention_measured:
+        pointing = ", ".join(
+            f"{name} {100 * m.attention['pointing']:.1f}%"
+            for name, m in summary.models.items()
+            if m.attention
+        )
+        print(f"attention pointing game: {pointing or 'no model has spatial attention'}")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

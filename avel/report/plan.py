@@ -74,6 +74,21 @@ class RunSpec:
             return SINGLE_MODULE_LAMBDAS[self.ablation]
         return ModelConfig(task=self.task).cspa_weight
 
+    @property
+    def model_config(self) -> ModelConfig:
+        """The architecture the run trains (its lambda set when swept)."""
+        model = ModelConfig(model=self.model, task=self.task, ablation=self.ablation)
+        return model if self.stream_weight is None else model.with_cspa_weight(self.stream_weight)
+
+    @property
+    def has_spatial_attention(self) -> bool:
+        """Whether the run's model has a map over the grid to score against the object box: CSPA's
+        Z_att^v (any co-attention variant that keeps its CSPA stream) or the baseline's audio-guided
+        attention (SEL/WSEL; its CML network AVDLN has none)."""
+        if self.model == "baseline":
+            return self.task != "cml"
+        return self.model_config.parts.cspa
+
 
 @dataclass
 class Plan:
@@ -158,9 +173,6 @@ def run_dir(config: ReportConfig, spec: RunSpec) -> Path:
 
 def run_config(config: ReportConfig, spec: RunSpec) -> RunConfig:
     """The train() request of a run; the init path is written as --runs was given (see train_command)."""
-    model = ModelConfig(model=spec.model, task=spec.task, ablation=spec.ablation)
-    if spec.stream_weight is not None:
-        model = model.with_cspa_weight(spec.stream_weight)
     train = TrainConfig(
         epochs=config.requested_epochs(spec.task),
         seed=spec.seed,
@@ -168,7 +180,7 @@ def run_config(config: ReportConfig, spec: RunSpec) -> RunConfig:
         init=None if spec.init is None else str(run_dir(config, spec.init) / BEST),
         orders=spec.orders,
     )
-    return RunConfig(data=config.data, out=str(run_dir(config, spec)), model=model, train=train)
+    return RunConfig(data=config.data, out=str(run_dir(config, spec)), model=spec.model_config, train=train)
 
 
 def train_command(config: ReportConfig, spec: RunSpec) -> str:

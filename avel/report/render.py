@@ -7,6 +7,7 @@ several seeds is "mean ± sample std (n=k)". Our numbers and the paper's are nev
 from __future__ import annotations
 
 import os
+import statistics
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,9 +15,10 @@ from pathlib import Path
 import numpy as np
 
 from avel.common.config import ABLATION_TABLE, ABLATIONS, MIN_SEEDS, MODELS, TASKS, ModelConfig, TrainConfig
+from avel.common.metrics import ATTENTION_THRESHOLDS
 from avel.common.text import markdown_table
 from avel.report.figures import FIGURE_FILES, LAMBDA_NAMES, frequent_event_classes
-from avel.report.plan import report_command, train_command
+from avel.report.plan import RunSpec, report_command, train_command
 from avel.report.results import (
     MODEL_LABELS,
     REPORT_SPLIT,
@@ -41,6 +43,13 @@ CHANCE_RULES = {
     "v2a": "mean of 1/(T - l + 1) over the scored videos (l = event length)",
     "sel": "share of the most frequent class (majority-class guess)",
     "wsel": "share of the most frequent class (majority-class guess)",
+}
+ATTENTION_KEYS = ("pointing", "mass", "iou_auc")  # avel.common.metrics.attention_accuracy
+ATTENTION_LABELS = {"pointing": "pointing game", "mass": "mass in box", "iou_auc": "IoU AUC"}
+ATTENTION_SECTIONS = ("main", "ablations")  # the runs whose attention the section shows
+NO_ATTENTION_REASONS = {  # why a model's runs are left out of the attention tables
+    "coatt": "no CSPA stream, hence no map over the grid",
+    "baseline": "AVDLN, which embeds the grid-averaged visual vector without attention",
 }
 SWAP_LABELS = {
     "both": "both modalities",
@@ -482,6 +491,107 @@ def _ablation_section(results: ReportResults) -> str:
     )
 
 
+def _attention_row(label: str, runs: Sequence[RunResult]) -> list[str]:
+    """Each metric's mean ± std over the runs, the chance level and the event seconds scored."""
+    values = [run.attention for run in runs if run.attention is not None]
+    return [
+        label,
+        *(format_mean_std([value[key] for value in values]) for key in ATTENTION_KEYS),
+        percent(statistics.fmean(value["chance"] for value in values)),
+        str(values[0]["num_seconds"]),
+    ]
+
+
+def _attention_groups(results: ReportResults) -> dict[str, list[RunResult]]:
+    """Table row label -> the shown runs it averages: co-attention and baseline over the seeds,
+    then every Table V variant with spatial attention, per task; only runs that carry the scores."""
+    groups: dict[str, list[RunResult]] = {}
+    main, ablations = _runs_of(results, "main"), _runs_of(results, "ablations")
+    for task in TASKS:
+        for model in MODELS:
+            groups[f"{MODEL_LABELS[model]}, {task.upper()}"] = [
+                r for r in main if r.spec.model == model and r.spec.task == task
+            ]
+        for ablation in ABLATIONS:
+            groups[f"{ABLATION_TABLE[ablation].label}, {task.upper()}"] = [
+                r for r in ablations if r.spec.ablation == ablation and r.spec.task == task
+            ]
+    return {label: [r for r in runs if r.attention is not None] for label, runs in groups.items()}
+
+
+def _per_class_attention(results: ReportResults, task: str = "sel") -> str:
+    """Pointing game per class of the main section's co-attention and baseline runs of `task`."""
+    main = [r for r in _runs_of(results, "main") if r.spec.task == task and r.attention is not None]
+    scored = {m: [r.attention["per_class"] for r in main if r.spec.model == m] for m in MODELS}
+    if not all(scored.values()):
+        return ""
+    classes = sorted({name for per_class in scored["coatt"] for name in per_class})
+    first = scored["coatt"][0]
+    rows = [
+        [
+            name,
+            str(first[name]["num_seconds"]) if name in first else "-",
+            percent(first[name]["chance"]) if name in first else "-",
+            *(format_mean_std([p[name]["pointing"] for p in scored[m] if name in p]) for m in MODELS),
+        ]
+        for name in classes
+    ]
+    header = ["class", "event seconds", "chance (%)", *(f"{MODEL_LABELS[m]} (%)" for m in MODELS)]
+    return "\n".join(
+        [
+            f"Pointing game per class ({task.upper()}, {REPORT_SPLIT}, mean ± std over seeds):",
+            "",
+            markdown_table(header, rows),
+        ]
+    )
+
+
+def _without_attention(spec: RunSpec) -> str:
+    """'CSEA only SEL (why it has no map)': a run left out of the attention tables, and why."""
+    name = ABLATION_TABLE[spec.ablation].label if spec.model == "coatt" else MODEL_LABELS[spec.model]
+    return f"{name} {spec.task.upper()} ({NO_ATTENTION_REASONS[spec.model]})"
+
+
+def _attention_section(results: ReportResults) -> str:
+    """Does the spatial attention land on the sounding object? Scored against the composite
+    benchmark's object boxes; data without boxes (official AVE) gets a sentence, not a table."""
+    lines = [
+        "## Attention accuracy: does the heatmap land on the sounding object?",
+        "",
+    ]
+    shown = [r for s in ATTENTION_SECTIONS for r in _runs_of(results, s)]
+    if not any(r.attention is not None for r in shown):
+        lines.append(
+            "Not measured: no run's record holds attention accuracy. It needs the event object's box in "
+            "every second, which the composite benchmark's manifest has and the official AVE features "
+            "do not (`python -m avel evaluate --json` on a composite benchmark prints it)."
+        )
+        return "\n".join(lines)
+    groups = {label: runs for label, runs in _attention_groups(results).items() if runs}
+    header = ["model, task", *(f"{ATTENTION_LABELS[k]} (%)" for k in ATTENTION_KEYS), "chance (%)", "seconds"]
+    omitted = sorted({_without_attention(r.spec) for r in shown if not r.spec.has_spatial_attention})
+    lines += [
+        f"Per event second of the {REPORT_SPLIT} split whose object box is known, the model's spatial "
+        "attention (CSPA's Z_att^v; the baseline's audio-guided attention) against the box "
+        "(`avel/training/attention.py`). Pointing game: the share of seconds whose peak cell lies in the "
+        "box; mass in box: the mean share of the attention inside it; IoU AUC: the mean IoU, over "
+        f"thresholds of {ATTENTION_THRESHOLDS[0]:.0%}-{ATTENTION_THRESHOLDS[-1]:.0%} of the map's maximum, "
+        "between the thresholded map and the box's cells; "
+        "chance: the box's mean share of the grid, which a uniform map scores on all three. In %, "
+        "mean ± std over seeds for co-attention and baseline; the Table V variants have seed "
+        f"{results.config.seeds[0]} only.",
+        "",
+        markdown_table(header, [_attention_row(label, runs) for label, runs in groups.items()]),
+    ]
+    if omitted:
+        lines += ["", "Omitted, having no spatial attention: " + "; ".join(omitted) + "."]
+    missing = [r.spec.name for r in shown if r.spec.has_spatial_attention and r.attention is None]
+    if missing:
+        lines += ["", f"Not scored (the record has no attention accuracy): {', '.join(missing)}."]
+    per_class = _per_class_attention(results)
+    return "\n".join([*lines, *(["", per_class] if per_class else [])])
+
+
 def _sweep_section(results: ReportResults, figures: dict[str, Path]) -> str:
     points = sweep_points(results)
     by_lambda: dict[float, dict[str, float]] = {}
@@ -580,6 +690,8 @@ def render_markdown(results: ReportResults, figures: dict[str, Path], generated:
         ]
     if "ablations" in sections:
         parts.append(_ablation_section(results))
+    if any(section in sections for section in ATTENTION_SECTIONS):
+        parts.append(_attention_section(results))
     if "sweeps" in sections:
         parts.append(_sweep_section(results, figures))
     parts.append(_appendix(results))

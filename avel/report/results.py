@@ -58,6 +58,9 @@ class RunResult:
     epochs: int
     seconds: float  # training time: sum of history.jsonl "seconds"
     hardware: str | None  # None: not trained by the report command, so not recorded
+    # attention accuracy on the test split (avel/training/attention.py; overall + "per_class"); None
+    # when the data has no object boxes or the model no spatial attention (RunSpec.has_spatial_attention)
+    attention: dict[str, Any] | None = None
 
     @property
     def scores(self) -> dict[str, float]:
@@ -215,6 +218,7 @@ def _run_result(spec: RunSpec, record: dict[str, Any]) -> RunResult:
         epochs=int(record["config"]["epochs"]),
         seconds=sum(epoch["seconds"] for epoch in record["history"]),
         hardware=record["hardware"],
+        attention=record.get("attention"),  # a record written before attention accuracy has none
     )
 
 
