@@ -26,6 +26,7 @@ from avel.report.plan import Plan, RunSpec, plan_runs, run_config, run_dir
 from avel.report.render import (
     GENERATED_PREFIX,
     _attention_section,
+    _early_stopping_section,
     _real_footage_section,
     format_duration,
     format_mean_std,
@@ -38,6 +39,7 @@ from avel.report.results import (
     derangement,
     mean_std,
     modality_swap_accuracy,
+    replay_early_stop,
     swap_modality,
     val_picked_lambdas,
 )
@@ -72,6 +74,7 @@ SECTION_HEADINGS = (
     "## Table V analogue: ablations",
     "## Attention accuracy",
     "## Fig. 5 analogue",
+    "## Early stopping: what a patience would have changed",
     "## Appendix: every run",
 )
 
@@ -224,6 +227,46 @@ def test_lambda_picked_on_validation_is_the_best_val_run_not_the_best_test_run()
     )
     picked = val_picked_lambdas(results)
     assert {task: run.spec.stream_weight for task, run in picked.items()} == {"sel": 0.5, "cml": 0.9}
+
+
+def test_early_stopping_replay_follows_the_history_and_the_section_names_changed_picks() -> None:
+    best = [True, False, True, False, False, False]  # epochs 1 and 3 improved validation
+    history = [
+        {"epoch": epoch, "val_accuracy": 0.5 + epoch / 100, "best": improved, "seconds": float(epoch)}
+        for epoch, improved in enumerate(best, start=1)
+    ]
+    run = RunResult(
+        RunSpec("sel"),
+        {"accuracy": 0.53},
+        {},
+        best_epoch=3,
+        epochs=6,
+        seconds=21.0,
+        hardware=None,
+        history=history,
+    )
+    # (last epoch trained, picked epoch, its val, seconds) per patience
+    replays = {p: replay_early_stop(run, p) for p in (1, 2, 3)}
+    assert [(r.last_epoch, r.picked_epoch, r.seconds) for r in replays.values()] == [
+        (2, 1, 3.0),  # epoch 2 brought nothing: stop before 3
+        (5, 3, 15.0),  # epochs 4 and 5 brought nothing: stop before 6
+        (6, 3, 21.0),  # never runs out within 6 epochs
+    ]
+    assert replays[1].picked_val == pytest.approx(0.51)
+    results = ReportResults(
+        config=ReportConfig(data="unused", patiences=(1, 2)),
+        plan=Plan(runs={run.spec.name: run.spec}, sections={"main": [run.spec.name]}),
+        runs={run.spec.name: run},
+        data=None,  # type: ignore[arg-type]  # not read
+        swaps={},
+        dataset=None,
+        chance_flags=[],
+    )
+    section = _early_stopping_section(results)
+    assert (
+        "| 1 | 0/1 | 2/6 | 3.0 s of 21.0 s |" in section and "| 2 | 1/1 | 5/6 | 15.0 s of 21.0 s |" in section
+    )
+    assert f"patience 1: `{run.spec.name}` would pick epoch 1 (val 51.0) instead of 3 (val 53.0)" in section
 
 
 def test_real_footage_table_stands_beside_the_composite_one() -> None:

@@ -414,6 +414,9 @@ class ReportConfig:
     # Real clips with a labels.csv (`score-clips`, e.g. ../shared/realdev): the main SEL/WSEL runs are
     # scored on them beside the composite test split. None: not scored.
     real_clips: str | None = None
+    # Early stopping replayed on every run's history (TrainConfig.patience): which patience would
+    # have kept each run's selected epoch, and what it would have saved
+    patiences: tuple[int, ...] = (3, 5)
 
     def __post_init__(self) -> None:
         check_choice("--only", self.only, ONLY_CHOICES)

@@ -29,6 +29,7 @@ from avel.report.results import (
     ReportResults,
     RunResult,
     mean_std,
+    replay_early_stop,
     subtask_scores,
     sweep_points,
     val_picked_lambdas,
@@ -169,7 +170,9 @@ def _setup(results: ReportResults) -> str:
         + "; a run shared by sections is counted in each), the sum of the per-epoch times in "
         "history.jsonl; per run in the appendix. Where several report processes shared the runs "
         "folder (avel/report/run.py), their runs trained side by side on the same CPU, so each took "
-        "longer than it would alone.",
+        "longer than it would alone. The whole ledger "
+        f"(`{config.ledger}`) holds {results.ledger_runs} runs, {format_duration(results.ledger_seconds)} "
+        "of training in all.",
         "- The report's own evaluations (modality check, Fig. 4, Fig. 7) run on the CPU.",
     ]
     if len(config.seeds) < MIN_SEEDS:
@@ -676,6 +679,45 @@ def _appendix(results: ReportResults) -> str:
     )
 
 
+def _early_stopping_section(results: ReportResults) -> str:
+    """What a patience (TrainConfig.patience) would have changed, replayed on every run above."""
+    rows, changed = [], []
+    runs = list(results.runs.values())
+    total_seconds = sum(run.seconds for run in runs)
+    for patience in results.config.patiences:
+        stops = {name: replay_early_stop(run, patience) for name, run in results.runs.items()}
+        kept = [name for name, stop in stops.items() if stop.picked_epoch == results.runs[name].best_epoch]
+        seconds = sum(stop.seconds for stop in stops.values())
+        rows.append(
+            [
+                str(patience),
+                f"{len(kept)}/{len(runs)}",
+                f"{sum(stop.last_epoch for stop in stops.values())}/{sum(run.epochs for run in runs)}",
+                f"{format_duration(seconds)} of {format_duration(total_seconds)}",
+            ]
+        )
+        changed += [
+            f"- patience {patience}: `{name}` would pick epoch {stop.picked_epoch} (val "
+            f"{percent(stop.picked_val)}) instead of {results.runs[name].best_epoch} (val "
+            f"{percent(selection_metric(results.runs[name].val, results.runs[name].spec.task))})"
+            for name, stop in stops.items()
+            if name not in kept
+        ]
+    return "\n".join(
+        [
+            "## Early stopping: what a patience would have changed",
+            "",
+            "Replayed on each run's per-epoch validation history (the rule of `train --patience`: stop "
+            "once that many epochs in a row bring no better validation score). Where a run keeps its "
+            "selected epoch, its test scores above are unchanged; every run here trained all its epochs.",
+            "",
+            markdown_table(["patience", "runs keeping their epoch", "epochs trained", "training time"], rows),
+            "",
+            *(changed or ["No run would have picked another epoch."]),
+        ]
+    )
+
+
 def render_markdown(results: ReportResults, figures: dict[str, Path], generated: str) -> str:
     """The whole RESULTS.md; `figures` maps report_figures.FIGURE_FILES keys to written files."""
     sections = results.plan.sections
@@ -694,5 +736,5 @@ def render_markdown(results: ReportResults, figures: dict[str, Path], generated:
         parts.append(_attention_section(results))
     if "sweeps" in sections:
         parts.append(_sweep_section(results, figures))
-    parts.append(_appendix(results))
+    parts += [_early_stopping_section(results), _appendix(results)]
     return "\n\n".join(parts) + "\n"

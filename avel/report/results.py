@@ -31,7 +31,7 @@ from avel.report.plan import Plan, RunSpec, run_dir
 from avel.report.run import plan_states
 from avel.training.checkpoint import load_checkpoint
 from avel.training.evaluate import checkpoint_dataset, evaluate_model, selection_metric
-from avel.training.train import BEST
+from avel.training.train import BEST, patience_exhausted
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +61,7 @@ class RunResult:
     # attention accuracy on the test split (avel/training/attention.py; overall + "per_class"); None
     # when the data has no object boxes or the model no spatial attention (RunSpec.has_spatial_attention)
     attention: dict[str, Any] | None = None
+    history: list[dict[str, Any]] = field(default_factory=list)  # history.jsonl's records, from the ledger
 
     @property
     def scores(self) -> dict[str, float]:
@@ -70,6 +71,31 @@ class RunResult:
     @property
     def chance(self) -> float:
         return float(self.test["chance"])
+
+
+@dataclass(frozen=True)
+class EarlyStop:
+    """What a run would have done with early stopping (TrainConfig.patience), from its history."""
+
+    patience: int
+    last_epoch: int  # the last epoch it would have trained
+    picked_epoch: int  # the epoch it would have selected (best validation up to last_epoch)
+    picked_val: float  # that epoch's validation score (the selection metric)
+    seconds: float  # its training time up to last_epoch
+
+
+def replay_early_stop(run: RunResult, patience: int) -> EarlyStop:
+    """Replay train()'s stopping rule (patience_exhausted) on a finished run's per-epoch history:
+    the same epochs in the same order, so the same selection up to where it would have stopped."""
+    picked, picked_val, last, seconds = 0, float("-inf"), 0, 0.0
+    for record in run.history:
+        if patience_exhausted(record["epoch"], picked, patience):
+            break
+        last, seconds = record["epoch"], seconds + record["seconds"]
+        if record["best"]:  # train() marks each epoch that improved the validation score
+            val = {key.removeprefix("val_"): value for key, value in record.items() if key.startswith("val_")}
+            picked, picked_val = record["epoch"], selection_metric(val, run.spec.task)
+    return EarlyStop(patience, last, picked, picked_val, seconds)
 
 
 @dataclass
@@ -107,6 +133,9 @@ class ReportResults:
     chance_flags: list[ChanceFlag]
     # CML run of the main section -> STRICT_KEYS accuracies (empty without the main section)
     strict_cml: dict[str, dict[str, float]] = field(default_factory=dict)
+    # every record of the ledger, planned here or not: how many and their training time in all
+    ledger_runs: int = 0
+    ledger_seconds: float = 0.0
     # SEL/WSEL run of the main section -> its score on config.real_clips (ModelScore.to_dict())
     real_footage: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -208,6 +237,11 @@ def modality_swap_accuracy(
     }
 
 
+def training_seconds(record: dict[str, Any]) -> float:
+    """A ledger record's training time: the sum of its per-epoch times (history.jsonl "seconds")."""
+    return sum(epoch["seconds"] for epoch in record["history"])
+
+
 def _run_result(spec: RunSpec, record: dict[str, Any]) -> RunResult:
     """A run's numbers from its ledger record (avel/report/ledger.py), not its run directory."""
     return RunResult(
@@ -216,9 +250,10 @@ def _run_result(spec: RunSpec, record: dict[str, Any]) -> RunResult:
         test=record["test"],
         best_epoch=int(record["best_epoch"]),
         epochs=int(record["config"]["epochs"]),
-        seconds=sum(epoch["seconds"] for epoch in record["history"]),
+        seconds=training_seconds(record),
         hardware=record["hardware"],
         attention=record.get("attention"),  # a record written before attention accuracy has none
+        history=record["history"],
     )
 
 
@@ -293,4 +328,6 @@ def collect_results(plan: Plan, config: ReportConfig) -> ReportResults:
         strict_cml=strict,
         dataset=dataset,
         chance_flags=chance_flags(runs, config.chance_margin),
+        ledger_runs=len(records),
+        ledger_seconds=sum(training_seconds(record) for record in records.values()),
     )

@@ -490,6 +490,13 @@ def _train_loader(session: _Session, train_set: AVESplit) -> DataLoader:
     return DataLoader(train_set, batch_size=batch_size, sampler=sampler)
 
 
+def patience_exhausted(next_epoch: int, best_epoch: int, patience: int | None) -> bool:
+    """Early stopping's rule: `patience` epochs in a row (next_epoch - 1 back to best_epoch + 1)
+    brought no better validation score; never with patience None. The report replays it on finished
+    runs' histories (avel/report/results.py), so both read it here."""
+    return patience is not None and next_epoch - 1 - best_epoch >= patience
+
+
 def train(run: RunConfig, *, progress: bool = False) -> TrainResult:
     """Train `run.model` on `run.data` into `run.out`, resuming from `run.out/last.pt` if present:
     set the run up, fit the input scale on the training split (a new run only; after --init the
@@ -511,7 +518,7 @@ def train(run: RunConfig, *, progress: bool = False) -> TrainResult:
         disable=None if progress and session.ranks.is_main else True,  # None: hidden when not a terminal
     )
     for epoch in epochs:
-        if config.patience is not None and epoch - 1 - session.best_epoch >= config.patience:
+        if patience_exhausted(epoch, session.best_epoch, config.patience):
             # checked before the epoch, so a resumed run that had already run out stops at once
             log.info("early stop before epoch %d: no better validation for %d epochs", epoch, config.patience)
             break
