@@ -499,6 +499,22 @@ def test_ledger_of_another_benchmark_or_config_is_refused(random_ave_dir: Path, 
         plan_states(plan, config)
 
 
+def test_fingerprint_keeps_a_reprojection_with_the_same_pca_and_tells_another_pca(tmp_path: Path) -> None:
+    (tmp_path / "test_order.h5").write_bytes(b"rows")
+    info = {"visual_backbone": "mobilenet_v2", "projection": {"id": "aaaa", "source": "fitted on 8 videos"}}
+    features = tmp_path / "features.json"
+    features.write_text(json.dumps(info))
+    fitted = benchmark_fingerprint(tmp_path)
+    info["projection"].update(
+        source="reused (id aaaa)", visual_explained=0.9
+    )  # make app-data's re-projection
+    features.write_text(json.dumps(info))
+    assert benchmark_fingerprint(tmp_path) == fitted
+    info["projection"]["id"] = "bbbb"  # another machine's PCA: other features
+    features.write_text(json.dumps(info))
+    assert benchmark_fingerprint(tmp_path) != fitted
+
+
 def test_a_ledger_record_cannot_start_a_cml_run_so_its_init_is_retrained(
     random_ave_dir: Path, tmp_path: Path
 ) -> None:

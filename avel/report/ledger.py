@@ -9,8 +9,8 @@ never mixed: a ledger describes one benchmark.
 
 The fingerprint (benchmark_fingerprint) is the SHA-256 of the files that define which videos
 are in which split and how their features were made: features.json (extractor, backbones,
-projection), composite.json (the composite benchmark's plan and ground truth), categories.txt
-and every *_order*.h5. The feature arrays themselves are not hashed (gigabytes; they follow
+projection id; not whether the projection was fitted or reused), composite.json (the composite
+benchmark's plan and ground truth), categories.txt and every *_order*.h5. The feature arrays themselves are not hashed (gigabytes; they follow
 from those files). Official AVE features have no features.json or composite.json, so only
 their orders and categories count.
 """
@@ -32,6 +32,8 @@ from avel.data.layout import CATEGORIES_FILE
 
 FINGERPRINT_FILES = (FEATURES_INFO_FILE, "composite.json", CATEGORIES_FILE)
 FINGERPRINT_PATTERN = "*_order*.h5"
+# features.json's projection fields that tell its history, not which features the files hold
+PROJECTION_HISTORY_FIELDS = ("source", "visual_explained", "audio_explained")
 # TrainConfig fields that say where or how fast a run trained, not what it is: not compared.
 UNCOMPARED_TRAIN_FIELDS = ("device", "init")
 
@@ -45,8 +47,20 @@ def benchmark_fingerprint(data_dir: str | Path) -> str:
         raise ValueError(f"{root.name}: no order files to fingerprint; is it an AVE-layout folder?")
     digest = hashlib.sha256()
     for path in paths:
-        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+        digest.update(path.name.encode() + b"\0" + _defining_bytes(path) + b"\0")
     return digest.hexdigest()
+
+
+def _defining_bytes(path: Path) -> bytes:
+    """The file's bytes; for features.json without what only says how its projection came to be
+    (fitted here or reused, the variance it explains): `make app-data` re-projects a finished build
+    with the bundled projection.pt, the same PCA it was trained with, and must keep its ledger."""
+    if path.name != FEATURES_INFO_FILE:
+        return path.read_bytes()
+    info = json.loads(path.read_text(encoding="utf-8"))
+    for field in PROJECTION_HISTORY_FIELDS:
+        (info.get("projection") or {}).pop(field, None)
+    return json.dumps(info, sort_keys=True).encode("utf-8")
 
 
 def code_version() -> str:
