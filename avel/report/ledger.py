@@ -10,9 +10,9 @@ never mixed: a ledger describes one benchmark.
 The fingerprint (benchmark_fingerprint) is the SHA-256 of the files that define which videos
 are in which split and how their features were made: features.json (extractor, backbones,
 projection id; not whether the projection was fitted or reused), composite.json (the composite
-benchmark's plan and ground truth), categories.txt and every *_order*.h5. The feature arrays themselves are not hashed (gigabytes; they follow
-from those files). Official AVE features have no features.json or composite.json, so only
-their orders and categories count.
+benchmark's plan and ground truth), categories.txt and every *_order*.h5. The feature arrays
+themselves are not hashed (gigabytes; they follow from those files). Official AVE features have
+no features.json or composite.json, so only their orders and categories count.
 """
 
 from __future__ import annotations
