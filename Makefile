@@ -45,7 +45,10 @@ test: lint
 #                     locks: avel/report/run.py) with the cores split between them. Each finished
 #                     run leaves its record in the ledger results/runs/ (commit it): a later session
 #                     trains only the runs the ledger lacks (avel/report/ledger.py).
-BENCH ?= data/bench-full
+# The benchmark build lives in the user's cache, outside the work tree, so a fresh clone on the
+# same machine reuses it (`bench build` finds a finished build of the same plan and does nothing);
+# the ledger refuses records of another build (its fingerprint, avel/report/ledger.py).
+BENCH ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/avel/bench-full
 RUNS ?= runs/report
 SEEDS ?= 0 1 2
 SEL_EPOCHS ?= 20
