@@ -28,8 +28,8 @@ test: lint
 # Both build the full composite benchmark first (deterministic; resumable) and train through
 # `python -m avel report`, which selects every run on the validation split and resumes unfinished
 # runs, so a rerun continues where it stopped.
-#   make checkpoints  trains the main runs of seed 0 (co-attention and baseline on SEL, WSEL, CML),
-#                     bundles their best.pt into checkpoints/ (one shared projection.pt), then runs
+#   make checkpoints  trains the main runs of seed 0 (co-attention and baseline on SEL, WSEL, CML;
+#                     JOBS report processes, as for results), bundles their best.pt into checkpoints/ (one shared projection.pt), then runs
 #                     `make app-data`.
 #   make app-data     re-projects the benchmark with the bundled projection.pt (a no-op after
 #                     `make checkpoints`; another machine's build fits another PCA), sets the
@@ -58,13 +58,21 @@ REAL_CLIPS ?= ../shared/realdev
 REPORT = $(PY) -m avel report --data $(BENCH) --runs $(RUNS) --epochs $(SEL_EPOCHS) --cml-epochs $(CML_EPOCHS) \
   --real-clips $(REAL_CLIPS)
 WORKER_THREADS = $$(( ($$(nproc) + $(JOBS) - 1) / $(JOBS) ))
+# $(call report_workers,ARGS,OUT,FIGURES): JOBS report processes with ARGS share the runs folder;
+# the first writes OUT and FIGURES once every run is done, the others their own copies.
+report_workers = for worker in $$(seq 2 $(JOBS)); do \
+	  OMP_NUM_THREADS=$(WORKER_THREADS) $(REPORT) $(1) \
+	    --out $(RUNS)/worker$$worker.md --figures $(RUNS)/worker$$worker-figures & \
+	done; \
+	OMP_NUM_THREADS=$(WORKER_THREADS) $(REPORT) $(1) --out $(2) --figures $(3); \
+	status=$$?; wait; exit $$status
 
 .PHONY: bench-full checkpoints app-data results
 bench-full: install
 	$(PY) -m avel bench build --preset full --out $(BENCH) --seed 0
 
 checkpoints: bench-full
-	$(REPORT) --only main --seeds 0 --out $(RUNS)/checkpoints.md --figures $(RUNS)/checkpoints-figures
+	$(call report_workers,--only main --seeds 0,$(RUNS)/checkpoints.md,$(RUNS)/checkpoints-figures)
 	$(PY) -m avel bundle --out checkpoints \
 	  coatt_sel.pt=$(RUNS)/sel-coatt-full-seed0/best.pt \
 	  coatt_wsel.pt=$(RUNS)/wsel-coatt-full-seed0/best.pt \
@@ -84,9 +92,4 @@ app-data: bench-full
 	  --checkpoint Co-attention=checkpoints/coatt_sel.pt --checkpoint Baseline=checkpoints/baseline_sel.pt
 
 results: bench-full
-	for worker in $$(seq 2 $(JOBS)); do \
-	  OMP_NUM_THREADS=$(WORKER_THREADS) $(REPORT) --seeds $(SEEDS) \
-	    --out $(RUNS)/worker$$worker.md --figures $(RUNS)/worker$$worker-figures & \
-	done; \
-	OMP_NUM_THREADS=$(WORKER_THREADS) $(REPORT) --seeds $(SEEDS) --out RESULTS.md --figures docs/figures; \
-	status=$$?; wait; exit $$status
+	$(call report_workers,--seeds $(SEEDS),RESULTS.md,docs/figures)
