@@ -263,6 +263,19 @@ def test_timeline_tells_background_unsure_and_not_a_known_event_apart() -> None:
     assert {SMALL[-1], UNSURE_TEXT, UNKNOWN_TEXT} <= set(legend)  # background, unsure, not a known event
 
 
+def test_timeline_download_draws_unsure_and_not_a_known_event_as_the_page_does() -> None:
+    """The static timeline (the app's SVG download) once knew only "unsure": an unsure second
+    (index C + 1) crashed it and a not-known second (C) was labelled unsure."""
+    probs = np.full((3, len(SMALL)), 1 / len(SMALL))
+    unknown, unsure = len(SMALL), len(SMALL) + 1
+    fig = viz.timeline_image({"Model": probs}, SMALL, answers={"Model": np.array([unknown, unsure, 3])})
+    ax_rows = fig.axes[0]
+    hatches = [bar.get_hatch() for bar in ax_rows.patches[:3]]
+    assert hatches == ["xx", "..", None], hatches  # the page's patterns: x not known, . unsure
+    legend = [text.get_text() for text in ax_rows.get_legend().get_texts()]
+    assert legend == ["Background", UNKNOWN_TEXT, UNSURE_TEXT], legend
+
+
 # --- timeline --------------------------------------------------------------------------------
 
 

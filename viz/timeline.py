@@ -233,10 +233,7 @@ def event_timeline(
     t_count = next(iter(lengths.values()))
     if len(set(lengths.values())) != 1:
         raise ValueError(f"predictions: expected the same number of segments for every model, got {lengths}")
-    names = (*classes, *(s.name for s in states))
-    styles = [(c, "") for c in class_colors(classes, background_index)] + [
-        (s.color, s.pattern) for s in states
-    ]
+    names, styles = answer_styles(classes, background_index, states)
     shown_answers = _answers(probs, answers, names, t_count)
     stacked = np.stack(list(shown_answers.values()))  # (models, T)
     disagree = (stacked != stacked[0]).any(axis=0)  # (T,): some model's answer differs from the first

@@ -13,7 +13,7 @@ from matplotlib.patches import Patch
 
 from viz.colors import model_colors
 from viz.export import new_figure
-from viz.timeline import GROUND_TRUTH_ROW, UNSURE, AnswerState, answer_styles
+from viz.timeline import ABSTENTIONS, GROUND_TRUTH_ROW, AnswerState, answer_styles
 from viz.validate import Classes
 
 HATCHES = {"": "", "/": "//", "x": "xx", ".": ".."}  # plotly pattern shape -> matplotlib hatch
@@ -36,11 +36,14 @@ def timeline_image(
     classes: Classes,
     answers: dict[str, np.ndarray],
     background_index: int | None = -1,
-    states: tuple[AnswerState, ...] = (UNSURE,),
+    states: tuple[AnswerState, ...] = ABSTENTIONS,
     ground_truth: np.ndarray | None = None,
     thresholds: dict[str, float | None] | None = None,
 ) -> Figure:
-    """Per model: a row of answer cells (indices into (*classes, *states)), and the probabilities below."""
+    """Per model: a row of answer cells (indices into (*classes, *states)), and the probabilities below.
+
+    The states default to the plotly timeline's, in Localization.shown's order (C: not a known event,
+    C + 1: unsure), so a download draws an abstained second as the page does."""
     names, styles = answer_styles(classes, background_index, states)
     rows = {GROUND_TRUTH_ROW: ground_truth} if ground_truth is not None else {}
     rows.update(answers)
