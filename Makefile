@@ -30,7 +30,8 @@ test: lint
 # runs, so a rerun continues where it stopped.
 #   make checkpoints  trains the main runs of seed 0 (co-attention and baseline on SEL, WSEL, CML;
 #                     JOBS report processes, as for results), bundles their best.pt into checkpoints/ (one shared projection.pt), then runs
-#                     `make app-data`.
+#                     `make app-data` and re-records the new weights' cases of the equivalence
+#                     test (tests/equivalence.py --checkpoints; the math cases stay pinned).
 #   make app-data     re-projects the benchmark with the bundled projection.pt (a no-op after
 #                     `make checkpoints`; another machine's build fits another PCA), sets the
 #                     bundled SEL models' abstention thresholds on the validation split
@@ -81,6 +82,7 @@ checkpoints: bench-full
 	  baseline_wsel.pt=$(RUNS)/wsel-baseline-seed0/best.pt \
 	  baseline_cml.pt=$(RUNS)/cml-baseline-seed0/best.pt
 	$(MAKE) app-data
+	$(PY) -m tests.equivalence --checkpoints
 
 app-data: bench-full
 	$(PY) -m avel bench build --preset full --out $(BENCH) --seed 0 --projection checkpoints/projection.pt
