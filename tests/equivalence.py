@@ -17,6 +17,7 @@ record depends only on the math and the state_dict layout that checkpoints rely 
 
 from __future__ import annotations
 
+import sys
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -199,8 +200,6 @@ def rerecord_checkpoints() -> dict[str, dict[str, object]]:
 
 
 if __name__ == "__main__":
-    import sys
-
     FIXTURE.parent.mkdir(exist_ok=True)
     records = rerecord_checkpoints() if sys.argv[1:] == ["--checkpoints"] else record_all()
     torch.save(records, FIXTURE)
