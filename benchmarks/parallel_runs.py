@@ -33,21 +33,26 @@ def _command(data: Path, out: Path, task: str, model: str, epochs: int, seed: in
     ]  # fmt: skip
 
 
-def _environment(threads: int) -> dict[str, str]:
-    return {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+def _launch(command: list[str], threads: int) -> subprocess.Popen:
+    """Start a run on `threads` threads, its log in a file beside its output: a pipe that nobody
+    reads while the other run is awaited would fill and stall the run it belongs to."""
+    log = Path(command[-1]).with_suffix(".log")  # --out is the command's last argument
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+    with log.open("wb") as handle:
+        return subprocess.Popen(command, env=env, stdout=handle, stderr=subprocess.STDOUT)
+
+
+def _wait(process: subprocess.Popen) -> None:
+    if process.wait():
+        log = Path(process.args[-1]).with_suffix(".log")
+        raise RuntimeError(f"a run failed: {log.read_text(errors='replace')[-2000:]}")
 
 
 def side_by_side(commands: list[list[str]]) -> float:
     """Wall seconds until every run, each started at once on one thread, has finished."""
     started = time.perf_counter()
-    processes = [
-        subprocess.Popen(c, env=_environment(1), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        for c in commands
-    ]
-    for process in processes:
-        _, stderr = process.communicate()
-        if process.returncode:
-            raise RuntimeError(f"a side-by-side run failed: {stderr.decode()[-2000:]}")
+    for process in [_launch(c, 1) for c in commands]:
+        _wait(process)
     return time.perf_counter() - started
 
 
@@ -55,9 +60,7 @@ def in_turn(commands: list[list[str]], threads: int) -> float:
     """Wall seconds for the runs one after the other, each on `threads` threads."""
     started = time.perf_counter()
     for command in commands:
-        done = subprocess.run(command, env=_environment(threads), capture_output=True, check=False)
-        if done.returncode:
-            raise RuntimeError(f"a run in turn failed: {done.stderr.decode()[-2000:]}")
+        _wait(_launch(command, threads))
     return time.perf_counter() - started
 
 
