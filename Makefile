@@ -32,8 +32,8 @@ test: lint
 #                     JOBS report processes, as for results), bundles their best.pt into checkpoints/ (one shared projection.pt), then runs
 #                     `make app-data` and re-records the new weights' cases of the equivalence
 #                     test (tests/equivalence.py --checkpoints; the math cases stay pinned).
-#   make app-data     re-projects the benchmark with the bundled projection.pt (a no-op after
-#                     `make checkpoints`; another machine's build fits another PCA), sets the
+#   make app-data     re-projects the benchmark with the bundled projection.pt (bench-bundled: a
+#                     no-op after `make checkpoints`; another machine's build fits another PCA), sets the
 #                     bundled SEL models' abstention thresholds on the validation split
 #                     (`calibrate`) and stores the test split's summary the dataset tab shows
 #                     (`summarize`, checkpoints/test-summary.npz, with attention accuracy from the
@@ -45,7 +45,9 @@ test: lint
 #                     report processes share the runs folder, each taking different runs (their
 #                     locks: avel/report/run.py) with the cores split between them. Each finished
 #                     run leaves its record in the ledger results/runs/ (commit it): a later session
-#                     trains only the runs the ledger lacks (avel/report/ledger.py).
+#                     trains only the runs the ledger lacks (avel/report/ledger.py). It runs on
+#                     bench-bundled, the features the ledger's runs were trained on: a fresh build
+#                     fits its own PCA, whose fingerprint the ledger would refuse.
 # The benchmark build lives in the user's cache, outside the work tree, so a fresh clone on the
 # same machine reuses it (`bench build` finds a finished build of the same plan and does nothing);
 # the ledger refuses records of another build (its fingerprint, avel/report/ledger.py).
@@ -68,7 +70,7 @@ report_workers = for worker in $$(seq 2 $(JOBS)); do \
 	OMP_NUM_THREADS=$(WORKER_THREADS) $(REPORT) $(1) --out $(2) --figures $(3); \
 	status=$$?; wait; exit $$status
 
-.PHONY: bench-full checkpoints app-data results
+.PHONY: bench-full bench-bundled checkpoints app-data results
 bench-full: install
 	$(PY) -m avel bench build --preset full --out $(BENCH) --seed 0
 
@@ -84,8 +86,10 @@ checkpoints: bench-full
 	$(MAKE) app-data
 	$(PY) -m tests.equivalence --checkpoints
 
-app-data: bench-full
+bench-bundled: bench-full
 	$(PY) -m avel bench build --preset full --out $(BENCH) --seed 0 --projection checkpoints/projection.pt
+
+app-data: bench-bundled
 	$(PY) -m avel calibrate checkpoints/coatt_sel.pt checkpoints/baseline_sel.pt --data $(BENCH)
 	$(PY) -m avel summarize Co-attention=checkpoints/coatt_sel.pt Baseline=checkpoints/baseline_sel.pt \
 	  --data $(BENCH) --split test --out checkpoints/test-summary.npz \
@@ -93,5 +97,5 @@ app-data: bench-full
 	$(PY) -m avel score-clips $(REAL_CLIPS) --store \
 	  --checkpoint Co-attention=checkpoints/coatt_sel.pt --checkpoint Baseline=checkpoints/baseline_sel.pt
 
-results: bench-full
+results: bench-bundled
 	$(call report_workers,--seeds $(SEEDS),RESULTS.md,docs/figures)

@@ -16,12 +16,19 @@ import h5py
 import numpy as np
 import pytest
 
+from avel.analysis.realdev import clips_digest
 from avel.commands import main
 from avel.common.config import MODELS, ModelConfig, ReportConfig, RunConfig, TrainConfig
 from avel.data import AVEDirectory, AVESplit
 from avel.data.layout import AUDIO_FILE, DATASET_KEY, VISUAL_FILE
 from avel.report.figures import FIGURE_FILES
-from avel.report.ledger import benchmark_fingerprint, config_key, write_record
+from avel.report.ledger import (
+    REAL_FOOTAGE_FIELD,
+    benchmark_fingerprint,
+    config_key,
+    read_ledger,
+    write_record,
+)
 from avel.report.plan import Plan, RunSpec, plan_runs, run_config, run_dir
 from avel.report.render import (
     GENERATED_PREFIX,
@@ -34,6 +41,7 @@ from avel.report.render import (
 from avel.report.results import (
     ReportResults,
     RunResult,
+    _real_footage,
     chance_flags,
     collect_results,
     derangement,
@@ -48,6 +56,7 @@ from avel.report.run import (
     checkpoint_runs,
     claim_run,
     plan_states,
+    real_footage_runs,
     run_state,
     runs_to_train,
     train_missing,
@@ -529,7 +538,40 @@ def test_a_ledger_record_cannot_start_a_cml_run_so_its_init_is_retrained(
     pending = runs_to_train(plan, config, plan_states(plan, config))
     assert "wsel-coatt-full-seed0" not in pending  # the record suffices
     assert "sel-coatt-full-matchorders-seed0" in pending  # cml-coatt-full-seed0 starts from its best.pt
-    assert set(checkpoint_runs(plan)) <= set(pending)  # the modality check loads these
+    assert set(checkpoint_runs(plan, config)) <= set(pending)  # the modality check loads these
+
+
+def test_real_footage_scores_kept_in_the_ledger_spare_retraining_their_runs(
+    random_ave_dir: Path, tmp_path: Path
+) -> None:
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    (clips / "bark.mp4").write_bytes(b"a clip")
+    (clips / "labels.csv").write_text("file,label,event_start,event_end\nbark.mp4,Bark,,\n")
+    config = ReportConfig(
+        str(random_ave_dir), runs=str(tmp_path / "runs"), ledger=str(tmp_path / "ledger"),
+        seeds=(0,), epochs=1, cml_epochs=1, only="main", real_clips=str(clips),
+    )  # fmt: skip
+    plan = plan_runs(config)
+    fingerprint = benchmark_fingerprint(random_ave_dir)
+    for name, spec in plan.runs.items():  # every run recorded, no run folder: no best.pt anywhere
+        record = {"name": name, "fingerprint": fingerprint, "config": config_key(run_config(config, spec), 1)}
+        write_record(config.ledger, record)
+    wsel = ["wsel-coatt-full-seed0", "wsel-baseline-seed0"]
+    assert set(wsel) <= set(checkpoint_runs(plan, config))  # no score yet: scoring needs best.pt
+
+    score = {"known_accuracy": 0.5}
+    records = read_ledger(config, fingerprint)
+    for name in real_footage_runs(plan):
+        stored = {"digest": clips_digest(clips), "clips": "clips", "score": {**score, "run": name}}
+        write_record(config.ledger, {**records[name], REAL_FOOTAGE_FIELD: stored})
+    assert not set(wsel) & set(checkpoint_runs(plan, config))  # the record's score suffices
+    assert _real_footage(plan, config, read_ledger(config, fingerprint)) == {
+        name: {**score, "run": name} for name in real_footage_runs(plan)
+    }  # read from the records: loading a best.pt here would fail
+
+    (clips / "bark.mp4").write_bytes(b"another clip")  # same name, other footage: scored again
+    assert set(wsel) <= set(checkpoint_runs(plan, config))
 
 
 @pytest.mark.slow

@@ -17,6 +17,7 @@ A second counts as an event second when its middle lies in [event_start, event_e
 from __future__ import annotations
 
 import csv
+import hashlib
 import math
 import sys
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from avel.analysis.clip import Analyzer
 from avel.analysis.localize import localize_cached
 from avel.common.classes import AVE_CLASSES, UNKNOWN, UNSURE
 from avel.common.config import LocalizeConfig
+from avel.features.extractor import file_sha256
 from avel.training.checkpoint import read_checkpoint, save_checkpoint
 
 LABELS_FILE = "labels.csv"
@@ -102,6 +104,17 @@ def read_labels(folder: str | Path) -> list[RealClip]:
     if not clips:
         raise ValueError(f"{LABELS_FILE}: no clips listed")
     return clips
+
+
+def clips_digest(folder: str | Path) -> str:
+    """SHA-256 over labels.csv and the bytes of every clip it lists: the identity of a real-clip
+    set, so a score stored beside a run (the report's ledger) is reused only for the same clips
+    and labels, whatever the folder is called on this machine."""
+    folder = Path(folder)
+    digest = hashlib.sha256((folder / LABELS_FILE).read_bytes())
+    for clip in read_labels(folder):
+        digest.update(f"\0{clip.file}\0{file_sha256(folder / clip.file)}".encode())
+    return digest.hexdigest()
 
 
 def _run_length(labels: list[str]) -> str:

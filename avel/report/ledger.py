@@ -3,9 +3,10 @@
 A session may lose its runs folder (checkpoints are large and not committed), but the ledger
 (ReportConfig.ledger, default results/runs/) keeps what the report states of each run: its
 config, the benchmark's fingerprint, the code version, per-epoch history, val/test metrics,
-attention accuracy, training and wall time, machine. `report` trains only the planned runs the
-ledger lacks and reads the tables from the records. Records of another benchmark are refused,
-never mixed: a ledger describes one benchmark.
+attention accuracy, training and wall time, machine, and for the main SEL/WSEL runs their score
+on the real clips (REAL_FOOTAGE_FIELD, added when the report first scores them). `report` trains
+only the planned runs the ledger lacks and reads the tables from the records. Records of another
+benchmark are refused, never mixed: a ledger describes one benchmark.
 
 The fingerprint (benchmark_fingerprint) is the SHA-256 of the files that define which videos
 are in which split and how their features were made: features.json (extractor, backbones,
@@ -34,6 +35,8 @@ FINGERPRINT_FILES = (FEATURES_INFO_FILE, "composite.json", CATEGORIES_FILE)
 FINGERPRINT_PATTERN = "*_order*.h5"
 # features.json's projection fields that tell its history, not which features the files hold
 PROJECTION_HISTORY_FIELDS = ("source", "visual_explained", "audio_explained")
+# a record's score on a real-clip set: {"digest": clips_digest, "clips": folder name, "score": ModelScore}
+REAL_FOOTAGE_FIELD = "real_footage"
 # TrainConfig fields that say where or how fast a run trained, not what it is: not compared.
 UNCOMPARED_TRAIN_FIELDS = ("device", "init")
 

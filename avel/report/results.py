@@ -22,13 +22,13 @@ import torch
 
 from avel.analysis.dataset import summarize_dataset
 from avel.analysis.localize import load_analyzer
-from avel.analysis.realdev import score_folder
+from avel.analysis.realdev import clips_digest, score_folder
 from avel.analysis.summary import DatasetSummary
 from avel.common.config import MODELS, ReportConfig
 from avel.data import SPLITS, AVEDirectory, AVESplit, FeatureDims, FeaturesInfo
-from avel.report.ledger import benchmark_fingerprint, read_ledger
+from avel.report.ledger import REAL_FOOTAGE_FIELD, benchmark_fingerprint, read_ledger, write_record
 from avel.report.plan import Plan, RunSpec, run_dir
-from avel.report.run import plan_states
+from avel.report.run import plan_states, real_footage_runs
 from avel.training.checkpoint import load_checkpoint
 from avel.training.evaluate import checkpoint_dataset, evaluate_model, selection_metric
 from avel.training.train import BEST, patience_exhausted
@@ -271,20 +271,28 @@ def _data_facts(config: ReportConfig) -> DataFacts:
     )
 
 
-def _real_footage(plan: Plan, config: ReportConfig) -> dict[str, dict[str, Any]]:
-    """Each main SEL/WSEL run scored on the real clips (score-clips), cached in its run folder."""
+def _real_footage(
+    plan: Plan, config: ReportConfig, records: dict[str, dict[str, Any]]
+) -> dict[str, dict[str, Any]]:
+    """Each main SEL/WSEL run scored on the real clips (score-clips). The score is kept in the run's
+    ledger record (REAL_FOOTAGE_FIELD, keyed by clips_digest), so a later session renders it
+    without the run's best.pt; the clip results are cached in the run folder while it lasts."""
     if config.real_clips is None or "main" not in plan.sections:
         return {}
+    digest = clips_digest(config.real_clips)
     scored = {}
-    for name in plan.sections["main"]:
-        spec = plan.runs[name]
-        if spec.task == "cml":
-            continue
-        log.info("real clips: %s", name)
-        out = run_dir(config, spec)
-        analyzer = load_analyzer({name: out / BEST}, EVAL_DEVICE)
-        _, scores = score_folder(analyzer, config.real_clips, out / REAL_CLIPS_CACHE)
-        scored[name] = scores[name].to_dict()
+    for name in real_footage_runs(plan):
+        record = records[name]
+        stored = record.get(REAL_FOOTAGE_FIELD)
+        if stored is None or stored["digest"] != digest:
+            log.info("real clips: %s", name)
+            out = run_dir(config, plan.runs[name])
+            analyzer = load_analyzer({name: out / BEST}, EVAL_DEVICE)
+            _, scores = score_folder(analyzer, config.real_clips, out / REAL_CLIPS_CACHE)
+            clips = Path(config.real_clips).name
+            stored = {"digest": digest, "clips": clips, "score": scores[name].to_dict()}
+            write_record(config.ledger, {**record, REAL_FOOTAGE_FIELD: stored})
+        scored[name] = stored["score"]
     return scored
 
 
@@ -319,7 +327,7 @@ def collect_results(plan: Plan, config: ReportConfig) -> ReportResults:
         }
         dataset = summarize_dataset(models, config.data, REPORT_SPLIT)
     return ReportResults(
-        real_footage=_real_footage(plan, config),
+        real_footage=_real_footage(plan, config, records),
         config=config,
         plan=plan,
         runs=runs,

@@ -29,10 +29,12 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
+from avel.analysis.realdev import clips_digest
 from avel.bench.boxes import read_object_boxes
 from avel.common.config import ReportConfig
 from avel.common.device import resolve_device
 from avel.report.ledger import (
+    REAL_FOOTAGE_FIELD,
     benchmark_fingerprint,
     code_version,
     config_key,
@@ -187,10 +189,27 @@ def _train_claimed(plan: Plan, config: ReportConfig, name: str, hardware: str, *
         return True
 
 
-def checkpoint_runs(plan: Plan) -> list[str]:
+def real_footage_runs(plan: Plan) -> list[str]:
+    """The main section's SEL and WSEL runs: the ones the report scores on the real clips."""
+    return [name for name in plan.sections.get("main", []) if plan.runs[name].task != "cml"]
+
+
+def checkpoint_runs(plan: Plan, config: ReportConfig) -> list[str]:
     """The runs whose best.pt the report reads besides their record: the main section's SEL runs
-    (the modality check, Figs. 4 and 7 evaluate the models); the rest renders from the ledger."""
-    return [name for name in plan.sections.get("main", []) if plan.runs[name].task == "sel"]
+    (the modality check, Figs. 4 and 7 evaluate the models) and, when --real-clips is given, the
+    real_footage_runs whose record holds no score on those clips yet; the rest renders from the
+    ledger."""
+    needed = [name for name in plan.sections.get("main", []) if plan.runs[name].task == "sel"]
+    if config.real_clips is None:
+        return needed
+    digest = clips_digest(config.real_clips)
+    records = read_ledger(config, benchmark_fingerprint(config.data))
+    unscored = [
+        name
+        for name in real_footage_runs(plan)
+        if (records.get(name) or {}).get(REAL_FOOTAGE_FIELD, {}).get("digest") != digest
+    ]
+    return [name for name in plan.runs if name in needed or name in unscored]
 
 
 def runs_to_train(plan: Plan, config: ReportConfig, states: dict[str, RunState]) -> list[str]:
@@ -198,7 +217,7 @@ def runs_to_train(plan: Plan, config: ReportConfig, states: dict[str, RunState])
     of a run to train (a record cannot start a CML run) and the checkpoint_runs; in plan order."""
     missing = {name for name, state in states.items() if state.status != "done"}
     on_disk = {plan.runs[name].init.name for name in missing if plan.runs[name].init is not None}
-    on_disk |= set(checkpoint_runs(plan))
+    on_disk |= set(checkpoint_runs(plan, config))
 
     def lacks_checkpoint(spec: RunSpec) -> bool:
         return run_state(run_dir(config, spec), config.epochs_for(spec.task)).status != "done"
