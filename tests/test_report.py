@@ -29,7 +29,7 @@ from avel.report.ledger import (
     read_ledger,
     write_record,
 )
-from avel.report.plan import Plan, RunSpec, plan_runs, run_config, run_dir
+from avel.report.plan import Plan, RunSpec, plan_runs, report_command, run_config, run_dir
 from avel.report.render import (
     GENERATED_PREFIX,
     _attention_section,
@@ -315,6 +315,7 @@ def test_real_footage_table_stands_beside_the_composite_one() -> None:
         "80.0 ± 7.1 (n=2)",
         "25.0 ± 0.0 (n=2)",
     ]
+    assert report_command(results.config).endswith(" --real-clips /somewhere/realdev")  # reproducible
 
 
 def _attention(pointing: float, bark: float) -> dict:

@@ -214,4 +214,6 @@ def report_command(config: ReportConfig) -> str:
             words += [option, str(value)]
     if config.only != "all":
         words += ["--only", config.only]
+    if config.real_clips is not None:  # the real-footage table's clips
+        words += ["--real-clips", config.real_clips]
     return shlex.join(words)
