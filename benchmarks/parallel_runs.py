@@ -33,18 +33,22 @@ def _command(data: Path, out: Path, task: str, model: str, epochs: int, seed: in
     ]  # fmt: skip
 
 
+def _log_path(command: list[str]) -> Path:
+    """A run's log file, beside its output (--out is the command's last argument)."""
+    return Path(command[-1]).with_suffix(".log")
+
+
 def _launch(command: list[str], threads: int) -> subprocess.Popen:
     """Start a run on `threads` threads, its log in a file beside its output: a pipe that nobody
     reads while the other run is awaited would fill and stall the run it belongs to."""
-    log = Path(command[-1]).with_suffix(".log")  # --out is the command's last argument
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
-    with log.open("wb") as handle:
+    with _log_path(command).open("wb") as handle:
         return subprocess.Popen(command, env=env, stdout=handle, stderr=subprocess.STDOUT)
 
 
 def _wait(process: subprocess.Popen) -> None:
     if process.wait():
-        log = Path(process.args[-1]).with_suffix(".log")
+        log = _log_path(process.args)
         raise RuntimeError(f"a run failed: {log.read_text(errors='replace')[-2000:]}")
 
 

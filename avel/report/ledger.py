@@ -116,6 +116,13 @@ def read_ledger(config: ReportConfig, fingerprint: str) -> dict[str, dict[str, A
     return records
 
 
+def stored_real_footage(record: dict[str, Any] | None, digest: str) -> dict[str, Any] | None:
+    """The run's score (ModelScore.to_dict()) on the real-clip set with this clips_digest, if its
+    record holds one; None when the record is missing, unscored or scored on other clips."""
+    stored = (record or {}).get(REAL_FOOTAGE_FIELD)
+    return stored["score"] if stored is not None and stored["digest"] == digest else None
+
+
 def matching_record(
     records: dict[str, dict[str, Any]], config: ReportConfig, name: str, key: dict[str, Any]
 ) -> dict[str, Any] | None:

@@ -26,7 +26,13 @@ from avel.analysis.realdev import clips_digest, score_folder
 from avel.analysis.summary import DatasetSummary
 from avel.common.config import MODELS, ReportConfig
 from avel.data import SPLITS, AVEDirectory, AVESplit, FeatureDims, FeaturesInfo
-from avel.report.ledger import REAL_FOOTAGE_FIELD, benchmark_fingerprint, read_ledger, write_record
+from avel.report.ledger import (
+    REAL_FOOTAGE_FIELD,
+    benchmark_fingerprint,
+    read_ledger,
+    stored_real_footage,
+    write_record,
+)
 from avel.report.plan import Plan, RunSpec, run_dir
 from avel.report.run import plan_states, real_footage_runs
 from avel.training.checkpoint import load_checkpoint
@@ -282,17 +288,16 @@ def _real_footage(
     digest = clips_digest(config.real_clips)
     scored = {}
     for name in real_footage_runs(plan):
-        record = records[name]
-        stored = record.get(REAL_FOOTAGE_FIELD)
-        if stored is None or stored["digest"] != digest:
+        score = stored_real_footage(records[name], digest)
+        if score is None:
             log.info("real clips: %s", name)
             out = run_dir(config, plan.runs[name])
             analyzer = load_analyzer({name: out / BEST}, EVAL_DEVICE)
             _, scores = score_folder(analyzer, config.real_clips, out / REAL_CLIPS_CACHE)
-            clips = Path(config.real_clips).name
-            stored = {"digest": digest, "clips": clips, "score": scores[name].to_dict()}
-            write_record(config.ledger, {**record, REAL_FOOTAGE_FIELD: stored})
-        scored[name] = stored["score"]
+            score = scores[name].to_dict()
+            stored = {"digest": digest, "clips": Path(config.real_clips).name, "score": score}
+            write_record(config.ledger, {**records[name], REAL_FOOTAGE_FIELD: stored})
+        scored[name] = score
     return scored
 
 

@@ -34,13 +34,13 @@ from avel.bench.boxes import read_object_boxes
 from avel.common.config import ReportConfig
 from avel.common.device import resolve_device
 from avel.report.ledger import (
-    REAL_FOOTAGE_FIELD,
     benchmark_fingerprint,
     code_version,
     config_key,
     matching_record,
     read_ledger,
     record_path,
+    stored_real_footage,
     write_record,
 )
 from avel.report.plan import Plan, RunSpec, run_config, run_dir
@@ -205,9 +205,7 @@ def checkpoint_runs(plan: Plan, config: ReportConfig) -> list[str]:
     digest = clips_digest(config.real_clips)
     records = read_ledger(config, benchmark_fingerprint(config.data))
     unscored = [
-        name
-        for name in real_footage_runs(plan)
-        if (records.get(name) or {}).get(REAL_FOOTAGE_FIELD, {}).get("digest") != digest
+        name for name in real_footage_runs(plan) if stored_real_footage(records.get(name), digest) is None
     ]
     return [name for name in plan.runs if name in needed or name in unscored]
 
