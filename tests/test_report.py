@@ -18,7 +18,7 @@ import pytest
 
 from avel.analysis.realdev import clips_digest
 from avel.commands import main
-from avel.common.config import MODELS, ModelConfig, ReportConfig, RunConfig, TrainConfig
+from avel.common.config import MODELS, TASKS, ModelConfig, ReportConfig, RunConfig, TrainConfig
 from avel.data import AVEDirectory, AVESplit
 from avel.data.layout import AUDIO_FILE, DATASET_KEY, VISUAL_FILE
 from avel.report.figures import FIGURE_FILES
@@ -32,6 +32,7 @@ from avel.report.ledger import (
 from avel.report.plan import Plan, RunSpec, plan_runs, report_command, run_config, run_dir
 from avel.report.render import (
     GENERATED_PREFIX,
+    _ablation_section,
     _attention_section,
     _early_stopping_section,
     _real_footage_section,
@@ -39,6 +40,7 @@ from avel.report.render import (
     format_mean_std,
 )
 from avel.report.results import (
+    SUBTASKS,
     ReportResults,
     RunResult,
     _real_footage,
@@ -65,12 +67,12 @@ from avel.training.checkpoint import read_checkpoint
 from avel.training.train import train
 
 TINY = ["--seeds", "0", "1", "--epochs", "1", "--cml-epochs", "1", "--lambdas", "0", "1"]
-# main (models x seeds x tasks) + other ablations + the CML sweep runs (SEL's and WSEL's lambda 0
-# and 1 are the Table V csea and cspa runs)
-PLANNED_RUNS = 2 * 2 * 3 + 5 * 3 + 2
-# + the co-attention CML inits on the match split (2 seeds + 5 other ablations): the fixture's SEL
-# train rows overlap its CML test rows, as the real AVE files' do
-TINY_RUNS = PLANNED_RUNS + 2 + 5
+# main (models x seeds x tasks) + other ablations x seeds + the CML sweep runs (SEL's and WSEL's
+# lambda 0 and 1 are the Table V csea and cspa runs of the first seed)
+PLANNED_RUNS = 2 * 2 * 3 + 5 * 2 * 3 + 2
+# + the co-attention CML inits on the match split (2 seeds x the full model and 5 other ablations):
+# the fixture's SEL train rows overlap its CML test rows, as the real AVE files' do
+TINY_RUNS = PLANNED_RUNS + 2 + 5 * 2
 AUDIO_EPOCHS = 15  # co-attention SEL learns the fixture's audio prototypes by then
 VISUAL_EPOCHS = 25  # from the grid alone it takes longer
 SECTION_HEADINGS = (
@@ -121,8 +123,10 @@ def test_plan_has_every_run_once_with_inits_first() -> None:
             assert names.index(spec.init.name) < names.index(name)
         else:
             assert spec.init is None  # SEL, WSEL, and the baseline's AVDLN start from nothing
-    assert plan.sections["ablations"].count("sel-coatt-full-seed0") == 1  # Table V's full row: seed 0
-    assert all(plan.runs[name].seed == 0 for name in plan.sections["ablations"] + plan.sections["sweeps"])
+    for seed in (0, 1):  # Table V's full row: the main runs, every seed
+        assert plan.sections["ablations"].count(f"sel-coatt-full-seed{seed}") == 1
+        assert {f"{task}-coatt-csea_no_a2v-seed{seed}" for task in TASKS} <= set(plan.sections["ablations"])
+    assert all(plan.runs[name].seed == 0 for name in plan.sections["sweeps"])
     cml = run_config(config, plan.runs["cml-coatt-full-lambda1-seed0"])
     assert cml.model.lambda_c == 1.0 and cml.train.init == str(Path("r") / "sel-coatt-full-seed0" / "best.pt")
 
@@ -334,6 +338,40 @@ def _attention_results(runs: list[RunResult], sections: dict[str, list[str]]) ->
         dataset=None,
         chance_flags=[],
     )
+
+
+def test_table_v_averages_the_seeds_and_judges_the_best_variant_by_their_spread() -> None:
+    """SEL: CSPA only leads CSEA only by 10 points with spreads of 1: beyond the spread. WSEL: the
+    full model leads on the mean by 2 points with a spread of 7: within it (on seed 0 alone CSPA
+    only leads, so a ranking by the first seed would differ). One seed each: no spread."""
+    sel = {"full": (0.60, 0.62), "cspa": (0.70, 0.72), "csea": (0.59, 0.61)}
+    wsel = {"full": (0.50, 0.60), "cspa": (0.52, 0.54), "csea_no_a2v": (0.30,)}
+
+    def result(task: str, ablation: str, seed: int, score: float) -> RunResult:
+        spec = RunSpec(task, ablation=ablation, seed=seed)
+        return RunResult(spec, {}, {"accuracy": score}, best_epoch=1, epochs=1, seconds=0.0, hardware=None)
+
+    runs = [
+        result(task, ablation, seed, score)
+        for task, table in (("sel", sel), ("wsel", wsel))
+        for ablation, scores in table.items()
+        for seed, score in enumerate(scores)
+    ]
+    text = _ablation_section(_attention_results(runs, {"ablations": [r.spec.name for r in runs]}))
+    assert "(test, seeds 0, 1)" in text
+    ours = text.split("### Table V of the paper")[0]
+    rows = {
+        line.split(" | ")[0].lstrip("| "): line.rstrip(" |").split(" | ")[1:] for line in ours.splitlines()
+    }
+    sel_column, wsel_column = SUBTASKS.index("sel"), SUBTASKS.index("wsel")
+    assert rows["CSPA only"][sel_column] == "71.0 ± 1.4 (n=2)"
+    assert rows["CSPA + CSEA (full model)"][wsel_column] == "55.0 ± 7.1 (n=2)"
+    best = next(line for line in text.splitlines() if line.startswith("Best variant"))
+    assert "SEL: CSPA only (+10.0 points over CSPA + CSEA (full model), beyond the seeds' spread)" in best
+    assert "WSEL: CSPA + CSEA (full model) (+2.0 points over CSPA only, within the seeds' spread)" in best
+    single = [r for r in runs if r.spec.task == "wsel" and r.spec.seed == 0]  # one seed each
+    text = _ablation_section(_attention_results(single, {"ablations": [r.spec.name for r in single]}))
+    assert "WSEL: CSPA only (+2.0 points over CSPA + CSEA (full model), one seed: no spread" in text
 
 
 def test_attention_section_averages_seeds_and_omits_models_without_a_map() -> None:

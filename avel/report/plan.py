@@ -3,7 +3,7 @@
 A run is a `RunSpec`; its `name` is a stable directory under the runs folder, so the report
 command finds the runs it trained before and trains only the missing ones. Three sections:
     main       co-attention vs. baseline on SEL, WSEL, CML for every seed (Tables II-IV)
-    ablations  the Table V variants of the co-attention model, first seed only
+    ablations  the Table V variants of the co-attention model for every seed (the full row is main's)
     sweeps     lambda_c, lambda_s, lambda_w over Fig. 5's grid, first seed only; the SEL and WSEL
                end points (lambda 1 and 0) are the Table V CSPA-only and CSEA-only runs, reused
 CML runs start from the matching SEL run's best.pt, as the paper starts CML from the MMEL model;
@@ -150,7 +150,10 @@ def plan_runs(config: ReportConfig) -> Plan:
             for spec in _task_runs(model, "full", seed, orders)
         ],
         "ablations": [
-            spec for ablation in ABLATIONS for spec in _task_runs("coatt", ablation, first, orders)
+            spec
+            for ablation in ABLATIONS
+            for seed in config.seeds
+            for spec in _task_runs("coatt", ablation, seed, orders)
         ],
         "sweeps": _sweep_runs(config.lambdas, first, orders),
     }
