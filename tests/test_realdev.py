@@ -11,7 +11,7 @@ import pytest
 from clipgen import make_clip
 
 from avel.analysis.localize import default_models
-from avel.analysis.realdev import RealClip, read_labels, score_clip, score_results
+from avel.analysis.realdev import ModelScore, RealClip, read_labels, score_clip, score_results
 from avel.app.views import known_classes_text
 from avel.commands import main
 from avel.common.classes import UNKNOWN_TEXT, UNSURE_TEXT
@@ -47,6 +47,14 @@ def test_known_clips_count_right_seconds_and_other_clips_count_claims() -> None:
     )["M"]
     assert (scores.known_right, scores.known_seconds) == (2, 3)
     assert (scores.other_claimed, scores.other_seconds) == (1, 2)
+    assert scores.known_named == 3  # Bark, Bark, Cat at 0.9: named whether right or not
+    timid = score_results(  # right at a low probability: counted right, not named
+        [RealClip("k.mp4", "Bark", None, None)], {"k.mp4": {"models": {"M": _model(["Bark", "Bark"], 0.3)}}}
+    )["M"]
+    assert (timid.known_right, timid.known_named, timid.known_named_rate) == (2, 0, 0.0)
+    stored = scores.to_dict()
+    del stored["known_named"]  # a score stored before the figure existed
+    assert ModelScore.from_dict(stored) == scores
 
 
 def test_labels_csv_errors_name_the_row(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ import h5py
 import numpy as np
 import pytest
 
-from avel.analysis.realdev import clips_digest
+from avel.analysis.realdev import ClipScore, ModelScore, clips_digest
 from avel.commands import main
 from avel.common.config import MODELS, TASKS, ModelConfig, ReportConfig, RunConfig, TrainConfig
 from avel.data import AVEDirectory, AVESplit
@@ -296,6 +296,7 @@ def test_real_footage_table_stands_beside_the_composite_one() -> None:
             "other_seconds": 20,
             "known_accuracy": 0.75 + 0.1 * r.spec.seed if r.spec.model == "coatt" else 0.5,
             "other_claim_rate": 0.05 if r.spec.task == "sel" else 0.25,
+            "known_named_rate": 0.7 if r.spec.task == "sel" else 0.3 + 0.2 * r.spec.seed,
             "clips": clips,
         }
         for r in runs
@@ -313,12 +314,15 @@ def test_real_footage_table_stands_beside_the_composite_one() -> None:
     text = _real_footage_section(results)
     assert "3 real clips (realdev)" in text and "1 of known classes, 10 event seconds" in text
     coatt = next(line for line in text.splitlines() if line.startswith("| ours: co-attention"))
-    assert coatt.rstrip(" |").split(" | ")[1:5] == [
+    assert coatt.rstrip(" |").split(" | ")[1:7] == [
         "80.0 ± 7.1 (n=2)",
         "5.0 ± 0.0 (n=2)",
+        "70.0 ± 0.0 (n=2)",
         "80.0 ± 7.1 (n=2)",
         "25.0 ± 0.0 (n=2)",
+        "40.0 ± 14.1 (n=2)",
     ]
+    assert "WSEL known s named (p >= 0.5)" in text
     assert report_command(results.config).endswith(" --real-clips /somewhere/realdev")  # reproducible
 
 
@@ -599,15 +603,19 @@ def test_real_footage_scores_kept_in_the_ledger_spare_retraining_their_runs(
     wsel = ["wsel-coatt-full-seed0", "wsel-baseline-seed0"]
     assert set(wsel) <= set(checkpoint_runs(plan, config))  # no score yet: scoring needs best.pt
 
-    score = {"known_accuracy": 0.5}
+    def clip(right: int) -> ClipScore:  # 4 event seconds, 2 of them named at p >= 0.5
+        return ClipScore("bark.mp4", "Bark", 4, right, claimed=2, unsure=0, not_known=0, answers="")
+
     records = read_ledger(config, fingerprint)
-    for name in real_footage_runs(plan):
-        stored = {"digest": clips_digest(clips), "clips": "clips", "score": {**score, "run": name}}
+    for right, name in enumerate(real_footage_runs(plan)):
+        score = ModelScore.of([clip(right)]).to_dict()
+        del score["known_named"], score["known_named_rate"]  # as stored before that figure existed
+        stored = {"digest": clips_digest(clips), "clips": "clips", "score": score}
         write_record(config.ledger, {**records[name], REAL_FOOTAGE_FIELD: stored})
     assert not set(wsel) & set(checkpoint_runs(plan, config))  # the record's score suffices
     assert _real_footage(plan, config, read_ledger(config, fingerprint)) == {
-        name: {**score, "run": name} for name in real_footage_runs(plan)
-    }  # read from the records: loading a best.pt here would fail
+        name: ModelScore.of([clip(right)]).to_dict() for right, name in enumerate(real_footage_runs(plan))
+    }  # read from the records (loading a best.pt here would fail), the newer figure rebuilt from the clips
 
     (clips / "bark.mp4").write_bytes(b"another clip")  # same name, other footage: scored again
     assert set(wsel) <= set(checkpoint_runs(plan, config))

@@ -146,10 +146,17 @@ def score_clip(clip: RealClip, model: dict[str, Any]) -> ClipScore:
 
 @dataclass(frozen=True)
 class ModelScore:
-    """One model over the folder: the two headline shares and the clips behind them."""
+    """One model over the folder: the two headline shares, the clips behind them, and how often
+    the model commits at all on the known seconds (`known_named`).
+
+    "Right" takes the model's label at any probability while "claimed" needs p >= 0.5, so a model
+    whose probabilities are low everywhere scores well on both. `known_named` puts the claim test
+    on the known seconds: a low claim rate means little when the model names few known seconds
+    at that probability either."""
 
     known_seconds: int
     known_right: int
+    known_named: int  # known-class event seconds named as a trained class at >= CLAIM_PROBABILITY
     other_seconds: int
     other_claimed: int
     clips: list[ClipScore]
@@ -157,6 +164,10 @@ class ModelScore:
     @property
     def known_accuracy(self) -> float:
         return self.known_right / max(self.known_seconds, 1)
+
+    @property
+    def known_named_rate(self) -> float:
+        return self.known_named / max(self.known_seconds, 1)
 
     @property
     def other_claim_rate(self) -> float:
@@ -169,16 +180,25 @@ class ModelScore:
         return cls(
             known_seconds=sum(c.seconds for c in known),
             known_right=sum(c.right for c in known),
+            known_named=sum(c.claimed for c in known),
             other_seconds=sum(c.seconds for c in other),
             other_claimed=sum(c.claimed for c in other),
             clips=clips,
         )
+
+    @classmethod
+    def from_dict(cls, record: dict[str, Any]) -> ModelScore:
+        """The score `to_dict` wrote (a ledger record, a checkpoint's), rebuilt from its clips, so
+        a figure added since it was written is there too."""
+        return cls.of([ClipScore(**clip) for clip in record["clips"]])
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "known_seconds": self.known_seconds,
             "known_right": self.known_right,
             "known_accuracy": round(self.known_accuracy, 4),
+            "known_named": self.known_named,
+            "known_named_rate": round(self.known_named_rate, 4),
             "other_seconds": self.other_seconds,
             "other_claimed": self.other_claimed,
             "other_claim_rate": round(self.other_claim_rate, 4),

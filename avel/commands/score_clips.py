@@ -41,6 +41,10 @@ def _print_model(name: str, score: ModelScore) -> None:
         f"{score.other_claimed}/{score.other_seconds} ({score.other_claim_rate:.1%}); "
         f"{len(score.clips)} clips"
     )
+    print(
+        f"  known-class event seconds named as a trained class at p >= {CLAIM_PROBABILITY} (the claim test "
+        f"on the known seconds): {score.known_named}/{score.known_seconds} ({score.known_named_rate:.1%})"
+    )
     record = score.to_dict()
     print(
         f"  abstained: 'not a known event' on {record['other_not_known']} other-event and "

@@ -22,7 +22,7 @@ import torch
 
 from avel.analysis.dataset import summarize_dataset
 from avel.analysis.localize import load_analyzer
-from avel.analysis.realdev import clips_digest, score_folder
+from avel.analysis.realdev import ModelScore, clips_digest, score_folder
 from avel.analysis.summary import DatasetSummary
 from avel.common.config import MODELS, ReportConfig
 from avel.data import SPLITS, AVEDirectory, AVESplit, FeatureDims, FeaturesInfo
@@ -297,7 +297,7 @@ def _real_footage(
             score = scores[name].to_dict()
             stored = {"digest": digest, "clips": Path(config.real_clips).name, "score": score}
             write_record(config.ledger, {**records[name], REAL_FOOTAGE_FIELD: stored})
-        scored[name] = score
+        scored[name] = ModelScore.from_dict(score).to_dict()  # with the figures added since it was stored
     return scored
 
 
