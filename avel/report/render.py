@@ -478,8 +478,8 @@ def _fig7_section(results: ReportResults, figures: dict[str, Path]) -> str:
 def _best_variant_line(scores: dict[str, dict[str, list[float]]], subtask: str) -> str:
     """The variant with the best mean on a sub-task, and whether its lead over the next best is
     larger than the seeds' spread (the evidence a claim of "best" needs)."""
-    scored = [a for a in ABLATIONS if scores[a][subtask]]
-    ranked = sorted(scored, key=lambda a: -mean_std(scores[a][subtask])[0])
+    means = {a: mean_std(scores[a][subtask])[0] for a in ABLATIONS if scores[a][subtask]}
+    ranked = sorted(means, key=lambda a: -means[a])
     if not ranked:
         return f"{SUBTASK_LABELS[subtask]}: -"
     best = ranked[0]
@@ -487,7 +487,7 @@ def _best_variant_line(scores: dict[str, dict[str, list[float]]], subtask: str) 
     if len(ranked) == 1:
         return line
     runner_up = ranked[1]
-    lead = 100 * (mean_std(scores[best][subtask])[0] - mean_std(scores[runner_up][subtask])[0])
+    lead = 100 * (means[best] - means[runner_up])
     if len(scores[best][subtask]) < 2 or len(scores[runner_up][subtask]) < 2:
         verdict = "one seed: no spread to judge it by"
     elif within_spread(scores[best][subtask], scores[runner_up][subtask]):
