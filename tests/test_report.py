@@ -23,7 +23,9 @@ from avel.data import AVEDirectory, AVESplit
 from avel.data.layout import AUDIO_FILE, DATASET_KEY, VISUAL_FILE
 from avel.report.figures import FIGURE_FILES
 from avel.report.ledger import (
+    MODALITY_SWAP_FIELD,
     REAL_FOOTAGE_FIELD,
+    add_to_record,
     benchmark_fingerprint,
     config_key,
     read_ledger,
@@ -43,6 +45,7 @@ from avel.report.results import (
     SUBTASKS,
     ReportResults,
     RunResult,
+    _modality_swap,
     _real_footage,
     chance_flags,
     collect_results,
@@ -619,6 +622,35 @@ def test_real_footage_scores_kept_in_the_ledger_spare_retraining_their_runs(
 
     (clips / "bark.mp4").write_bytes(b"another clip")  # same name, other footage: scored again
     assert set(wsel) <= set(checkpoint_runs(plan, config))
+
+
+def test_modality_checks_kept_in_the_ledger_spare_all_but_the_figures_runs(
+    random_ave_dir: Path, tmp_path: Path
+) -> None:
+    config = ReportConfig(
+        str(random_ave_dir), runs=str(tmp_path / "runs"), ledger=str(tmp_path / "ledger"),
+        seeds=(0, 1), epochs=1, cml_epochs=1, only="main",
+    )  # fmt: skip
+    plan = plan_runs(config)
+    fingerprint = benchmark_fingerprint(random_ave_dir)
+    for name, spec in plan.runs.items():  # every run recorded, no run folder: no best.pt anywhere
+        record = {"name": name, "fingerprint": fingerprint, "config": config_key(run_config(config, spec), 1)}
+        write_record(config.ledger, record)
+    sel = {seed: [f"sel-coatt-full-seed{seed}", f"sel-baseline-seed{seed}"] for seed in (0, 1)}
+    assert set(checkpoint_runs(plan, config)) == {*sel[0], *sel[1]}  # no check stored yet
+
+    stored = {"both": 0.9, "audio_swapped": 0.4, "visual_swapped": 0.8}
+    for name in sel[1]:
+        add_to_record(config.ledger, name, REAL_FOOTAGE_FIELD, {"digest": "d", "clips": "c", "score": {}})
+        add_to_record(
+            config.ledger, name, MODALITY_SWAP_FIELD, {"split": "test", "seed": 0, "accuracy": stored}
+        )
+    assert set(checkpoint_runs(plan, config)) == set(sel[0])  # Figs. 4 and 7 still evaluate seed 0
+    record = read_ledger(config, fingerprint)[sel[1][0]]
+    assert record[REAL_FOOTAGE_FIELD]["digest"] == "d"  # adding one field keeps the others
+    assert _modality_swap(config, plan.runs[sel[1][0]], record) == stored  # a best.pt load would fail
+    other_seed = replace(config, swap_seed=1)  # another derangement: checked again from best.pt
+    assert set(checkpoint_runs(plan, other_seed)) == {*sel[0], *sel[1]}
 
 
 @pytest.mark.slow

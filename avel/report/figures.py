@@ -16,7 +16,8 @@ from matplotlib.figure import Figure
 from avel.analysis.summary import DatasetSummary, ModelSummary
 from avel.common.config import ModelConfig
 from avel.models.output import FEATURE_NAMES
-from avel.report.results import MODEL_LABELS, REPORT_SPLIT, SWEEP_COLUMNS, ReportResults, sweep_points
+from avel.report.plan import REPORT_SPLIT
+from avel.report.results import MODEL_LABELS, SWEEP_COLUMNS, ReportResults, sweep_points
 from viz import confusion_matrix_figure, per_class_accuracy_figure, save_figure, tsne_embedding, tsne_figure
 from viz.export import new_figure
 

@@ -3,8 +3,9 @@
 A session may lose its runs folder (checkpoints are large and not committed), but the ledger
 (ReportConfig.ledger, default results/runs/) keeps what the report states of each run: its
 config, the benchmark's fingerprint, the code version, per-epoch history, val/test metrics,
-attention accuracy, training and wall time, machine, and for the main SEL/WSEL runs their score
-on the real clips (REAL_FOOTAGE_FIELD, added when the report first scores them). `report` trains
+attention accuracy, training and wall time, machine, for the main SEL/WSEL runs their score on
+the real clips (REAL_FOOTAGE_FIELD) and for the main SEL runs their modality swap check
+(MODALITY_SWAP_FIELD), each added when the report first computes it. `report` trains
 only the planned runs the ledger lacks and reads the tables from the records. Records of another
 benchmark are refused, never mixed: a ledger describes one benchmark.
 
@@ -37,6 +38,8 @@ FINGERPRINT_PATTERN = "*_order*.h5"
 PROJECTION_HISTORY_FIELDS = ("source", "visual_explained", "audio_explained")
 # a record's score on a real-clip set: {"digest": clips_digest, "clips": folder name, "score": ModelScore}
 REAL_FOOTAGE_FIELD = "real_footage"
+# a record's modality swap check: {"split": split, "seed": derangement seed, "accuracy": SWAP_KEYS -> acc}
+MODALITY_SWAP_FIELD = "modality_swap"
 # TrainConfig fields that say where or how fast a run trained, not what it is: not compared.
 UNCOMPARED_TRAIN_FIELDS = ("device", "init")
 
@@ -101,6 +104,13 @@ def write_record(ledger: str | Path, record: dict[str, Any]) -> Path:
     return path
 
 
+def add_to_record(ledger: str | Path, name: str, field: str, value: Any) -> None:
+    """Set one field of a run's record as it is on disk now, so fields added by other steps of the
+    same report (real-clip score, modality check) are kept, not overwritten by a stale copy."""
+    path = record_path(ledger, name)
+    write_record(ledger, {**json.loads(path.read_text(encoding="utf-8")), field: value})
+
+
 def read_ledger(config: ReportConfig, fingerprint: str) -> dict[str, dict[str, Any]]:
     """Run name -> record of every record under the ledger; refuses records of another benchmark."""
     records = {}
@@ -121,6 +131,15 @@ def stored_real_footage(record: dict[str, Any] | None, digest: str) -> dict[str,
     record holds one; None when the record is missing, unscored or scored on other clips."""
     stored = (record or {}).get(REAL_FOOTAGE_FIELD)
     return stored["score"] if stored is not None and stored["digest"] == digest else None
+
+
+def stored_modality_swap(record: dict[str, Any] | None, split: str, seed: int) -> dict[str, float] | None:
+    """The run's modality swap accuracies on `split` with derangement `seed`, if its record holds
+    them; None when the record is missing, unchecked or checked another way."""
+    stored = (record or {}).get(MODALITY_SWAP_FIELD)
+    if stored is None or (stored["split"], stored["seed"]) != (split, seed):
+        return None
+    return stored["accuracy"]
 
 
 def matching_record(

@@ -38,6 +38,7 @@ from avel.training.train import BEST
 # sweep's SEL and WSEL end points are the ablation runs, trained once. CML's are not: a sweep's
 # CML run starts from the full model's SEL run, an ablation's from its own.
 SINGLE_MODULE_LAMBDAS = {"cspa": 1.0, "csea": 0.0}
+REPORT_SPLIT = "test"  # the split the report's own checks and figures evaluate
 
 
 @dataclass(frozen=True)

@@ -18,10 +18,9 @@ from avel.common.config import ABLATION_TABLE, ABLATIONS, MIN_SEEDS, MODELS, TAS
 from avel.common.metrics import ATTENTION_THRESHOLDS
 from avel.common.text import markdown_table
 from avel.report.figures import FIGURE_FILES, LAMBDA_NAMES, frequent_event_classes
-from avel.report.plan import RunSpec, report_command, train_command
+from avel.report.plan import REPORT_SPLIT, RunSpec, report_command, train_command
 from avel.report.results import (
     MODEL_LABELS,
-    REPORT_SPLIT,
     STRICT_KEYS,
     SUBTASKS,
     SWAP_KEYS,

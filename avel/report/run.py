@@ -40,10 +40,11 @@ from avel.report.ledger import (
     matching_record,
     read_ledger,
     record_path,
+    stored_modality_swap,
     stored_real_footage,
     write_record,
 )
-from avel.report.plan import Plan, RunSpec, run_config, run_dir
+from avel.report.plan import REPORT_SPLIT, Plan, RunSpec, run_config, run_dir
 from avel.training.checkpoint import read_checkpoint
 from avel.training.evaluate import evaluate_checkpoint
 from avel.training.train import BEST, LAST, read_history, train
@@ -195,19 +196,24 @@ def real_footage_runs(plan: Plan) -> list[str]:
 
 
 def checkpoint_runs(plan: Plan, config: ReportConfig) -> list[str]:
-    """The runs whose best.pt the report reads besides their record: the main section's SEL runs
-    (the modality check, Figs. 4 and 7 evaluate the models) and, when --real-clips is given, the
-    real_footage_runs whose record holds no score on those clips yet; the rest renders from the
-    ledger."""
-    needed = [name for name in plan.sections.get("main", []) if plan.runs[name].task == "sel"]
-    if config.real_clips is None:
-        return needed
-    digest = clips_digest(config.real_clips)
+    """The runs whose best.pt the report reads besides their record: the main section's first-seed
+    SEL runs (Figs. 4 and 7 evaluate the models), the main SEL runs whose record holds no modality
+    swap check yet and, when --real-clips is given, the real_footage_runs whose record holds no
+    score on those clips yet; the rest renders from the ledger."""
     records = read_ledger(config, benchmark_fingerprint(config.data))
-    unscored = [
-        name for name in real_footage_runs(plan) if stored_real_footage(records.get(name), digest) is None
+    main_sel = [name for name in plan.sections.get("main", []) if plan.runs[name].task == "sel"]
+    needed = [
+        name
+        for name in main_sel
+        if plan.runs[name].seed == config.seeds[0]
+        or stored_modality_swap(records.get(name), REPORT_SPLIT, config.swap_seed) is None
     ]
-    return [name for name in plan.runs if name in needed or name in unscored]
+    if config.real_clips is not None:
+        digest = clips_digest(config.real_clips)
+        needed += [
+            name for name in real_footage_runs(plan) if stored_real_footage(records.get(name), digest) is None
+        ]
+    return [name for name in plan.runs if name in needed]
 
 
 def runs_to_train(plan: Plan, config: ReportConfig, states: dict[str, RunState]) -> list[str]:
