@@ -587,6 +587,16 @@ def test_a_ledger_record_cannot_start_a_cml_run_so_its_init_is_retrained(
     assert set(checkpoint_runs(plan, config)) <= set(pending)  # the modality check loads these
 
 
+def _record_every_run(config: ReportConfig) -> tuple[Plan, str]:
+    """Write a bare ledger record for every planned run, with no run folder: no best.pt anywhere."""
+    plan = plan_runs(config)
+    fingerprint = benchmark_fingerprint(config.data)
+    for name, spec in plan.runs.items():
+        record = {"name": name, "fingerprint": fingerprint, "config": config_key(run_config(config, spec), 1)}
+        write_record(config.ledger, record)
+    return plan, fingerprint
+
+
 def test_real_footage_scores_kept_in_the_ledger_spare_retraining_their_runs(
     random_ave_dir: Path, tmp_path: Path
 ) -> None:
@@ -598,11 +608,7 @@ def test_real_footage_scores_kept_in_the_ledger_spare_retraining_their_runs(
         str(random_ave_dir), runs=str(tmp_path / "runs"), ledger=str(tmp_path / "ledger"),
         seeds=(0,), epochs=1, cml_epochs=1, only="main", real_clips=str(clips),
     )  # fmt: skip
-    plan = plan_runs(config)
-    fingerprint = benchmark_fingerprint(random_ave_dir)
-    for name, spec in plan.runs.items():  # every run recorded, no run folder: no best.pt anywhere
-        record = {"name": name, "fingerprint": fingerprint, "config": config_key(run_config(config, spec), 1)}
-        write_record(config.ledger, record)
+    plan, fingerprint = _record_every_run(config)
     wsel = ["wsel-coatt-full-seed0", "wsel-baseline-seed0"]
     assert set(wsel) <= set(checkpoint_runs(plan, config))  # no score yet: scoring needs best.pt
 
@@ -631,11 +637,7 @@ def test_modality_checks_kept_in_the_ledger_spare_all_but_the_figures_runs(
         str(random_ave_dir), runs=str(tmp_path / "runs"), ledger=str(tmp_path / "ledger"),
         seeds=(0, 1), epochs=1, cml_epochs=1, only="main",
     )  # fmt: skip
-    plan = plan_runs(config)
-    fingerprint = benchmark_fingerprint(random_ave_dir)
-    for name, spec in plan.runs.items():  # every run recorded, no run folder: no best.pt anywhere
-        record = {"name": name, "fingerprint": fingerprint, "config": config_key(run_config(config, spec), 1)}
-        write_record(config.ledger, record)
+    plan, fingerprint = _record_every_run(config)
     sel = {seed: [f"sel-coatt-full-seed{seed}", f"sel-baseline-seed{seed}"] for seed in (0, 1)}
     assert set(checkpoint_runs(plan, config)) == {*sel[0], *sel[1]}  # no check stored yet
 
